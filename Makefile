@@ -1,0 +1,42 @@
+# Two commands for a newcomer: `make demo` and `make test`. Each sets up everything it needs.
+PYTHON   ?= python3
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.installed-stamp
+# Debian packages the project uses where they can be had (see scripts/system-packages.sh).
+SYSTEM_PACKAGES ?=
+
+.PHONY: demo test setup system lint stubs bench clean
+
+demo: setup
+	$(BIN)/optigrade demo
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -n auto
+
+setup: $(STAMP) system
+
+# torch is not pinned for users; on these machines torch==2.13.0 is a CPU wheel on local disk
+# (fast), while a plain `torch` pulls a multi-GB CUDA build. Reuse a torch that is already there.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv --system-site-packages $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null \
+	  || $(BIN)/python -m pip install -q torch==2.13.0 \
+	  || $(BIN)/python -m pip install -q torch
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+system:
+	@scripts/system-packages.sh $(SYSTEM_PACKAGES)
+
+stubs: $(STAMP)
+	$(BIN)/python -m grader.stubs
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache demo-out

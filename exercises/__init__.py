@@ -1,0 +1,1 @@
+"""Your exercises: fill in every function that raises NotImplementedError."""

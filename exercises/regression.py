@@ -1,0 +1,33 @@
+"""Linear regression recap ([Recap] Minimize a Regression Model): gradients of the MSE loss."""
+
+from __future__ import annotations
+
+import torch
+
+
+def mse_gradients(w: float, b: float, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Gradients of the mean squared error (均方誤差) of the model ŷ = w·x + b.
+
+    .. math::
+        \mathcal{L} = \frac{1}{n} \sum_{i=1}^{n} (y_i - (w x_i + b))^2 \\
+        \frac{\partial \mathcal{L}}{\partial w}
+            = \frac{1}{n} \sum_{i=1}^{n} 2 (y_i - (w x_i + b)) \cdot (-x_i) \\
+        \frac{\partial \mathcal{L}}{\partial b}
+            = \frac{1}{n} \sum_{i=1}^{n} 2 (y_i - (w x_i + b)) \cdot (-1)
+
+    Args:
+        w: the weight w, a Python float.
+        b: the bias b (偏置項), a Python float.
+        x: the inputs x₁ … xₙ, a 1-D tensor (n ≥ 1).
+        y: the ground truth y₁ … yₙ, a 1-D tensor of the same shape, dtype and device.
+
+    Returns:
+        ``(∂L/∂w, ∂L/∂b)`` as 0-d tensors of x's dtype and device.
+
+    Example (one point x = 1, y = 3 with w = 1, b = 0: the residual is 2):
+        >>> one = torch.tensor([1.0], dtype=torch.float64)
+        >>> mse_gradients(1.0, 0.0, one, 3 * one)
+        (tensor(-4., dtype=torch.float64), tensor(-4., dtype=torch.float64))
+    """
+    # TODO: implement mse_gradients (see the formula in the docstring above).
+    raise NotImplementedError("TODO: implement mse_gradients")

@@ -1,0 +1,97 @@
+"""Epochs and steps (Epoch 與 Step): how many updates one pass over the data makes.
+
+An *epoch* is one pass of the model over the whole training set; a *step* is
+one forward and backward pass on one mini-batch, i.e. one update of the
+weights (一次更新權重).  The counts match ``torch.utils.data.DataLoader``.
+"""
+
+from __future__ import annotations
+
+from solutions import _validate
+
+
+def steps_per_epoch(num_examples: int, batch_size: int, drop_last: bool = False) -> int:
+    r"""Number of steps (mini-batches) in one epoch.
+
+    .. math::
+        \text{steps} = \lceil n / b \rceil \quad\text{(the last batch may be short)} \\
+        \text{steps} = \lfloor n / b \rfloor \quad\text{(with drop\_last: the short batch is dropped)}
+
+    This equals ``len(DataLoader(range(n), batch_size=b, drop_last=drop_last))``.
+
+    Args:
+        num_examples: n, the number of training examples (≥ 0).
+        batch_size: b, the examples per mini-batch (≥ 1).
+        drop_last: drop the last, incomplete batch as ``DataLoader`` does.
+
+    Returns:
+        The number of steps as an int.
+
+    Example (the lecture: 3,200 examples with batch_size 32 give 100 steps):
+        >>> steps_per_epoch(3200, 32)
+        100
+        >>> steps_per_epoch(3201, 32), steps_per_epoch(3201, 32, drop_last=True)
+        (101, 100)
+    """
+    _validate.integer("steps_per_epoch", "num_examples", num_examples, low=0)
+    _validate.integer("steps_per_epoch", "batch_size", batch_size, low=1,
+                      hint="A mini-batch holds at least one example.")
+    if drop_last:
+        return num_examples // batch_size
+    return -(-num_examples // batch_size)
+
+
+def total_steps(num_examples: int, batch_size: int, epochs: int, drop_last: bool = False) -> int:
+    r"""Number of parameter updates over all epochs.
+
+    .. math::  \text{total} = \text{epochs} \times \text{steps per epoch}
+
+    Args:
+        num_examples: n, the number of training examples (≥ 0).
+        batch_size: b, the examples per mini-batch (≥ 1).
+        epochs: how many passes over the training set (≥ 0).
+        drop_last: drop each epoch's incomplete last batch.
+
+    Returns:
+        The total number of steps (updates) as an int.
+
+    Example (the lecture: 5,000,000 examples, batch_size 1,000, one epoch):
+        >>> total_steps(5_000_000, 1_000, epochs=1)
+        5000
+    """
+    _validate.integer("total_steps", "epochs", epochs, low=0)
+    return epochs * steps_per_epoch(num_examples, batch_size, drop_last)
+
+
+def batch_bounds(step: int, num_examples: int, batch_size: int) -> tuple[int, int]:
+    r"""The slice ``[start, end)`` of the step-th mini-batch of an epoch (0-based).
+
+    As in the lecture's pseudo-code, with the last batch cut short at n:
+
+    .. math::
+        \text{start} = i \times b, \qquad \text{end} = \min(\text{start} + b,\ n)
+
+    Args:
+        step: i, the index of the mini-batch in this epoch, 0 ≤ i < ⌈n / b⌉.
+        num_examples: n, the number of training examples (≥ 1).
+        batch_size: b, the examples per mini-batch (≥ 1).
+
+    Returns:
+        ``(start, end)`` such that ``train_x[start:end]`` is the batch.
+
+    Example (5,000,000 examples, batch_size 1,000):
+        >>> batch_bounds(0, 5_000_000, 1_000), batch_bounds(4999, 5_000_000, 1_000)
+        ((0, 1000), (4999000, 5000000))
+        >>> batch_bounds(3, 10, 3)
+        (9, 10)
+    """
+    _validate.integer("batch_bounds", "num_examples", num_examples, low=1)
+    steps = steps_per_epoch(num_examples, batch_size)
+    _validate.integer("batch_bounds", "step", step, low=0)
+    if step >= steps:
+        raise ValueError(
+            f"batch_bounds: step={step!r} is too large; an epoch of {num_examples} examples with "
+            f"batch_size {batch_size} has steps 0 to {steps - 1}. Fix: count steps from 0."
+        )
+    start = step * batch_size
+    return start, min(start + batch_size, num_examples)
