@@ -25,8 +25,8 @@ def tensors(func: str, **named: object) -> None:
     for name, value in named.items():
         if not isinstance(value, torch.Tensor):
             raise ValueError(
-                f"{func}: {name} must be a torch.Tensor, got {type(value).__name__} {value!r}. "
-                f"Fix: wrap it with torch.tensor(...)."
+                f"{func}: {name} is a {type(value).__name__} ({value!r}); expected a torch.Tensor. "
+                f"Fix: wrap it with torch.tensor({name})."
             )
         if value.dtype not in FLOAT_DTYPES:
             raise ValueError(
@@ -47,7 +47,10 @@ def number(func: str, name: str, value: object, *, low: float, high: float = mat
            high_open: bool = False) -> None:
     """``value`` is a finite real number in [low, high] (or [low, high) when ``high_open``)."""
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise ValueError(f"{func}: {name} must be a Python number, got {type(value).__name__} {value!r}.")
+        raise ValueError(
+            f"{func}: {name}={value!r} is a {type(value).__name__}; expected a Python number. "
+            f"Fix: pass float({name})."
+        )
     v = float(value)
     too_high = v >= high if high_open else v > high
     if not math.isfinite(v) or v < low or too_high:
@@ -62,7 +65,7 @@ def integer(func: str, name: str, value: object, *, low: int, hint: str = "") ->
     """``value`` is a Python int (not bool) ≥ ``low``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(
-            f"{func}: {name} must be an int, got {type(value).__name__} {value!r}. Fix: pass int({name})."
+            f"{func}: {name}={value!r} is a {type(value).__name__}; expected an int. Fix: pass int({name})."
         )
     if value < low:
         raise ValueError(

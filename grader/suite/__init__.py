@@ -1,0 +1,1 @@
+"""The grading suite: what is checked for each contract function, and with which inputs."""

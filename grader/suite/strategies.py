@@ -1,0 +1,71 @@
+"""Hypothesis strategies for the exercise contract, all in one place, named as nouns.
+
+Gradient magnitudes are drawn log-uniformly from ~1e-8 to ~1e3 because the
+placement of δ/ε only shows at small gradients; time steps always include
+t = 1, 2, 3 because an off-by-one in t only shows there.
+
+Settings profiles: ``student`` (fast, for ``optigrade check``), ``instructor``
+(thorough, for grading and CI).  Both are derandomized and keep no example
+database, so the same submission always meets the same examples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+settings.register_profile(
+    "student", max_examples=15, derandomize=True, database=None, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "instructor", max_examples=60, derandomize=True, database=None, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+DTYPES = (torch.float64, torch.float32)
+
+shapes: st.SearchStrategy[tuple[int, ...]] = st.one_of(
+    st.just(()),
+    st.tuples(st.integers(1, 6)),
+    st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)),
+)
+"""Tensor shapes, 0-d included (torch's own optimizer tests use a 0-d parameter)."""
+
+magnitudes = st.floats(-8.0, 3.0).map(lambda e: 10.0**e)
+"""Positive numbers log-uniform in [1e-8, 1e3]."""
+
+signed_magnitudes = st.tuples(st.sampled_from([-1.0, 1.0]), magnitudes).map(lambda p: p[0] * p[1])
+
+gradient_values = st.one_of(signed_magnitudes, st.just(0.0))
+parameter_values = st.floats(-10.0, 10.0, allow_nan=False, allow_subnormal=False)
+positive_values = magnitudes
+"""Accumulators r and second moments v are non-negative."""
+
+learning_rates = st.floats(-4.0, 0.0).map(lambda e: 10.0**e)
+momentum_terms = st.one_of(st.sampled_from([0.0, 0.5, 0.9]), st.floats(0.0, 0.99))
+decay_rates = st.one_of(st.sampled_from([0.9, 0.99]), st.floats(0.5, 0.999))
+betas1 = st.one_of(st.just(0.9), st.floats(0.0, 0.99))
+betas2 = st.one_of(st.just(0.999), st.floats(0.9, 0.9999))
+deltas = st.sampled_from([1e-8, 1e-7, 1e-6, 1e-10])
+weight_decays = st.one_of(st.just(1e-2), st.floats(0.0, 0.5))
+timesteps = st.one_of(st.sampled_from([1, 2, 3]), st.integers(1, 10_000))
+"""Step numbers t ≥ 1; small t is drawn often since bias-correction bugs live there."""
+
+dataset_sizes = st.one_of(st.sampled_from([0, 1, 3200, 5_000_000]), st.integers(0, 100_000))
+batch_sizes = st.one_of(st.sampled_from([1, 8, 32, 1000]), st.integers(1, 5_000))
+epoch_counts = st.integers(0, 50)
+
+
+def tensors(values: st.SearchStrategy[float], shape: Sequence[int],
+            dtype: torch.dtype = torch.float64) -> st.SearchStrategy[torch.Tensor]:
+    """Tensors of ``shape`` and ``dtype`` whose elements are drawn from ``values``."""
+    size = math.prod(shape)
+    return st.lists(values, min_size=size, max_size=size).map(
+        lambda xs: torch.tensor(xs, dtype=dtype).reshape(tuple(shape))
+    )
