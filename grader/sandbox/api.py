@@ -1,0 +1,71 @@
+"""The sandbox's public data types (trusted side)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.sandbox.values import Value
+
+STATUSES = ("ok", "import_error", "not_found", "timeout", "crashed", "protocol_error", "infra_error")
+STUDENT_FAULTS = frozenset({"import_error", "not_found", "timeout", "crashed", "protocol_error"})
+
+
+class SandboxUnavailable(RuntimeError):
+    """No isolation is possible here; the message names what is missing and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-job limits; defaults suit the optimizer suite (seconds per function, not minutes)."""
+
+    wall_s: float = 10.0  # per job, killed from outside (pidfd SIGKILL)
+    cpu_s: int = 10  # RLIMIT_CPU, soft = hard
+    address_space_mb: int = 4096  # RLIMIT_AS (lifted for device="cuda")
+    threads: int = 16  # RLIMIT_NPROC of the child's uid
+    file_size_mb: int = 16  # RLIMIT_FSIZE
+    open_files: int = 64  # RLIMIT_NOFILE
+    output_kb: int = 32  # stdout/stderr kept, each
+    reply_mb: int = 64  # max bytes of replies per job
+    tmp_mb: int = 64  # size of the private tmpfs (root only; otherwise a plain dir)
+
+
+@dataclass(frozen=True)
+class Request:
+    driver: str = "call"
+    args: tuple[Value, ...] = ()
+    kwargs: Mapping[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Job:
+    module_path: Path
+    function: str
+    requests: Sequence[Request]
+
+
+@dataclass
+class Reply:
+    """One answered request.  Tensors arrive as ``TensorValue`` (see values.py)."""
+
+    raised: str | None
+    value: Value
+    inputs_after: tuple[Value, ...]
+    grad_fn_points: tuple[Value, ...] = ()
+    seconds: float = 0.0
+
+
+@dataclass
+class JobResult:
+    status: str
+    replies: list[Reply]
+    detail: str
+    stdout: str
+    stderr: str
+    backend: str
+    seconds: float = 0.0  # wall time of the whole job, measured on the trusted side
+
+    @property
+    def student_fault(self) -> bool:
+        return self.status in STUDENT_FAULTS

@@ -1,0 +1,511 @@
+"""Trusted side: run one Job in a fresh isolated child and turn what comes back into a JobResult.
+
+Each ``run`` stages the student's file into a private job dir, asks the zygote for a child, writes
+the request frames, and drains replies, stdout and stderr until the worker says ``done``, dies, sends
+something malformed, or the wall clock runs out (then it is SIGKILLed through a pidfd).  The child can
+never fork, so killing it kills the whole job; as root each slot also has its own uid, swept after
+every job.  Verdicts are never made here; only statuses.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import selectors
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from grader.sandbox import drivers, isolation, objectives, policy
+from grader.sandbox.api import Job, JobResult, Limits, Reply, SandboxUnavailable
+from grader.sandbox.pool import ZygoteDied, ZygoteProcess
+from grader.sandbox.values import GradFn, Value
+from grader.sandbox.wire import Frame, FrameReader, encode_frame
+
+UID_BASE = 1_600_000_000  # far above real and subordinate (100000+) uids
+UID_LOCK_DIR = Path(tempfile.gettempdir()) / "optigrade-sandbox-uids"
+F_SETPIPE_SZ = 1031
+DRAIN_AFTER_EXIT_S = 2.0
+
+
+class CappedBuffer:
+    """Keeps the first ``cap`` bytes of a stream and counts the rest."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap, self.data, self.total = cap, bytearray(), 0
+
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        if len(self.data) < self.cap:
+            self.data += chunk[: self.cap - len(self.data)]
+
+    def text(self) -> str:
+        text = self.data.decode("utf-8", errors="replace")
+        if self.total > len(self.data):
+            text += f"\n[… {self.total - len(self.data)} more bytes not kept]"
+        return text
+
+
+@dataclass
+class _State:
+    """What one job's reply stream has said so far."""
+
+    n_requests: int
+    ready: bool = False
+    imported: bool = False
+    infra: str | None = None
+    ending: str | None = None  # import_error | not_found | done
+    ending_detail: str = ""
+    fault: str | None = None
+    replies: list[Reply] = field(default_factory=list)
+
+    def on_frame(self, frame: Frame) -> None:
+        body, kind = frame.body, frame.kind
+        if self.fault is not None or self.ending is not None:
+            return
+        if not self.ready:
+            if kind == "infra":
+                self.infra = str(body.get("detail"))
+            elif kind == "ready":
+                self.ready = True
+            else:
+                self.fault = f"expected a 'ready' frame first, got {kind!r}"
+            return
+        if not self.imported and kind in ("import_error", "not_found"):
+            detail = body.get("detail")
+            self.ending, self.ending_detail = kind, detail if isinstance(detail, str) else "(no detail)"
+        elif not self.imported and kind == "imported":
+            self.imported = True
+        elif self.imported and kind == "reply":
+            self._reply(body)
+        elif self.imported and kind == "done":
+            if len(self.replies) != self.n_requests:
+                self.fault = f"'done' after {len(self.replies)} of {self.n_requests} replies"
+            else:
+                self.ending = "done"
+        else:
+            self.fault = f"unexpected {kind!r} frame {'after import' if self.imported else 'before import'}"
+
+    def _reply(self, body: dict[str, Value]) -> None:
+        raised, after, points, seconds = (
+            body.get(k) for k in ("raised", "inputs_after", "grad_fn_points", "seconds")
+        )
+        if len(self.replies) >= self.n_requests:
+            self.fault = f"more replies than the {self.n_requests} requests"
+        elif set(body) != {"raised", "value", "inputs_after", "grad_fn_points", "seconds"}:
+            self.fault = f"reply frame has fields {sorted(body)}"
+        elif (
+            not (raised is None or isinstance(raised, str))
+            or not isinstance(after, tuple)
+            or not isinstance(points, tuple)
+            or not isinstance(seconds, float)
+        ):
+            self.fault = "reply frame fields have the wrong types"
+        else:
+            self.replies.append(Reply(raised, body["value"], after, points, seconds))
+
+
+def _describe_exit(status: int) -> tuple[int | None, str]:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        return sig, f"exited with signal {name}"
+    return None, f"exited with status {os.WEXITSTATUS(status)}"
+
+
+def classify(
+    state: _State, *, timed_out: bool, exit_info: dict[str, Any] | None, limits: Limits
+) -> tuple[str, str]:
+    """(status, detail) for a finished job; pure, so the decision table is testable on its own."""
+    where = (
+        "during import"
+        if not state.imported
+        else f"during request {len(state.replies)}"
+        if len(state.replies) < state.n_requests
+        else "after the last request"
+    )
+    if state.infra is not None:
+        return "infra_error", state.infra
+    if state.ending == "done":
+        return "ok", f"{len(state.replies)} replies"
+    if state.fault is not None:
+        return "protocol_error", f"malformed reply stream {where}: {state.fault}"
+    if state.ending in ("import_error", "not_found"):
+        return state.ending, state.ending_detail
+    if not state.ready:
+        how = (
+            "timed out" if timed_out else _describe_exit(exit_info["status"])[1] if exit_info else "vanished"
+        )
+        return "infra_error", f"the sandboxed worker {how} before it was ready (sandbox setup problem)"
+    if timed_out:
+        return "timeout", f"killed after {limits.wall_s:g} s (wall clock) {where}"
+    if exit_info is None:
+        return "infra_error", f"the worker's exit status was lost {where} (zygote died?)"
+    sig, text = _describe_exit(int(exit_info["status"]))
+    if sig == signal.SIGKILL and float(exit_info.get("cpu", 0.0)) >= limits.cpu_s - 0.5:
+        return "timeout", f"killed by the kernel at the CPU time limit ({limits.cpu_s} s) {where}"
+    return "crashed", f"{text} {where}"
+
+
+def _validate(job: Job) -> None:
+    for i, request in enumerate(job.requests):
+        if request.driver not in drivers.DRIVERS:
+            raise ValueError(
+                f"request {i}: driver {request.driver!r} is not registered; expected one of "
+                f"{sorted(drivers.DRIVERS)} (grader/sandbox/drivers.py)"
+            )
+        for value in (*request.args, *request.kwargs.values()):
+            if isinstance(value, GradFn):
+                objectives.check(value.objective, value.params)
+
+
+def _uid_in_use(uid: int) -> bool:
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+class Sandbox:
+    """Runs student functions in isolated workers forked from a torch-loaded zygote.  Thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        jobs: int = 1,
+        limits: Limits = Limits(),  # noqa: B008 - frozen, so sharing it is safe
+        device: str = "cpu",
+        unsafe_no_sandbox: bool = False,
+        uid_base: int = UID_BASE,
+    ) -> None:
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"device={device!r}; expected 'cpu' or 'cuda'")
+        if jobs < 1:
+            raise ValueError(f"jobs={jobs}; expected at least 1 concurrent job")
+        if device == "cuda" and not torch.cuda.is_available():
+            raise SandboxUnavailable(
+                "device='cuda' but torch.cuda.is_available() is False here; fix: install a "
+                "CUDA build of torch and run on a machine with an NVIDIA GPU, or use 'cpu'"
+            )
+        self.limits, self.device, self.unsafe = limits, device, unsafe_no_sandbox
+        self.features, problems = isolation.probe()
+        if problems and not unsafe_no_sandbox:
+            raise SandboxUnavailable(
+                "cannot sandbox student code: "
+                + "; ".join(problems)
+                + ". Only for trusted code: Sandbox(unsafe_no_sandbox=True)."
+            )
+        self.backend = "unsafe" if unsafe_no_sandbox else "landlock+seccomp"
+        self.root = os.getuid() == 0 and not unsafe_no_sandbox
+        if self.root:
+            self.features.append("netns+mountns")
+        self.policy = policy.build(device)
+        self._dir = Path(tempfile.mkdtemp(prefix="optigrade-sandbox-"))
+        os.chmod(self._dir, 0o711)  # sandbox uids may traverse to their own job dir, not list others
+        self._uid_locks: list[int] = []
+        self.uids: tuple[int, ...] = self._allocate_uids(jobs, uid_base) if self.root else ()
+        self._free = list(range(jobs))
+        self._slots = threading.Semaphore(jobs)
+        self._lock = threading.Lock()
+        self._job_ids = iter(range(1, 1 << 62))
+        self._closed = False
+        self._zygote: ZygoteProcess | None = None
+        try:
+            self._zygote = self._start_zygote()
+        except BaseException:
+            self.close()
+            raise
+        self.zygote_start_seconds = float(self._zygote.ready["start_seconds"])
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _allocate_uids(self, count: int, base: int) -> tuple[int, ...]:
+        """Distinct uids per slot, unique across concurrent Sandboxes (flock on a file per uid)."""
+        UID_LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+        uids: list[int] = []
+        for uid in range(base, base + 100_000):
+            if len(uids) == count:
+                break
+            fd = os.open(UID_LOCK_DIR / f"{uid}.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            if _uid_in_use(uid):  # a leftover from a grader that was killed: never share it
+                os.close(fd)
+                continue
+            self._uid_locks.append(fd)
+            uids.append(uid)
+        return tuple(uids)
+
+    def _start_zygote(self) -> ZygoteProcess:
+        return ZygoteProcess(
+            policy=self.policy, device=self.device, unsafe=self.unsafe, log_path=self._dir / "zygote.log"
+        )
+
+    def _get_zygote(self) -> ZygoteProcess:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("Sandbox is closed")
+            if self._zygote is None or not self._zygote.alive:
+                if self._zygote is not None:
+                    self._zygote.close()
+                self._zygote = self._start_zygote()
+            return self._zygote
+
+    def close(self) -> None:
+        """Kill every worker and the zygote; remove the private dirs.  Idempotent."""
+        with self._lock:
+            self._closed = True
+            zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            zygote.close()
+        for uid in self.uids:
+            self._sweep(uid)
+        for fd in self._uid_locks:
+            os.close(fd)
+        self._uid_locks = []
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _sweep(uid: int) -> None:
+        for _ in range(3):
+            found = False
+            for entry in os.scandir("/proc"):
+                if entry.name.isdigit():
+                    try:
+                        if entry.stat().st_uid == uid:
+                            found = True
+                            os.kill(int(entry.name), signal.SIGKILL)
+                    except OSError:
+                        continue
+            if not found:
+                return
+            time.sleep(0.01)
+
+    # ------------------------------------------------------------------ running
+
+    def run(self, job: Job) -> JobResult:
+        _validate(job)
+        frames = [encode_frame("job", {"module_path": "", "function": job.function})]
+        frames += [
+            encode_frame("request", {"driver": r.driver, "args": tuple(r.args), "kwargs": dict(r.kwargs)})
+            for r in job.requests
+        ]
+        self._slots.acquire()
+        with self._lock:
+            slot = self._free.pop()
+        try:
+            with self._job_dir(job) as (box_file, tmp_dir):
+                frames[0] = encode_frame("job", {"module_path": str(box_file), "function": job.function})
+                return self._run(job, slot, b"".join(frames), box_file, tmp_dir)
+        finally:
+            if self.uids:
+                self._sweep(self.uids[slot])
+            with self._lock:
+                self._free.append(slot)
+            self._slots.release()
+
+    @contextmanager
+    def _job_dir(self, job: Job) -> Iterator[tuple[Path | None, Path]]:
+        job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=self._dir))
+        os.chmod(job_dir, 0o711)
+        box, tmp = job_dir / "box", job_dir / "tmp"
+        box.mkdir()
+        tmp.mkdir(mode=0o700)
+        target: Path | None = box / Path(job.module_path).name
+        try:
+            fd = os.open(job.module_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as src, open(target, "wb") as dst:  # type: ignore[arg-type]
+                shutil.copyfileobj(src, dst)
+            os.chmod(target, 0o444)  # type: ignore[arg-type]
+        except OSError:
+            target = None
+        os.chmod(box, 0o555)
+        try:
+            yield target, tmp
+        finally:
+            shutil.rmtree(job_dir, ignore_errors=True)
+
+    def _result(
+        self,
+        status: str,
+        detail: str,
+        started: float,
+        replies: list[Reply] | None = None,
+        out: CappedBuffer | None = None,
+        err: CappedBuffer | None = None,
+    ) -> JobResult:
+        return JobResult(
+            status,
+            replies or [],
+            detail,
+            out.text() if out else "",
+            err.text() if err else "",
+            self.backend,
+            time.monotonic() - started,
+        )
+
+    def _run(self, job: Job, slot: int, outgoing: bytes, box_file: Path | None, tmp_dir: Path) -> JobResult:
+        started = time.monotonic()
+        if box_file is None:
+            return self._result(
+                "infra_error",
+                f"cannot read the staged module {job.module_path} (missing, "
+                "a symlink or unreadable); fix: stage it with grader.sandbox.staging",
+                started,
+            )
+        limits = self.limits
+        uid = self.uids[slot] if self.uids else None
+        if uid is not None:
+            os.chown(tmp_dir, uid, uid)
+        pipes = [os.pipe2(os.O_CLOEXEC) for _ in range(4)]  # request, reply, stdout, stderr
+        (req_r, req_w), (resp_r, resp_w), (out_r, out_w), (err_r, err_w) = pipes
+        for fd in (out_w, err_w):
+            with suppress(OSError):
+                fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
+        message = {
+            "box_file": str(box_file),
+            "tmp_dir": str(tmp_dir),
+            "uid": uid,
+            "gid": uid,
+            "reply_bytes": limits.reply_mb << 20,
+            "limits": {
+                "cpu_s": limits.cpu_s,
+                "threads": limits.threads,
+                "file_size_mb": limits.file_size_mb,
+                "open_files": limits.open_files,
+                "tmp_mb": limits.tmp_mb,
+                "address_space_mb": None if self.device == "cuda" else limits.address_space_mb,
+            },
+        }
+        job_id = next(self._job_ids)
+        ours = [req_w, resp_r, out_r, err_r]
+        try:
+            try:
+                zygote = self._get_zygote()
+                pid, pidfd = zygote.spawn(job_id, message, [req_r, resp_w, out_w, err_w])
+            except (ZygoteDied, SandboxUnavailable) as exc:
+                return self._result("infra_error", str(exc), started)
+            finally:
+                for fd in (req_r, resp_w, out_w, err_w):
+                    os.close(fd)
+            try:
+                return self._pump(job, zygote, job_id, pidfd, outgoing, ours, started)
+            finally:
+                os.close(pidfd)
+        finally:
+            for fd in ours:
+                with suppress(OSError):
+                    os.close(fd)
+
+    def _pump(
+        self,
+        job: Job,
+        zygote: ZygoteProcess,
+        job_id: int,
+        pidfd: int,
+        outgoing: bytes,
+        fds: list[int],
+        started: float,
+    ) -> JobResult:
+        req_w, resp_r, out_r, err_r = fds
+        limits = self.limits
+        state = _State(n_requests=len(job.requests))
+        reader = FrameReader(max_bytes=limits.reply_mb << 20)
+        out, err = CappedBuffer(limits.output_kb << 10), CappedBuffer(limits.output_kb << 10)
+        sinks = {out_r: out, err_r: err}
+        for fd in fds:
+            os.set_blocking(fd, False)
+        sel = selectors.DefaultSelector()
+        for fd in (resp_r, out_r, err_r, pidfd):
+            sel.register(fd, selectors.EVENT_READ)
+        pending = memoryview(outgoing)
+        sel.register(req_w, selectors.EVENT_WRITE)
+        deadline = started + limits.wall_s
+        killed = timed_out = exited = False
+        drain_deadline: float | None = None
+
+        def kill() -> None:
+            nonlocal killed
+            if not killed:
+                killed = True
+                with suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+
+        give_up = deadline + 10.0  # SIGKILL cannot be ignored; this only guards against a lost pidfd event
+        while sel.get_map():
+            now = time.monotonic()
+            if not killed and now >= deadline:
+                timed_out = True
+                kill()
+            if (drain_deadline is not None and now >= drain_deadline) or now >= give_up:
+                break
+            wait = (
+                drain_deadline if drain_deadline is not None else deadline if not killed else now + 5
+            ) - now
+            for key, _ in sel.select(max(wait, 0.0)):
+                fd = int(key.fd)
+                if fd == req_w:
+                    try:
+                        pending = pending[os.write(req_w, pending[: 1 << 20]) :]
+                    except BlockingIOError:
+                        continue
+                    except OSError:  # the child closed its end or died: stop sending
+                        pending = pending[:0]
+                    if not pending:
+                        sel.unregister(req_w)
+                        os.close(req_w)
+                        fds[0] = -1
+                elif fd == pidfd:
+                    sel.unregister(pidfd)
+                    exited = True
+                    drain_deadline = time.monotonic() + DRAIN_AFTER_EXIT_S
+                else:
+                    try:
+                        chunk = os.read(fd, 1 << 20)
+                    except BlockingIOError:
+                        continue
+                    if not chunk:
+                        sel.unregister(fd)
+                        continue
+                    if fd == resp_r:
+                        for frame in reader.feed(chunk):
+                            state.on_frame(frame)
+                        if reader.fault is not None and state.fault is None and state.ending is None:
+                            state.fault = reader.fault
+                        if state.fault is not None or state.ending is not None or state.infra is not None:
+                            kill()
+                    else:
+                        sinks[fd].add(chunk)
+            if exited and set(sel.get_map()) <= {req_w}:
+                break
+        sel.close()
+        if not exited:  # drain deadline hit or loop ended early: make sure it is dead
+            kill()
+        exit_info = zygote.wait_exit(job_id, 10.0)
+        status, detail = classify(state, timed_out=timed_out, exit_info=exit_info, limits=limits)
+        return self._result(status, detail, started, state.replies, out, err)

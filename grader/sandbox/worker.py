@@ -1,0 +1,110 @@
+"""The sandboxed side of one job (runs inside the isolated child, after ``isolation`` is applied).
+
+Frames on the reply pipe, in order: ``ready`` (sent by the zygote child before this runs), then
+``import_error`` | ``not_found`` | ``imported``, then one ``reply`` per request as soon as it is
+computed, then ``done``.  Requests arrive on the request pipe: one ``job`` frame, then one
+``request`` frame each.  Nothing here decides pass or fail.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import traceback
+from types import ModuleType
+
+from grader.sandbox.drivers import DRIVERS, describe_exception
+from grader.sandbox.values import Value
+from grader.sandbox.wire import Frame, FrameReader, encode_frame, safe_repr
+
+MAX_REQUEST_BYTES = 1 << 30
+
+
+class Channel:
+    """Blocking frame I/O on the two private pipes."""
+
+    def __init__(self, req_fd: int, resp_fd: int, reply_cap: int) -> None:
+        self.req_fd, self.resp_fd = req_fd, resp_fd
+        self.reader = FrameReader(max_bytes=MAX_REQUEST_BYTES, as_tensor_values=False)
+        self.pending: list[Frame] = []
+        self.budget = reply_cap
+
+    def send(self, kind: str, **body: object) -> None:
+        data = encode_frame(kind, body, lenient=True, max_payload=max(self.budget - 65536, 0))
+        self.budget -= len(data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.resp_fd, view) :]
+
+    def receive(self) -> Frame | None:
+        while not self.pending:
+            chunk = os.read(self.req_fd, 1 << 20)
+            if not chunk:
+                return None
+            self.pending += self.reader.feed(chunk)
+            if self.reader.fault is not None:
+                raise RuntimeError(f"bad request stream: {self.reader.fault}")
+        return self.pending.pop(0)
+
+
+def import_student(path: str) -> ModuleType:
+    """Import the staged file under its stem, without putting the box on sys.path."""
+    name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def import_error_detail(exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError):
+        try:
+            return "".join(traceback.format_exception_only(type(exc), exc)).strip()[:4000]
+        except BaseException:  # noqa: BLE001
+            pass
+    return describe_exception(exc)
+
+
+def serve(channel: Channel) -> None:
+    job = channel.receive()
+    if job is None or job.kind != "job":
+        raise RuntimeError("expected a job frame first")
+    path, function = job.body.get("module_path"), job.body.get("function")
+    if not isinstance(path, str) or not isinstance(function, str):
+        raise RuntimeError("job frame lacks module_path/function")
+    try:
+        module = import_student(path)
+    except BaseException as exc:  # noqa: BLE001 - SystemExit at import is an import error too
+        channel.send("import_error", detail=import_error_detail(exc))
+        return
+    try:
+        fn = getattr(module, function)
+        problem = None if callable(fn) else f"{function} is a {type(fn).__name__}, not a function"
+    except BaseException as exc:  # noqa: BLE001 - module __getattr__ is student code
+        problem = f"module has no function {function!r} ({safe_repr(exc)[:200]})"
+    if problem is not None:
+        channel.send("not_found", detail=problem)
+        return
+    channel.send("imported")
+    while (frame := channel.receive()) is not None:
+        if frame.kind != "request":
+            raise RuntimeError(f"unexpected {frame.kind} frame")
+        driver = DRIVERS[str(frame.body["driver"])]
+        args, kwargs = frame.body["args"], frame.body["kwargs"]
+        assert isinstance(args, tuple)
+        assert isinstance(kwargs, dict)
+        outcome = driver(fn, args, kwargs)
+        points: tuple[Value, ...] = tuple(outcome.grad_fn_points)  # type: ignore[arg-type]
+        channel.send(
+            "reply",
+            raised=outcome.raised,
+            value=outcome.value,
+            inputs_after=outcome.inputs_after,
+            grad_fn_points=points,
+            seconds=float(outcome.seconds),
+        )
+    channel.send("done")

@@ -1,0 +1,360 @@
+"""The zygote: a fresh interpreter that imports torch once and forks one isolated child per job.
+
+Started by the trusted side as ``python -I -S -B -u …/grader/sandbox/zygote.py <control fd>`` (an
+exec, never a fork of the grading process, so no reference solution or hidden test is ever in its
+memory).  ``-S`` skips site-packages ``.pth`` files, so the editable-install finder that maps
+``solutions`` to the repository is never installed; ``sys.path`` comes from the trusted side's
+policy.  ``grader`` and ``grader.sandbox`` are stub packages here, so neither ``__init__`` runs and
+only the worker-side modules (values, wire, objectives, drivers, worker, isolation) are imported.
+
+Control protocol (a SOCK_SEQPACKET socketpair, JSON messages, fds via SCM_RIGHTS), trusted → zygote:
+``config`` (first), ``spawn`` with the child's 4 pipe ends; zygote → trusted: ``ready``, ``spawned``
+with a pidfd, ``exited`` with the wait status and CPU seconds, ``error``.  The zygote never runs
+student code and never reads what a child sends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import types
+from typing import Any
+
+FORBIDDEN_MODULES = ("solutions", "tests", "quiz_bank", "exercises", "grader.suite", "grader.cli")
+PREIMPORT = (
+    "math",
+    "random",
+    "functools",
+    "itertools",
+    "collections",
+    "typing",
+    "dataclasses",
+    "copy",
+    "numbers",
+    "fractions",
+    "decimal",
+    "statistics",
+    "operator",
+    "warnings",
+    "abc",
+    "enum",
+)
+FD_REQ, FD_RESP = 3, 4
+
+
+def _install_package_stubs() -> None:
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name, path in (("grader", []), ("grader.sandbox", [here])):
+        module = types.ModuleType(name)
+        module.__path__ = path
+        module.__package__ = name
+        sys.modules[name] = module
+    sys.modules["grader"].sandbox = sys.modules["grader.sandbox"]  # type: ignore[attr-defined]
+
+
+def _move_high(fd: int) -> int:
+    """Move an fd above the numbers a child reuses (0-4 and the 512+ staging range) and close the old."""
+    import fcntl
+
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 16)
+    os.close(fd)
+    return high
+
+
+def _send(ctl: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
+    data = json.dumps(message).encode()
+    if fds:
+        socket.send_fds(ctl, [data], fds)
+    else:
+        ctl.send(data)
+
+
+class Zygote:
+    def __init__(self, ctl: socket.socket, config: dict[str, Any]) -> None:
+        from grader.sandbox import isolation, policy
+
+        self.ctl = ctl
+        self.config = config
+        self.pid = os.getpid()
+        self.root = os.getuid() == 0
+        self.unsafe = bool(config["unsafe"])
+        self.active: dict[int, int] = {}  # pid -> job id
+        self.abi = 0 if self.unsafe else isolation.landlock_abi()
+        self.policy = policy.Policy(**config["policy"])
+        named = isolation.rights(max(self.abi, 1))
+        # O_PATH fds for the static allow-list, opened once; children add rules from them, then close.
+        self.base_rules: list[tuple[int, int]] = []
+        for kind, paths in (
+            ("read", self.policy.read),
+            ("list", self.policy.list_only),
+            ("device", self.policy.devices),
+        ):
+            self.base_rules += [(_move_high(fd), named[kind]) for fd in isolation.open_paths(paths)]
+
+    def serve(self) -> None:
+        import selectors
+
+        from grader.sandbox import isolation
+
+        isolation.prctl(isolation.PR_SET_CHILD_SUBREAPER, 1, "prctl(PR_SET_CHILD_SUBREAPER)")
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(wake_w)
+        selector = selectors.DefaultSelector()
+        selector.register(self.ctl, selectors.EVENT_READ)
+        selector.register(wake_r, selectors.EVENT_READ)
+        while True:
+            for key, _ in selector.select():
+                if key.fileobj is self.ctl:
+                    data, fds, _, _ = socket.recv_fds(self.ctl, 1 << 16, 8)
+                    if not data:
+                        self.shutdown()
+                        return
+                    self.handle(json.loads(data), fds)
+                else:
+                    while True:
+                        try:
+                            if not os.read(wake_r, 512):
+                                break
+                        except BlockingIOError:
+                            break
+            self.reap()
+
+    def handle(self, message: dict[str, Any], fds: list[int]) -> None:
+        if message.get("op") != "spawn" or len(fds) != 4:
+            for fd in fds:
+                os.close(fd)
+            _send(
+                self.ctl,
+                {"op": "error", "job": message.get("job"), "detail": f"bad control message {message}"},
+            )
+            return
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            for fd in fds:
+                os.close(fd)
+            _send(self.ctl, {"op": "error", "job": message["job"], "detail": f"fork failed: {exc}"})
+            return
+        if pid == 0:
+            _child(self, message, fds)  # never returns
+        for fd in fds:
+            os.close(fd)
+        self.active[pid] = int(message["job"])
+        pidfd = os.pidfd_open(pid)
+        _send(self.ctl, {"op": "spawned", "job": message["job"], "pid": pid}, [pidfd])
+        os.close(pidfd)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            job = self.active.pop(pid, None)
+            if job is not None:
+                _send(
+                    self.ctl,
+                    {
+                        "op": "exited",
+                        "job": job,
+                        "pid": pid,
+                        "status": status,
+                        "cpu": usage.ru_utime + usage.ru_stime,
+                        "maxrss_kb": usage.ru_maxrss,
+                    },
+                )
+            self.kill_strays()
+
+    def kill_strays(self) -> None:
+        """Kill adopted orphans (we are a subreaper); only reachable when isolation is off or broken."""
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in self.active:
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.pid:
+                with contextlib.suppress(OSError):
+                    os.kill(int(entry), signal.SIGKILL)
+
+    def shutdown(self) -> None:
+        for pid in list(self.active):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while self.active and time.monotonic() < deadline:
+            try:
+                pid, _ = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            self.active.pop(pid, None)
+
+
+def _child(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
+    """In the forked child: isolate, then run the worker.  Never returns."""
+    try:
+        _isolate(zygote, message, fds)
+    except BaseException as exc:  # noqa: BLE001 - report, never fall through into zygote code
+        _report_infra(f"sandbox setup failed: {type(exc).__name__}: {exc}")
+        os._exit(70)
+    try:
+        from grader.sandbox import worker
+        from grader.sandbox.wire import encode_frame
+
+        ready = encode_frame("ready", {"uid": os.getuid(), "pid": os.getpid()})
+        os.write(FD_RESP, ready)
+        worker.serve(worker.Channel(FD_REQ, FD_RESP, int(message["reply_bytes"])))
+    except BaseException as exc:  # noqa: BLE001
+        with contextlib.suppress(BaseException):
+            os.write(2, f"\n[sandbox worker stopped: {type(exc).__name__}: {exc}]\n".encode()[:2000])
+        os._exit(3)
+    os._exit(0)
+
+
+def _report_infra(detail: str) -> None:
+    try:
+        from grader.sandbox.wire import encode_frame
+
+        os.write(FD_RESP, encode_frame("infra", {"detail": detail}))
+    except BaseException:  # noqa: BLE001
+        pass
+
+
+def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
+    from grader.sandbox import isolation
+
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.setsid()
+    isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != zygote.pid:
+        os._exit(75)
+    # fds: request read end, reply write end, stdout and stderr write ends -> 3, 4, 1, 2.
+    devnull = os.open("/dev/null", os.O_RDWR)
+    import fcntl
+
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 512) for fd in (devnull, fds[2], fds[3], fds[0], fds[1])]
+    for target, fd in enumerate(high):
+        os.dup2(fd, target, inheritable=True)
+    keep = {0, 1, 2, FD_REQ, FD_RESP} | {fd for fd, _ in zygote.base_rules}
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    box_file, tmp_dir = str(message["box_file"]), str(message["tmp_dir"])
+    limits = message["limits"]
+    uid, gid = message.get("uid") or 0, message.get("gid") or 0
+    if zygote.unsafe:
+        for fd, _ in zygote.base_rules:
+            os.close(fd)
+        isolation.set_rlimits(
+            isolation.ChildLimits(
+                int(limits["cpu_s"]),
+                limits["address_space_mb"],
+                isolation.tasks_of_uid(os.getuid()) + int(limits["threads"]),
+                int(limits["file_size_mb"]),
+                int(limits["open_files"]),
+            )
+        )
+        _enter_tmp(tmp_dir)
+        return
+    if zygote.root:
+        isolation.enter_namespaces(
+            tmp_dir, int(limits["tmp_mb"]), int(uid), int(gid), zygote.policy.bind_roots
+        )
+    named = isolation.rights(zygote.abi)
+    own = isolation.open_paths(["/proc/self"])
+    job_rules = [(fd, named["read"]) for fd in isolation.open_paths([box_file]) + own]
+    job_rules += [(fd, named["write"]) for fd in isolation.open_paths([tmp_dir])]
+    if len(job_rules) != 3:
+        raise isolation.IsolationError(2, f"cannot open the box file {box_file} or tmp dir {tmp_dir}")
+    ruleset = isolation.landlock_ruleset(zygote.abi, zygote.base_rules + job_rules)
+    for fd, _ in zygote.base_rules + job_rules:
+        os.close(fd)
+    nproc = int(limits["threads"]) + (0 if zygote.root else isolation.tasks_of_uid(os.getuid()))
+    isolation.set_rlimits(
+        isolation.ChildLimits(
+            int(limits["cpu_s"]),
+            limits["address_space_mb"],
+            nproc,
+            int(limits["file_size_mb"]),
+            int(limits["open_files"]),
+        )
+    )
+    if zygote.root:
+        isolation.drop_privileges(int(uid), int(gid))
+    isolation.lock_down(dumpable=zygote.config["device"] == "cuda")
+    isolation.landlock_restrict(ruleset)
+    isolation.install_seccomp(os.getpid())
+    _enter_tmp(tmp_dir)
+
+
+def _enter_tmp(tmp_dir: str) -> None:
+    os.chdir(tmp_dir)
+    os.environ.clear()
+    os.environ.update(
+        {
+            "HOME": tmp_dir,
+            "TMPDIR": tmp_dir,
+            "PATH": "/usr/bin:/bin",
+            "LC_ALL": "C.UTF-8",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+        }
+    )
+    import tempfile
+
+    tempfile.tempdir = tmp_dir
+
+
+def main() -> None:
+    started = time.monotonic()
+    ctl = socket.socket(fileno=int(sys.argv[1]))
+    config = json.loads(ctl.recv(1 << 22))
+    sys.path[:] = list(config["policy"]["sys_path"])
+    _install_package_stubs()
+    import numpy  # noqa: F401
+    import torch
+
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    for name in PREIMPORT:
+        __import__(name)
+    import importlib.util  # noqa: F401
+
+    from grader.sandbox import drivers, isolation, objectives, policy, values, wire, worker  # noqa: F401
+
+    leaked = sorted(m for m in sys.modules if m.split(".")[0] in FORBIDDEN_MODULES or m in FORBIDDEN_MODULES)
+    if leaked:
+        raise SystemExit(f"zygote refused to start: trusted modules were imported: {leaked}")
+    x = torch.linspace(-1.0, 1.0, 8, dtype=torch.float64)  # warm the dispatcher before forking
+    (x - 0.1 * x.sign() * x.abs().sqrt()).sum().item()
+    (x.float() * 2).mean().item()
+    zygote = Zygote(ctl, config)
+    _send(
+        ctl,
+        {
+            "op": "ready",
+            "pid": os.getpid(),
+            "abi": zygote.abi,
+            "seconds": time.monotonic() - started,
+            "threads": len(os.listdir("/proc/self/task")),
+        },
+    )
+    zygote.serve()
+
+
+if __name__ == "__main__":
+    main()
