@@ -62,7 +62,8 @@ def key_entries(student: Student, sheet: list[Entry]) -> list[dict[str, Any]]:
             row: dict[str, Any] = {"student": student.id, "question": part.item_id, "template": kind.id,
                                    "part": item.part, "params": variant.params}
             if isinstance(item, ChoiceItem):
-                row.update(answer=item.letter, tolerance=None, type="choice", options=list(item.options))
+                row.update(answer=item.letter, tolerance=None, type="choice", options=list(item.options),
+                           display=item.letter)
             else:
                 answer: int | float = int(item.answer) if item.integer else float(item.answer)
                 row.update(answer=answer, tolerance=float(item.tolerance), type="integer" if item.integer

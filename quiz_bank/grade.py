@@ -1,0 +1,183 @@
+"""``optigrade quiz grade``: score responses against ``answer_key.json`` under the quiz's number rule.
+
+Unreadable, unknown or repeated responses are reported row by row (in
+``<scores>_issues.csv`` and in the result) and score 0; they never stop grading.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from quiz_bank import numbers
+from quiz_bank.errors import QuizError
+from quiz_bank.responses import Unreadable, parse_choice, parse_number
+from quiz_bank.stats import KindStats, kind_stats
+
+KEY_FIELDS = ("student", "question", "template", "answer", "tolerance")
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    student: str
+    question: str
+    template: str
+    answer: Decimal | str  # a letter for multiple choice
+    tolerance: Decimal
+    options: int
+
+    def correct(self, response: str) -> bool:
+        """Whether a response earns the point; raises Unreadable when it cannot be read."""
+        if isinstance(self.answer, str):
+            return parse_choice(response, self.options) == self.answer
+        return numbers.accepts(parse_number(response), self.answer, self.tolerance)
+
+
+@dataclass(frozen=True)
+class Issue:
+    line: int
+    student: str
+    question: str
+    response: str
+    problem: str
+
+
+@dataclass
+class GradeResult:
+    scores: list[tuple[str, int, int]]  # student, score, max
+    stats: list[KindStats]
+    issues: list[Issue]
+    files: list[Path] = field(default_factory=list)
+
+
+def _entry(i: int, raw: Any, source: str) -> KeyEntry:
+    if not isinstance(raw, dict) or any(f not in raw for f in KEY_FIELDS):
+        raise QuizError(f"{source}: entry {i} is {str(raw)[:80]!r}; expected an object with the fields "
+                        f"{', '.join(KEY_FIELDS)}. Fix: pass the answer_key.json written by `quiz build`.")
+    answer = raw["answer"]
+    if isinstance(answer, str):
+        return KeyEntry(str(raw["student"]), str(raw["question"]), str(raw["template"]), answer,
+                        Decimal(0), len(raw.get("options") or "ABCD"))
+    if not isinstance(answer, int | float) or isinstance(answer, bool):
+        raise QuizError(f"{source}: entry {i} has answer {answer!r}; expected a number or a letter. "
+                        f"Fix: rebuild the key with `quiz build`.")
+    return KeyEntry(str(raw["student"]), str(raw["question"]), str(raw["template"]),
+                    numbers.to_decimal(answer), numbers.to_decimal(raw["tolerance"] or 0), 0)
+
+
+def read_key(path: Path) -> list[KeyEntry]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise QuizError(f"--key: {path} does not exist. "
+                        f"Fix: pass the answer_key.json from `quiz build`.") from None
+    except json.JSONDecodeError as e:
+        raise QuizError(f"--key: {path} is not JSON ({e.msg}, line {e.lineno}). "
+                        f"Fix: pass the answer_key.json from `quiz build`.") from None
+    if not isinstance(data, list) or not data:
+        raise QuizError(f"--key: {path} holds {type(data).__name__}; expected a non-empty list of answers. "
+                        f"Fix: pass the answer_key.json from `quiz build`.")
+    return [_entry(i, raw, str(path)) for i, raw in enumerate(data, start=1)]
+
+
+def read_responses(path: Path) -> list[tuple[int, str, str, str]]:
+    """(line, student, question, response) for every row."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise QuizError(f"--responses: {path} does not exist. Fix: pass the CSV of answers.") from None
+    except UnicodeDecodeError as e:
+        raise QuizError(f"--responses: {path} is not UTF-8 ({e.reason} at byte {e.start}). "
+                        f"Fix: save the CSV as UTF-8.") from None
+    reader = csv.DictReader(text.splitlines())
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in ("student", "question", "response") if c not in header]
+    if missing:
+        raise QuizError(f"--responses: {path} has the header {','.join(header) or '(empty)'}; expected "
+                        f"student,question,response (missing: {', '.join(missing)}). "
+                        f"Fix: make line 1 'student,question,response'.")
+    reader.fieldnames = header
+    return [(reader.line_num, (row["student"] or "").strip(), (row["question"] or "").strip(),
+             row["response"] or "") for row in reader]
+
+
+def _question_id(text: str) -> str:
+    """Question ids as students copy them: ``q2a``, ``Ｑ２ａ`` and ``Q2A`` all mean Q2a."""
+    return "".join(unicodedata.normalize("NFKC", text).split()).upper()
+
+
+def score(key: list[KeyEntry], rows: list[tuple[int, str, str, str]]) -> tuple[dict[tuple[str, str], int],
+                                                                              list[Issue]]:
+    """0/1 per (student, question) of the key, and the rows that could not be used."""
+    entries = {(e.student, _question_id(e.question)): e for e in key}
+    students = {e.student for e in key}
+    marks = {(e.student, e.question): 0 for e in key}
+    issues: list[Issue] = []
+    seen: dict[tuple[str, str], int] = {}
+    for line, student, question, response in rows:
+        where = (student, _question_id(question))
+        if student not in students:
+            issues.append(Issue(line, student, question, response, f"student {student!r} is not in the key"))
+            continue
+        if where not in entries:
+            issues.append(Issue(line, student, question, response,
+                                f"question {question!r} is not on {student}'s quiz"))
+            continue
+        if where in seen:
+            issues.append(Issue(line, student, question, response,
+                                f"answered again (first on line {seen[where]}); this later answer counts"))
+        seen[where] = line
+        entry = entries[where]
+        mark = (entry.student, entry.question)
+        if not response.strip():
+            marks[mark] = 0
+            continue
+        try:
+            marks[mark] = int(entry.correct(response))
+        except Unreadable as e:
+            marks[mark] = 0
+            issues.append(Issue(line, student, question, response, f"unreadable: {e}"))
+    return marks, issues
+
+
+def grade_responses(key_path: Path, responses_path: Path, out_path: Path) -> GradeResult:
+    """Grade a responses CSV; write ``out_path`` (student,score,max) and its companions beside it.
+
+    Beside ``SCORES.csv`` go ``SCORES_items.csv`` (statistics per kind),
+    ``SCORES_detail.csv`` (every item's mark) and ``SCORES_issues.csv`` (rows not used).
+    """
+    key = read_key(key_path)
+    marks, issues = score(key, read_responses(responses_path))
+    students = list(dict.fromkeys(e.student for e in key))
+    kinds = list(dict.fromkeys(e.template for e in key))
+    per_kind: dict[str, dict[str, list[int]]] = {s: {} for s in students}
+    for e in key:
+        per_kind[e.student].setdefault(e.template, []).append(marks[(e.student, e.question)])
+    scores = [(s, sum(sum(v) for v in per_kind[s].values()), sum(len(v) for v in per_kind[s].values()))
+              for s in students]
+    stats = kind_stats(per_kind, kinds)
+
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    stem = out_path.with_suffix("")
+    files = [out_path, Path(f"{stem}_items.csv"), Path(f"{stem}_detail.csv"), Path(f"{stem}_issues.csv")]
+    _write_csv(files[0], ["student", "score", "max"], [list(map(str, row)) for row in scores])
+    _write_csv(files[1], ["kind", "items", "students", "facility", "discrimination"],
+               [[s.kind, str(s.items), str(s.students), f"{s.facility:.4f}",
+                 "" if s.discrimination is None else f"{s.discrimination:.4f}"] for s in stats])
+    _write_csv(files[2], ["student", "question", "template", "correct"],
+               [[e.student, e.question, e.template, str(marks[(e.student, e.question)])] for e in key])
+    _write_csv(files[3], ["line", "student", "question", "response", "problem"],
+               [[str(i.line), i.student, i.question, i.response, i.problem] for i in issues])
+    return GradeResult(scores, stats, issues, files)
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)

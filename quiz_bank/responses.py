@@ -1,0 +1,94 @@
+"""Reading answers as students write them: ``≈ 1.000×10⁻³``, ``３２００``, ``5 000``, ``1/10``, ``−0.5``.
+
+Every reader either returns a value or raises :class:`Unreadable` with the
+reason, which grading reports per row instead of failing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
+
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
+_SUPERSCRIPT_RUN = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+")
+_MINUSES = str.maketrans({"−": "-", "–": "-", "—": "-", "‒": "-", "﹣": "-", "－": "-"})
+_PREFIXES = ("≈", "~", "≃", "=", "ans:", "answer:", "答:", "答案:")
+_NUMBER = r"[+-]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)"
+_SCIENTIFIC = re.compile(
+    rf"^(?P<m>{_NUMBER})?(?:(?:[x×*·]|\*\*)?10(?:\^|\*\*)\(?(?P<e1>[+-]?\d+)\)?|[eE](?P<e2>[+-]?\d+))?$")
+_FRACTION = re.compile(rf"^(?P<n>{_NUMBER})/(?P<d>{_NUMBER})$")
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$")
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+
+
+class Unreadable(ValueError):
+    """A response that cannot be read as the question's kind of answer."""
+
+
+def normalize(text: str) -> str:
+    """Full-width to ASCII, superscript exponents to ``^``, any minus to ``-``, no spaces."""
+    text = _SUPERSCRIPT_RUN.sub(lambda m: "^" + m.group().translate(_SUPERSCRIPTS), text)
+    text = unicodedata.normalize("NFKC", text).translate(_MINUSES)
+    text = "".join(ch for ch in text if not ch.isspace())
+    lowered = text.lower()
+    for prefix in _PREFIXES:
+        if lowered.startswith(prefix):
+            text = text[len(prefix):]
+            break
+    return text.rstrip("。.") if text.count(".") > 1 or text.endswith("。") else text
+
+
+def _plain_number(text: str) -> Decimal:
+    if "," in text:
+        if _THOUSANDS.match(text):
+            text = text.replace(",", "")
+        elif _DECIMAL_COMMA.match(text):
+            text = text.replace(",", ".")
+        else:
+            raise Unreadable(f"{text!r} has commas that are neither thousands separators nor a decimal comma")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise Unreadable(f"{text!r} is not a number") from None
+    if not value.is_finite():
+        raise Unreadable(f"{text!r} is not a finite number")
+    return value
+
+
+def parse_number(text: str) -> Decimal:
+    """A numeric response as an exact decimal.
+
+    >>> [str(parse_number(s)) for s in ("≈ 0.6513", "1.000×10⁻³", "３，２００", "−1/10", "5 000", "2.5e-3")]
+    ['0.6513', '0.001000', '3200', '-0.1', '5000', '0.0025']
+    """
+    s = normalize(text)
+    if not s:
+        raise Unreadable("the response is empty")
+    if "%" in s:
+        raise Unreadable(f"{text.strip()!r} is a percentage; write the number itself (0.5, not 50%)")
+    fraction = _FRACTION.match(s)
+    if fraction:
+        denominator = _plain_number(fraction["d"])
+        if denominator == 0:
+            raise Unreadable(f"{text.strip()!r} divides by zero")
+        return _plain_number(fraction["n"]) / denominator
+    m = _SCIENTIFIC.match(s)
+    if not m or (m["m"] is None and m["e1"] is None):
+        raise Unreadable(f"{text.strip()!r} is not a number")
+    mantissa = _plain_number(m["m"]) if m["m"] is not None else Decimal(1)
+    exponent = m["e1"] if m["e1"] is not None else m["e2"]
+    return mantissa.scaleb(int(exponent)) if exponent is not None else mantissa
+
+
+def parse_choice(text: str, options: int) -> str:
+    """A multiple-choice response as a capital letter among the first ``options`` letters.
+
+    >>> parse_choice(" (b) ", 4), parse_choice("Ｃ", 4)
+    ('B', 'C')
+    """
+    s = normalize(text).strip("()[]（）.。:").upper()
+    letters = "ABCDEFGH"[:options]
+    if len(s) != 1 or s not in letters:
+        raise Unreadable(f"{text.strip()!r} is not one of the letters {', '.join(letters)}")
+    return s
