@@ -1,0 +1,114 @@
+"""How student answers are compared with expected values, and how mismatches are described.
+
+Tolerances: float64 is the correctness oracle and is tight; float32 allows for
+float32 arithmetic (hyperparameters rounded to float32, as fused CUDA kernels do)
+against a float64 reference.  A value is close when
+``|got − expected| ≤ atol + rtol·|expected|`` elementwise (as ``torch.isclose``);
+NaN or ±inf where the expected value is finite is never close.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from grader.suite.model import Failure, OpaqueOut, Outcome, TensorOut
+
+TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
+    torch.float64: (1e-7, 1e-9),
+    torch.float32: (2e-4, 1e-5),
+}
+"""(rtol, atol) by the dtype the student computed in."""
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    index: tuple[int, ...]
+    got: float
+    expected: float
+
+    def describe(self, name: str) -> str:
+        where = f"{name}[{', '.join(map(str, self.index))}]" if self.index else name
+        if math.isfinite(self.expected) and not math.isfinite(self.got):
+            return f"{where} is {self.got} where the expected value is finite ({fmt(self.expected)})"
+        return f"{where} = {fmt(self.got)}, expected {fmt(self.expected)}{ratio_note(self.got, self.expected)}"
+
+
+def fmt(x: float) -> str:
+    return f"{x:.10g}"
+
+
+def ratio_note(got: float, expected: float) -> str:
+    """' (about 3.16× too small)' when got and expected have one sign and differ by a clear factor."""
+    if expected == 0 or got == 0 or (got > 0) != (expected > 0):
+        return " (wrong sign)" if got * expected < 0 else ""
+    r = got / expected
+    if 0.98 < r < 1.02:
+        return ""
+    return f" (about {r:.3g}× too large)" if r > 1 else f" (about {1 / r:.3g}× too small)"
+
+
+def first_mismatch(got: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype,
+                   *, scale: float = 1.0) -> Mismatch | None:
+    """The worst element where ``got`` is not close to ``expected``; None when all are close.
+
+    ``scale`` multiplies atol for quantities whose natural size is not 1 (e.g. an update of size lr).
+    """
+    rtol, atol = TOLERANCES.get(dtype, TOLERANCES[torch.float32])
+    g, e = got.detach().double().reshape(-1), expected.detach().double().reshape(-1)
+    err = (g - e).abs()
+    bad = ~(err <= atol * scale + rtol * e.abs())  # NaN compares False, so NaN is bad
+    bad |= torch.isfinite(e) & ~torch.isfinite(g)
+    if not bool(bad.any()):
+        return None
+    excess = torch.where(bad, torch.nan_to_num(err / (atol * scale + rtol * e.abs()), nan=math.inf), -1.0)
+    flat = int(torch.argmax(excess))
+    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), expected.shape)) if expected.dim() else ()
+    return Mismatch(index, float(g[flat]), float(e[flat]))
+
+
+def describe_value(value: Any) -> str:
+    """A short, safe description of anything a student returned."""
+    if isinstance(value, TensorOut):
+        t = value.tensor
+        kind = "tensor" if value.type_name == "torch.Tensor" else f"{value.type_name} (a tensor subclass)"
+        return f"{kind} of shape {tuple(t.shape)}, dtype {t.dtype}, on {value.device}"
+    if isinstance(value, OpaqueOut):
+        return f"{value.type_name} object {value.repr}"
+    if isinstance(value, tuple | list):
+        inner = ", ".join(describe_value(v) for v in value[:4])
+        return f"{type(value).__name__} of {len(value)} ({inner}{', …' if len(value) > 4 else ''})"
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}"
+
+
+def unpack(outcome: Outcome, names: Sequence[str]) -> list[TensorOut] | Failure:
+    """The returned tensors named ``names`` (one tensor, or a tuple of them), or why not."""
+    if outcome.problem is not None:
+        return Failure(f"the call {outcome.problem}")
+    value = outcome.returned
+    items = [value] if len(names) == 1 and not isinstance(value, tuple | list) else value
+    if not isinstance(items, tuple | list) or len(items) != len(names):
+        want = "a tensor" if len(names) == 1 else f"a tuple of {len(names)} tensors ({', '.join(names)})"
+        return Failure(f"expected {want}, got {describe_value(value)}")
+    bad = [(n, v) for n, v in zip(names, items, strict=True) if not isinstance(v, TensorOut)]
+    if bad:
+        name, v = bad[0]
+        return Failure(f"{name}: expected a torch.Tensor, got {describe_value(v)}")
+    return list(items)
+
+
+def unpack_number(outcome: Outcome, kind: type) -> float | int | Failure:
+    """A returned Python number (an int where ``kind`` is int), or why not."""
+    if outcome.problem is not None:
+        return Failure(f"the call {outcome.problem}")
+    value = outcome.returned
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, TensorOut) and value.tensor.numel() == 1:
+            return value.tensor.item()  # type: ignore[no-any-return]
+        return Failure(f"expected a Python {kind.__name__}, got {describe_value(value)}")
+    return value

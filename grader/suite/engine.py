@@ -1,0 +1,131 @@
+"""Run a suite of properties against one submission and judge the outcomes.
+
+Examples are drawn once per suite (every student meets the same inputs).  For a
+submission, all calls of one function, across all its properties, go to the
+runner as one batch (one sandboxed worker), and each property is judged on its
+outcomes.  A failing property's counter-example is then shrunk to a simpler
+one that still fails, so feedback shows small, readable numbers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.suite.contract import MODULE_OF
+from grader.suite.examples import DEFAULT_SEED, examples_for
+from grader.suite.model import Call, Case, Example, Failure, Outcome, Property
+from grader.suite.runners import Runner
+from grader.suite.shrink import simpler_examples
+
+
+@dataclass
+class PropertyResult:
+    prop: Property
+    status: str  # "passed" | "failed" | "skipped"
+    failure: Failure | None = None
+    example: Example | None = None
+    outcomes: Sequence[Outcome] = ()
+    cases: int = 0
+    reason: str = ""  # why it was skipped
+    stdout: str = ""
+
+
+@dataclass
+class Suite:
+    """A set of properties with their examples drawn once, ready to grade many submissions."""
+
+    properties: Sequence[Property]
+    examples_per_property: int = 25
+    seed: int = DEFAULT_SEED
+    cuda: bool = False
+    shrink_rounds: int = 3
+    cases: dict[str, list[Case]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cases = {
+            p.name: [p.case(ex) for ex in examples_for(p, self.examples_per_property, self.seed)]
+            for p in self.properties if self.runnable(p)
+        }
+
+    def runnable(self, prop: Property) -> bool:
+        return self.cuda or not prop.needs_cuda
+
+    def grade(self, runner: Runner, files: Mapping[str, Path]) -> list[PropertyResult]:
+        """Judge every property against the submission's ``files`` (module name → path)."""
+        outcomes = self._run({p.name: self.cases[p.name] for p in self.properties if self.runnable(p)},
+                             runner, files)
+        results = []
+        for prop in self.properties:
+            if not self.runnable(prop):
+                results.append(PropertyResult(prop, "skipped", reason="no CUDA device on the grading machine"))
+                continue
+            results.append(self._judge(prop, self.cases[prop.name], outcomes[prop.name]))
+        self._shrink_failures(results, runner, files)
+        return results
+
+    @staticmethod
+    def _run(cases_by_prop: Mapping[str, Sequence[Case]], runner: Runner,
+             files: Mapping[str, Path]) -> dict[str, list[list[Outcome]]]:
+        """One runner batch per function; outcomes regrouped per property and case."""
+        by_function: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
+        calls: dict[str, list[Call]] = defaultdict(list)
+        for name, cases in cases_by_prop.items():
+            for ci, case in enumerate(cases):
+                for k, call in enumerate(case.calls):
+                    by_function[call.function].append((name, ci, k))
+                    calls[call.function].append(call)
+        grouped: dict[str, list[list[Outcome]]] = {
+            name: [[Outcome()] * len(c.calls) for c in cases] for name, cases in cases_by_prop.items()
+        }
+        for function, where in by_function.items():
+            got = runner.run(files, MODULE_OF[function], function, calls[function])
+            for (name, ci, k), outcome in zip(where, got, strict=True):
+                grouped[name][ci][k] = outcome
+        return grouped
+
+    @staticmethod
+    def _judge(prop: Property, cases: Sequence[Case], outcomes: Sequence[Sequence[Outcome]]) -> PropertyResult:
+        stdout = "".join(o.stdout for case in outcomes for o in case)
+        for case, got in zip(cases, outcomes, strict=True):
+            failure = prop.judge(case, got)
+            if failure is not None:
+                return PropertyResult(prop, "failed", failure, case.example, got, len(cases), stdout=stdout)
+        return PropertyResult(prop, "passed", cases=len(cases), stdout=stdout)
+
+    def _shrink_failures(self, results: list[PropertyResult], runner: Runner, files: Mapping[str, Path]) -> None:
+        """Replace each counter-example by the simplest candidate that still fails, a few rounds deep.
+
+        A candidate only counts if every call finished: shrinking must not turn a wrong value
+        into, say, a timeout on a different input.
+        """
+        active = [r for r in results if r.status == "failed" and r.example is not None
+                  and not any(o.failure for o in r.outcomes)]
+        for _ in range(self.shrink_rounds):
+            candidates = {r.prop.name: _cases(r.prop, simpler_examples(r.example or {})) for r in active}
+            candidates = {name: cases for name, cases in candidates.items() if cases}
+            if not candidates:
+                return
+            outcomes = self._run(candidates, runner, files)
+            still_active = []
+            for r in active:
+                for case, got in zip(candidates.get(r.prop.name, ()), outcomes.get(r.prop.name, ()), strict=True):
+                    failure = r.prop.judge(case, got)
+                    if failure is not None and not any(o.failure for o in got):
+                        r.failure, r.example, r.outcomes = failure, case.example, got
+                        still_active.append(r)
+                        break
+            active = still_active
+
+
+def _cases(prop: Property, examples: Sequence[Example]) -> list[Case]:
+    """Cases for the candidate examples that are still valid inputs (the reference accepts them)."""
+    cases = []
+    for ex in examples:
+        try:
+            cases.append(prop.case(ex))
+        except ValueError:
+            continue
+    return cases

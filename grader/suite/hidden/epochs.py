@@ -1,0 +1,73 @@
+"""Hidden properties of the step counts and of mse_gradients, against the reference."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from hypothesis import strategies as st
+
+from grader.suite.compare import first_mismatch, unpack
+from grader.suite.model import Call, Case, Example, Failure, Outcome, Property
+from grader.suite.public.epochs import count
+from grader.suite.public.regression import FORMULA, datasets
+from solutions.epochs import batch_bounds
+from solutions.regression import mse_gradients
+
+LARGE = st.fixed_dictionaries({"num_examples": st.integers(10**6, 10**9), "batch_size": st.integers(1, 100_000),
+                               "drop_last": st.booleans()})
+
+
+def hidden(prop: Property) -> Property:
+    return replace(prop, public=False)
+
+
+def last_batch() -> Property:
+    def case(ex: Example) -> Case:
+        n, b = ex["num_examples"], ex["batch_size"]
+        last = -(-n // b) - 1
+        return Case(ex, (Call("batch_bounds", (last, n, b)),), {"expected": batch_bounds(last, n, b)})
+
+    def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
+        got, expected = outcomes[0].returned, case.data["expected"]
+        if outcomes[0].problem is not None:
+            return Failure(f"the call {outcomes[0].problem}")
+        if isinstance(got, tuple | list) and list(got) == list(expected):
+            return None
+        return Failure(f"the last batch of n={case.example['num_examples']}, b={case.example['batch_size']} "
+                       f"should be {expected}, got {got!r}", expected, got)
+
+    return Property("batch_bounds", "last batch of a large dataset", public=False, examples=LARGE, case=case,
+                    judge=judge, formula="start = i·b,  end = min(start + b, n)")
+
+
+def regression_matches() -> Property:
+    def case(ex: Example) -> Case:
+        expected = mse_gradients(ex["w"], ex["b"], ex["x"].double(), ex["y"].double())
+        return Case(ex, (Call("mse_gradients", (ex["w"], ex["b"], ex["x"], ex["y"])),), {"expected": expected})
+
+    def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
+        got = unpack(outcomes[0], ("dw", "db"))
+        if isinstance(got, Failure):
+            return got
+        ex = case.example
+        scale = float(1 + (ex["x"].double().abs().max() + abs(ex["w"])) * (ex["y"].double().abs().max() + 1))
+        for name, g, e in zip(("dw", "db"), got, case.data["expected"], strict=True):
+            mismatch = first_mismatch(g.tensor.reshape(e.shape) if g.tensor.numel() == 1 else g.tensor, e,
+                                      ex["dtype"], scale=scale)
+            if mismatch is not None:
+                return Failure(mismatch.describe(name), expected=e, got=g.tensor)
+        return None
+
+    return Property("mse_gradients", "matches the reference (float64 and float32)", public=False,
+                    examples=datasets(), case=case, judge=judge, formula=FORMULA)
+
+
+def properties() -> list[Property]:
+    with_epochs = st.tuples(LARGE, st.integers(1, 1000)).map(lambda p: {**p[0], "epochs": p[1]})
+    return [
+        hidden(count("steps_per_epoch", "large datasets (up to 10⁹ examples)", LARGE)),
+        hidden(count("total_steps", "large datasets over many epochs", with_epochs, epochs=True)),
+        last_batch(),
+        regression_matches(),
+    ]

@@ -1,0 +1,271 @@
+"""A catalogue of plausible student bugs, each a complete (wrong) implementation.
+
+Two uses: feedback recognises a bug when the student's answer equals a mutant's
+("your result is what Adam gives without bias correction"), and the test suite
+proves every mutant loses marks on the function it breaks.  Each mutant is
+self-contained (torch only) so a test can paste its source into a submission.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class Mutant:
+    function: str
+    hint: str  # what the student probably did, and what the lecture says instead
+    fn: Callable[..., object]
+
+
+# --- sgd_step --------------------------------------------------------------------------------------
+def sgd_step__ascent(param, grad, lr):
+    return param + lr * grad
+
+
+def sgd_step__no_lr(param, grad, lr):
+    return param - grad
+
+
+# --- momentum_step ---------------------------------------------------------------------------------
+def momentum_step__torch_buffer(param, grad, velocity, lr, gamma=0.9):
+    v = gamma * velocity + grad
+    return param - lr * v, v
+
+
+def momentum_step__dampened(param, grad, velocity, lr, gamma=0.9):
+    v = gamma * velocity + (1 - gamma) * lr * grad
+    return param - v, v
+
+
+def momentum_step__plus(param, grad, velocity, lr, gamma=0.9):
+    v = gamma * velocity + lr * grad
+    return param + v, v
+
+
+def momentum_step__old_velocity(param, grad, velocity, lr, gamma=0.9):
+    v = gamma * velocity + lr * grad
+    return param - velocity, v
+
+
+# --- nesterov_step ---------------------------------------------------------------------------------
+def nesterov_step__no_look_ahead(param, velocity, grad_fn, lr, gamma=0.9):
+    v = gamma * velocity + lr * grad_fn(param)
+    return param - v, v
+
+
+def nesterov_step__look_ahead_plus(param, velocity, grad_fn, lr, gamma=0.9):
+    v = gamma * velocity + lr * grad_fn(param + gamma * velocity)
+    return param - v, v
+
+
+# --- adagrad_step ----------------------------------------------------------------------------------
+def adagrad_step__delta_inside(param, grad, r, lr, delta=1e-7):
+    r = r + grad * grad
+    return param - lr / torch.sqrt(delta + r) * grad, r
+
+
+def adagrad_step__no_accumulation(param, grad, r, lr, delta=1e-7):
+    r = grad * grad
+    return param - lr / (delta + torch.sqrt(r)) * grad, r
+
+
+def adagrad_step__old_r(param, grad, r, lr, delta=1e-7):
+    new_r = r + grad * grad
+    return param - lr / (delta + torch.sqrt(r)) * grad, new_r
+
+
+def adagrad_step__no_sqrt(param, grad, r, lr, delta=1e-7):
+    r = r + grad * grad
+    return param - lr / (delta + r) * grad, r
+
+
+# --- rmsprop_step ----------------------------------------------------------------------------------
+def rmsprop_step__delta_outside(param, grad, r, lr, decay=0.9, delta=1e-6):
+    r = decay * r + (1 - decay) * grad * grad
+    return param - lr / (torch.sqrt(r) + delta) * grad, r
+
+
+def rmsprop_step__no_one_minus_p(param, grad, r, lr, decay=0.9, delta=1e-6):
+    r = decay * r + grad * grad
+    return param - lr / torch.sqrt(delta + r) * grad, r
+
+
+def rmsprop_step__swapped_decay(param, grad, r, lr, decay=0.9, delta=1e-6):
+    r = (1 - decay) * r + decay * grad * grad
+    return param - lr / torch.sqrt(delta + r) * grad, r
+
+
+# --- adam_step -------------------------------------------------------------------------------------
+def _adam(param, grad, m, v, t, lr, beta1, beta2, eps, *, bc1=True, bc2=True, t_shift=0, eps_inside=False,
+          product=False, return_hat=False, no_square=False):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * (grad if no_square else grad * grad)
+    tt = t + t_shift
+    power = (lambda b: b ** (tt * (tt + 1) / 2)) if product else (lambda b: b**tt)
+    m_hat = m / (1 - power(beta1)) if bc1 else m
+    v_hat = v / (1 - power(beta2)) if bc2 else v
+    denom = torch.sqrt(v_hat + eps) if eps_inside else torch.sqrt(v_hat) + eps
+    new = param - lr * m_hat / denom
+    return (new, m_hat, v_hat) if return_hat else (new, m, v)
+
+
+def adam_step__no_bias_correction(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return _adam(param, grad, m, v, t, lr, beta1, beta2, eps, bc1=False, bc2=False)
+
+
+def adam_step__only_m_corrected(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return _adam(param, grad, m, v, t, lr, beta1, beta2, eps, bc2=False)
+
+
+def adam_step__only_v_corrected(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return _adam(param, grad, m, v, t, lr, beta1, beta2, eps, bc1=False)
+
+
+def adam_step__t_minus_one(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return _adam(param, grad, m, v, t, lr, beta1, beta2, eps, t_shift=-1)
+
+
+def adam_step__t_plus_one(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return _adam(param, grad, m, v, t, lr, beta1, beta2, eps, t_shift=1)
+
+
+def adam_step__eps_inside(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return _adam(param, grad, m, v, t, lr, beta1, beta2, eps, eps_inside=True)
+
+
+def adam_step__slide_product(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return _adam(param, grad, m, v, t, lr, beta1, beta2, eps, product=True)
+
+
+def adam_step__returns_corrected(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return _adam(param, grad, m, v, t, lr, beta1, beta2, eps, return_hat=True)
+
+
+def adam_step__no_square(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return _adam(param, grad, m, v, t, lr, beta1, beta2, eps, no_square=True)
+
+
+# --- adamw_step ------------------------------------------------------------------------------------
+def _adam_ref(param, grad, m, v, t, lr, beta1, beta2, eps):
+    return _adam(param, grad, m, v, t, lr, beta1, beta2, eps)
+
+
+def adamw_step__l2_in_gradient(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                               weight_decay=1e-2):
+    return _adam_ref(param, grad + weight_decay * param, m, v, t, lr, beta1, beta2, eps)
+
+
+def adamw_step__decay_without_lr(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                                 weight_decay=1e-2):
+    return _adam_ref(param * (1 - weight_decay), grad, m, v, t, lr, beta1, beta2, eps)
+
+
+def adamw_step__no_decay(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+    return _adam_ref(param, grad, m, v, t, lr, beta1, beta2, eps)
+
+
+# --- bias_correction, epochs, regression -----------------------------------------------------------
+def bias_correction__power_only(beta, t):
+    return beta**t
+
+
+def bias_correction__slide_product(beta, t):
+    return 1 - beta ** (t * (t + 1) / 2)
+
+
+def steps_per_epoch__floor_always(num_examples, batch_size, drop_last=False):
+    return num_examples // batch_size
+
+
+def steps_per_epoch__ceil_always(num_examples, batch_size, drop_last=False):
+    return math.ceil(num_examples / batch_size)
+
+
+def steps_per_epoch__plus_one(num_examples, batch_size, drop_last=False):
+    return num_examples // batch_size + (0 if drop_last else 1)
+
+
+def total_steps__ignores_drop_last(num_examples, batch_size, epochs, drop_last=False):
+    return epochs * math.ceil(num_examples / batch_size)
+
+
+def batch_bounds__not_clipped(step, num_examples, batch_size):
+    return step * batch_size, step * batch_size + batch_size
+
+
+def batch_bounds__inclusive_end(step, num_examples, batch_size):
+    return step * batch_size, min(step * batch_size + batch_size, num_examples) - 1
+
+
+def mse_gradients__no_two(w, b, x, y):
+    residual = y - (w * x + b)
+    return (residual * -x).mean(), (-residual).mean()
+
+
+def mse_gradients__sum_not_mean(w, b, x, y):
+    residual = y - (w * x + b)
+    return (2 * residual * -x).sum(), (-2 * residual).sum()
+
+
+def mse_gradients__sign(w, b, x, y):
+    residual = y - (w * x + b)
+    return (2 * residual * x).mean(), (2 * residual).mean()
+
+
+HINTS = {
+    "sgd_step__ascent": "The update adds η·g: gradient *descent* subtracts it, x' = x − η∇f(x).",
+    "sgd_step__no_lr": "The learning rate η is missing: x' = x − η∇f(x).",
+    "momentum_step__torch_buffer": "Your velocity is v/η: that is torch.optim.SGD's momentum_buffer. The lecture's "
+                                   "v_t = γv_{t−1} + η∇f(x_t) includes η.",
+    "momentum_step__dampened": "There is a (1 − γ) factor on the gradient; the lecture's momentum has none.",
+    "momentum_step__plus": "x_{t+1} = x_t − v_t: the velocity is subtracted.",
+    "momentum_step__old_velocity": "The parameter moves by the old v_{t−1}; it should move by the new v_t.",
+    "nesterov_step__no_look_ahead": "The gradient was taken at x_t; Nesterov takes it at the look-ahead point "
+                                    "x_t − γ·v_{t−1}.",
+    "nesterov_step__look_ahead_plus": "The look-ahead point is x_t − γ·v_{t−1} (minus, the way momentum moves x).",
+    "adagrad_step__delta_inside": "δ went inside the square root; Adagrad has η/(δ + √r_t).",
+    "adagrad_step__no_accumulation": "r_t must accumulate: r_t = r_{t−1} + g⊙g.",
+    "adagrad_step__old_r": "Use the new r_t (including this step's g⊙g) in the update.",
+    "adagrad_step__no_sqrt": "The denominator is δ + √r_t (a square root).",
+    "rmsprop_step__delta_outside": "δ went outside the root (torch's eps placement); the lecture has "
+                                   "η/√(δ + r_t).",
+    "rmsprop_step__no_one_minus_p": "The new g⊙g is weighted by (1 − p): r_t = p·r_{t−1} + (1 − p)·g⊙g.",
+    "rmsprop_step__swapped_decay": "p weights the old r_{t−1} and (1 − p) the new g⊙g, not the other way round.",
+    "adam_step__no_bias_correction": "No bias correction: m̂_t = m_t/(1 − β₁ᵗ) and v̂_t = v_t/(1 − β₂ᵗ).",
+    "adam_step__only_m_corrected": "Only m was bias-corrected; v̂_t = v_t/(1 − β₂ᵗ) too.",
+    "adam_step__only_v_corrected": "Only v was bias-corrected; m̂_t = m_t/(1 − β₁ᵗ) too.",
+    "adam_step__t_minus_one": "Bias correction used t − 1: the first step is t = 1, so 1 − β₁¹ = 0.1.",
+    "adam_step__t_plus_one": "Bias correction used t + 1: t is already this step's number (t ← t + 1 came first).",
+    "adam_step__eps_inside": "ε went inside the root: Algorithm 1 has √v̂_t + ε.",
+    "adam_step__slide_product": "βᵗ is a power (β·β·…·β), not the slide's product β¹×β²×…×βᵗ.",
+    "adam_step__returns_corrected": "The returned state is m̂, v̂; return the uncorrected m_t, v_t (the state).",
+    "adam_step__no_square": "v is the moving average of g², the squared gradient.",
+    "adamw_step__l2_in_gradient": "Weight decay was added to the gradient (L2, Adam's coupled form); AdamW decays "
+                                  "the parameter directly: θ ← θ(1 − αλ).",
+    "adamw_step__decay_without_lr": "The decay is multiplied by the learning rate: θ ← θ(1 − αλ), as in PyTorch.",
+    "adamw_step__no_decay": "Weight decay is missing: θ ← θ(1 − αλ) before the Adam step.",
+    "bias_correction__power_only": "That is βᵗ; the correction term is 1 − βᵗ.",
+    "bias_correction__slide_product": "βᵗ is a power, not the product β¹×β²×…×βᵗ.",
+    "steps_per_epoch__floor_always": "Without drop_last the short last batch is still a step: ⌈n/b⌉.",
+    "steps_per_epoch__ceil_always": "With drop_last the short last batch is dropped: ⌊n/b⌋.",
+    "steps_per_epoch__plus_one": "When b divides n there is no extra short batch: use ⌈n/b⌉, not ⌊n/b⌋ + 1.",
+    "total_steps__ignores_drop_last": "drop_last changes the steps in every epoch.",
+    "batch_bounds__not_clipped": "The last batch ends at n: end = min(start + b, n).",
+    "batch_bounds__inclusive_end": "end is exclusive, as in train_x[start:end].",
+    "mse_gradients__no_two": "The derivative of (·)² brings a factor 2.",
+    "mse_gradients__sum_not_mean": "L is a mean (1/n Σ), so its gradient is a mean too.",
+    "mse_gradients__sign": "∂/∂w of (y − (wx + b))² is 2(y − (wx + b))·(−x): mind the minus sign.",
+}
+
+MUTANTS: dict[str, list[Mutant]] = {}
+for _name, _fn in list(globals().items()):
+    if "__" in _name and callable(_fn) and not _name.startswith("_"):
+        _function = _name.split("__")[0]
+        MUTANTS.setdefault(_function, []).append(Mutant(_function, HINTS[_name], _fn))

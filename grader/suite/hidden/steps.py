@@ -1,0 +1,152 @@
+"""Differential properties of the optimizer steps: the student's answers against the reference.
+
+Inputs are drawn by hypothesis: several shapes including 0-d, gradients
+log-uniform from 1e-8 to 1e3, zero and non-zero state, float64 (tight) and
+float32 (PyTorch-like tolerances), resynced multi-step trajectories, the
+defaults of the contract, and CUDA where there is a GPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from hypothesis import strategies as st
+
+from grader.suite import strategies as s
+from grader.suite.compare import first_mismatch, unpack
+from grader.suite.contract import STEP_FUNCTIONS, StepFunction, step_examples
+from grader.suite.hidden import hints, reference
+from grader.suite.model import Call, Case, Example, Failure, GradientFunction, Outcome, Property
+
+TRAJECTORY_STEPS = 6
+
+
+def judge_against(f: StepFunction, case: Case, outcome: Outcome, expected: Sequence[torch.Tensor],
+                  *, device: str | None = None) -> Failure | None:
+    got = unpack(outcome, f.outputs)
+    if isinstance(got, Failure):
+        return got
+    for name, g, e in zip(f.outputs, got, expected, strict=True):
+        if tuple(g.tensor.shape) != tuple(e.shape):
+            return Failure(f"{name} has shape {tuple(g.tensor.shape)}, expected {tuple(e.shape)}")
+        if device is not None and not g.device.startswith(device):
+            return Failure(f"{name} came back on {g.device}; the inputs were on {device}, "
+                           f"so the result must stay there")
+        mismatch = first_mismatch(g.tensor, e, case.example["dtype"])
+        if mismatch is not None:
+            return Failure(mismatch.describe(name), expected=e, got=g.tensor,
+                           hint=hints.recognise(f, case.example, [x.tensor for x in got]))
+    return None
+
+
+def differential(f: StepFunction, title: str, examples: st.SearchStrategy[Example], *,
+                 defaults: bool = False, cuda: bool = False) -> Property:
+    def case(ex: Example) -> Case:
+        calls = [Call(f.name, f.args(ex, defaults=defaults))]
+        if f.name in DELEGATES and not defaults:
+            calls.append(Call(DELEGATES[f.name][0], DELEGATES[f.name][1](ex)))
+        if cuda:
+            calls = [Call(c.function, tuple(_to_cuda(a) for a in c.args)) for c in calls]
+        return Case(ex, tuple(calls), {"expected": reference.step(f, ex, defaults=defaults)})
+
+    def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
+        failure = judge_against(f, case, outcomes[0], case.data["expected"], device="cuda" if cuda else None)
+        if failure is not None and len(outcomes) > 1 and _same_answer(f, outcomes[0], outcomes[1]):
+            return None  # the same answer as the student's own delegate: that function already pays for it
+        return failure
+
+    return Property(f.name, title, public=False, examples=examples, case=case, judge=judge,
+                    formula=f.formula, needs_cuda=cuda)
+
+
+def _adam_after_decay(ex: Example) -> tuple[object, ...]:
+    decayed = {**ex, "param": ex["param"] * (1 - ex["lr"] * ex["weight_decay"])}
+    return STEP_FUNCTIONS["adam_step"].args(decayed)
+
+
+DELEGATES = {"adamw_step": ("adam_step", _adam_after_decay)}
+"""Functions commonly written by calling another contract function, and that call on the same input.
+
+Where a student's adamw_step gives exactly what their own adam_step gives after the decay, a wrong
+answer is adam_step's bug, already charged there; so adamw_step is graded on its own part."""
+
+
+def _same_answer(f: StepFunction, mine: Outcome, delegate: Outcome) -> bool:
+    a, b = unpack(mine, f.outputs), unpack(delegate, f.outputs)
+    if isinstance(a, Failure) or isinstance(b, Failure):
+        return False
+    return all(x.tensor.shape == y.tensor.shape and torch.equal(x.tensor, y.tensor) for x, y in zip(a, b, strict=True))
+
+
+def _to_cuda(value: object) -> object:
+    if isinstance(value, torch.Tensor):
+        return value.to("cuda")
+    if isinstance(value, GradientFunction):
+        return GradientFunction(value.a.to("cuda"), value.c.to("cuda"))
+    return value
+
+
+@st.composite
+def bowl_starts(draw: st.DrawFn, f: StepFunction) -> Example:
+    """The lecture's elongated bowl f(x) = ½ Σ aᵢ(xᵢ − cᵢ)², from a drawn start, zero state."""
+    ex = draw(step_examples(f, zero_state=True, shapes=st.just((2,)), timesteps=st.just(1)))
+    ex["a"] = torch.tensor([1.0, draw(st.sampled_from([4.0, 10.0, 25.0]))], dtype=torch.float64)
+    ex["c"] = torch.zeros(2, dtype=torch.float64)
+    ex["lr"] = draw(st.sampled_from([0.01, 0.03]))
+    return ex
+
+
+def trajectory(f: StepFunction) -> Property:
+    """Several steps along the reference trajectory, each started from the reference state (resynced)."""
+
+    def states(ex: Example) -> list[Example]:
+        steps, current = [], dict(ex)
+        for t in range(1, TRAJECTORY_STEPS + 1):
+            current = {**current, "t": t}
+            if "grad" in f.tensors:
+                current["grad"] = GradientFunction(current["a"], current["c"])(current["param"])
+            steps.append(current)
+            out = reference.step(f, current)
+            current = {**current, **dict(zip(f.outputs, out, strict=True))}
+        return steps
+
+    def case(ex: Example) -> Case:
+        steps = states(ex)
+        return Case(ex, tuple(Call(f.name, f.args(e)) for e in steps),
+                    {"steps": steps, "expected": [reference.step(f, e) for e in steps]})
+
+    def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
+        for k, (e, outcome, expected) in enumerate(zip(case.data["steps"], outcomes, case.data["expected"],
+                                                       strict=True), 1):
+            failure = judge_against(f, Case(e, ()), outcome, expected)
+            if failure is not None:
+                return Failure(f"at step {k} of the trajectory: {failure.message}", failure.expected,
+                               failure.got, failure.hint)
+        return None
+
+    return Property(f.name, f"multi-step trajectory on the elongated bowl ({TRAJECTORY_STEPS} steps)",
+                    public=False, examples=bowl_starts(f), case=case, judge=judge, formula=f.formula)
+
+
+def any_dtype(f: StepFunction) -> st.SearchStrategy[Example]:
+    return st.sampled_from(s.DTYPES).flatmap(lambda dtype: step_examples(f, dtype=dtype))
+
+
+def properties() -> list[Property]:
+    props: list[Property] = []
+    for f in STEP_FUNCTIONS.values():
+        small_t = st.sampled_from([1, 2, 3])
+        props += [
+            differential(f, "matches the reference from zero state (float64)",
+                         step_examples(f, zero_state=True, timesteps=small_t)),
+            differential(f, "matches the reference from non-zero state (float64)"
+                         if f.state else "matches the reference (float64)",
+                         step_examples(f, zero_state=False)),
+            differential(f, "matches the reference in float32",
+                         step_examples(f, dtype=torch.float32, timesteps=small_t | s.timesteps)),
+            differential(f, "uses the contract's default hyperparameters", step_examples(f), defaults=True),
+            trajectory(f),
+            differential(f, "CUDA float32 and float64 parity with the CPU reference", any_dtype(f), cuda=True),
+        ]
+    return props

@@ -1,0 +1,111 @@
+"""Public properties of the step counts: torch's DataLoader is the oracle, no reference needed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hypothesis import strategies as st
+from torch.utils.data import DataLoader
+
+from grader.suite import strategies as s
+from grader.suite.compare import describe_value
+from grader.suite.model import Call, Case, Example, Failure, Outcome, Property
+
+SIZES = st.fixed_dictionaries({"num_examples": s.dataset_sizes, "batch_size": s.batch_sizes,
+                               "drop_last": st.booleans()})
+SMALLER_THAN_A_BATCH = st.tuples(st.integers(0, 40), st.integers(1, 60), st.booleans()).map(
+    lambda p: {"num_examples": p[0], "batch_size": p[0] + p[1], "drop_last": p[2]})
+LECTURE = ({"num_examples": 3_200, "batch_size": 32, "drop_last": False},
+           {"num_examples": 5_000_000, "batch_size": 1_000, "drop_last": False})
+
+
+def loader_len(ex: Example) -> int:
+    loader: DataLoader[int] = DataLoader(
+        range(ex["num_examples"]), batch_size=ex["batch_size"], drop_last=ex["drop_last"]  # type: ignore[arg-type]
+    )
+    return len(loader)
+
+
+def exact_int(outcome: Outcome, expected: int, what: str) -> Failure | None:
+    if outcome.problem is not None:
+        return Failure(f"the call {outcome.problem}")
+    value = outcome.returned
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != expected:
+        return Failure(f"{what} returned {describe_value(value)}, expected {expected}", expected, value)
+    return None
+
+
+def count(function: str, title: str, examples: st.SearchStrategy[Example], *, epochs: bool = False,
+          explicit: tuple[Example, ...] = ()) -> Property:
+    def case(ex: Example) -> Case:
+        args = (ex["num_examples"], ex["batch_size"], *([ex["epochs"]] if epochs else []), ex["drop_last"])
+        calls = [Call(function, args)]
+        if epochs:  # total_steps is often epochs × steps_per_epoch(...): ask that one too
+            calls.append(Call("steps_per_epoch", (ex["num_examples"], ex["batch_size"], ex["drop_last"])))
+        return Case(ex, tuple(calls), {"expected": loader_len(ex) * (ex["epochs"] if epochs else 1)})
+
+    def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
+        ex = case.example
+        call = f"{function}({', '.join(f'{k}={v!r}' for k, v in ex.items())})"
+        failure = exact_int(outcomes[0], case.data["expected"], call)
+        if failure is not None and epochs and outcomes[1].problem is None and outcomes[0].problem is None:
+            own = outcomes[1].returned
+            if isinstance(own, int | float) and outcomes[0].returned == ex["epochs"] * own:
+                return None  # right given the student's own steps_per_epoch, which pays for its bug
+        return failure
+
+    return Property(function, title, public=True, examples=examples, case=case, judge=judge,
+                    formula="⌈n / b⌉ steps, or ⌊n / b⌋ with drop_last" + (" (× epochs)" if epochs else ""),
+                    explicit=explicit)
+
+
+def returns_int() -> Property:
+    def case(ex: Example) -> Case:
+        return Case(ex, (Call("steps_per_epoch", (ex["num_examples"], ex["batch_size"], ex["drop_last"])),))
+
+    def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
+        value = outcomes[0].returned
+        if outcomes[0].problem is None and (isinstance(value, bool) or not isinstance(value, int)):
+            return Failure(f"returned {describe_value(value)}; a number of steps is an int (wrap with int(...), "
+                           f"or use // for whole-number division)")
+        return None if outcomes[0].problem is None else Failure(f"the call {outcomes[0].problem}")
+
+    return Property("steps_per_epoch", "returns an int", public=True, examples=SIZES, case=case, judge=judge)
+
+
+def batch_slices() -> Property:
+    """Every batch the DataLoader yields is range(start, end) for batch_bounds(step, n, b)."""
+
+    def case(ex: Example) -> Case:
+        batches = list(DataLoader(range(ex["num_examples"]), batch_size=ex["batch_size"]))  # type: ignore[arg-type]
+        calls = tuple(Call("batch_bounds", (i, ex["num_examples"], ex["batch_size"])) for i in range(len(batches)))
+        return Case(ex, calls, {"expected": [(int(b[0]), int(b[-1]) + 1) for b in batches]})
+
+    def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
+        n, b = case.example["num_examples"], case.example["batch_size"]
+        for step, (outcome, expected) in enumerate(zip(outcomes, case.data["expected"], strict=True)):
+            if outcome.problem is not None:
+                return Failure(f"batch_bounds({step}, {n}, {b}) {outcome.problem}")
+            value = outcome.returned
+            if not isinstance(value, tuple | list) or list(value) != list(expected):
+                return Failure(f"batch_bounds({step}, {n}, {b}) returned {describe_value(value)}, expected "
+                               f"{expected} (DataLoader's batch {step} is examples {expected[0]}…{expected[1] - 1})",
+                               expected, value)
+        return None
+
+    examples = st.fixed_dictionaries({"num_examples": st.integers(1, 200), "batch_size": st.integers(1, 64)})
+    return Property("batch_bounds", "slices exactly DataLoader's batches", public=True, examples=examples,
+                    case=case, judge=judge, formula="start = i·b,  end = min(start + b, n)",
+                    explicit=({"num_examples": 10, "batch_size": 3},))
+
+
+def properties() -> list[Property]:
+    with_epochs = st.tuples(SIZES, s.epoch_counts).map(lambda p: {**p[0], "epochs": p[1]})
+    return [
+        count("steps_per_epoch", "equals len(DataLoader)", SIZES, explicit=LECTURE),
+        count("steps_per_epoch", "dataset smaller than one batch", SMALLER_THAN_A_BATCH),
+        returns_int(),
+        count("total_steps", "equals epochs × len(DataLoader)", with_epochs, epochs=True,
+              explicit=({**LECTURE[1], "epochs": 1},)),
+        batch_slices(),
+    ]

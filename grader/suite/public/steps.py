@@ -1,0 +1,99 @@
+"""Public properties of every optimizer step: the contract, purity, and zero-gradient behaviour."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from hypothesis import strategies as st
+
+from grader.suite import strategies as s
+from grader.suite.compare import describe_value, first_mismatch, unpack
+from grader.suite.contract import STEP_FUNCTIONS, StepFunction, step_examples
+from grader.suite.model import Call, Case, Example, Failure, GradientFunction, Outcome, Property, TensorOut
+
+
+def simple_case(f: StepFunction) -> Callable[[Example], Case]:
+    return lambda ex: Case(ex, (Call(f.name, f.args(ex)),))
+
+
+def contract(f: StepFunction) -> Property:
+    def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
+        got = unpack(outcomes[0], f.outputs)
+        if isinstance(got, Failure):
+            return got
+        ex = case.example
+        shape, dtype = tuple(ex["param"].shape), ex["dtype"]
+        for name, g in zip(f.outputs, got, strict=True):
+            if g.type_name != "torch.Tensor":
+                return Failure(f"{name} is a {g.type_name}; expected a plain torch.Tensor")
+            if tuple(g.tensor.shape) != shape or g.tensor.dtype != dtype or g.device != "cpu":
+                return Failure(f"{name} is a {describe_value(g)}; expected shape {shape}, dtype {dtype}, on cpu "
+                               f"(the inputs' shape, dtype and device)")
+            if not bool(torch.isfinite(g.tensor).all()):
+                return Failure(f"{name} holds NaN or inf although every input is finite and moderate",
+                               got=g.tensor)
+        return None
+
+    return Property(f.name, "returns new tensors of the inputs' shape, dtype and device", public=True,
+                    examples=st.sampled_from(s.DTYPES).flatmap(lambda d: step_examples(f, dtype=d)),
+                    case=simple_case(f), judge=judge, formula=f.formula)
+
+
+def pure(f: StepFunction) -> Property:
+    def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
+        outcome = outcomes[0]
+        if outcome.problem is not None:
+            return Failure(f"the call {outcome.problem}")
+        for name, sent, after in zip(f.tensors, case.calls[0].args, outcome.inputs_after, strict=False):
+            if isinstance(sent, torch.Tensor) and isinstance(after, TensorOut) and not torch.equal(
+                sent, after.tensor
+            ):
+                return Failure(f"the input {name} was modified in place; return new tensors instead "
+                               f"(e.g. x - lr * g, not x -= lr * g)", expected=sent, got=after.tensor)
+        return None
+
+    return Property(f.name, "does not modify its inputs", public=True, examples=step_examples(f),
+                    case=simple_case(f), judge=judge, formula=f.formula)
+
+
+def zero_gradient(f: StepFunction) -> Property:
+    """From zero state a zero gradient moves nothing (AdamW: only the decay θ(1 − αλ) acts)."""
+
+    def zeroed(ex: Example) -> Example:
+        ex = {**ex, **{k: torch.zeros_like(ex[k]) for k in ("grad", *f.state) if k in ex}}
+        if "a" in ex:
+            ex["a"] = torch.zeros_like(ex["a"])
+        return ex
+
+    def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
+        got = unpack(outcomes[0], f.outputs)
+        if isinstance(got, Failure):
+            return got
+        ex = case.example
+        x = ex["param"]
+        expected = x * (1 - ex["lr"] * ex["weight_decay"]) if f.name == "adamw_step" else x
+        mismatch = first_mismatch(got[0].tensor, expected, ex["dtype"])
+        if mismatch is not None:
+            return Failure(f"with a zero gradient and zero state, {mismatch.describe('param')}",
+                           expected=expected, got=got[0].tensor)
+        for name, g in zip(f.state, got[1:], strict=True):
+            if bool(g.tensor.any()):
+                return Failure(f"with a zero gradient and zero state, {name} should stay 0", got=g.tensor)
+        return None
+
+    return Property(f.name, "zero gradient from zero state leaves the parameter unchanged"
+                    if f.name != "adamw_step" else "zero gradient from zero state: only the decay acts",
+                    public=True, examples=step_examples(f, zero_state=True).map(zeroed),
+                    case=simple_case(f), judge=judge, formula=f.formula)
+
+
+def properties() -> list[Property]:
+    props: list[Property] = []
+    for f in STEP_FUNCTIONS.values():
+        props += [contract(f), pure(f), zero_gradient(f)]
+    return props
+
+
+def gradient_function(ex: Example) -> GradientFunction:
+    return GradientFunction(ex["a"], ex["c"])

@@ -1,0 +1,186 @@
+"""Runners execute a batch of calls of one student function and return what happened.
+
+* :class:`SandboxRunner` — the instructor's grader: each batch runs in a fresh
+  sandboxed worker (``grader.sandbox``); student code never enters this process.
+* :class:`InProcessRunner` — ``optigrade check`` on a student's own machine, where
+  the code under test is the student's own and no sandbox is needed (or possible
+  on macOS/Windows).
+
+Both turn results into :class:`~grader.suite.model.Outcome` objects, so the
+properties that judge them cannot tell the two apart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from grader.suite.model import Call, GradientFunction, OpaqueOut, Outcome, TensorOut
+
+
+class Runner(Protocol):
+    def run(self, files: Mapping[str, Path], module: str, function: str,
+            calls: Sequence[Call]) -> list[Outcome]: ...
+
+
+def missing_file(module: str) -> Outcome:
+    return Outcome(failure=f"was not run: {module}.py was not submitted")
+
+
+class SandboxRunner:
+    """Run calls in sandboxed workers; after a timeout or crash, retry the calls that never ran once."""
+
+    def __init__(self, sandbox: Any, *, retries: int = 1) -> None:
+        self.sandbox = sandbox
+        self.retries = retries
+
+    def run(self, files: Mapping[str, Path], module: str, function: str,
+            calls: Sequence[Call]) -> list[Outcome]:
+        from grader.sandbox import Job, Request
+
+        if module not in files:
+            return [missing_file(module)] * len(calls)
+        outcomes: list[Outcome] = []
+        attempts = 0
+        while len(outcomes) < len(calls):
+            pending = calls[len(outcomes):]
+            requests = [Request("call", tuple(to_wire(a) for a in c.args),
+                                {k: to_wire(v) for k, v in c.kwargs.items()}) for c in pending]
+            result = self.sandbox.run(Job(files[module], function, requests))
+            outcomes += [outcome_of_reply(r) for r in result.replies]
+            if len(outcomes) >= len(calls):
+                break
+            reason = describe_status(result.status, result.detail, module)
+            if result.status == "infra_error":
+                from grader.errors import GraderFault
+
+                raise GraderFault(f"the sandbox failed while running {function}: {result.detail}")
+            # The call that was running when the job ended is charged with it ...
+            outcomes.append(Outcome(failure=reason, stdout=result.stdout[-2000:]))
+            attempts += 1
+            if result.status in ("import_error", "not_found") or attempts > self.retries:
+                # ... and the rest share its fate once retries are spent (or nothing can run at all).
+                outcomes += [Outcome(failure=reason)] * (len(calls) - len(outcomes))
+        return outcomes[: len(calls)]
+
+
+def describe_status(status: str, detail: str, module: str) -> str:
+    return {
+        "import_error": f"could not run: importing {module}.py failed ({detail})",
+        "not_found": f"could not run: {detail}",
+        "timeout": f"did not finish: {detail}",
+        "crashed": f"crashed: {detail}",
+        "protocol_error": f"sent an unreadable answer: {detail}",
+    }.get(status, f"{status}: {detail}")
+
+
+def to_wire(value: Any) -> Any:
+    from grader.sandbox import GradFn
+
+    if isinstance(value, GradientFunction):
+        return GradFn("quadratic", {"a": value.a, "c": value.c})
+    return value
+
+
+def from_wire(value: Any) -> Any:
+    from grader.sandbox import Opaque, TensorValue
+
+    if isinstance(value, TensorValue):
+        return TensorOut(value.tensor, value.device, value.type_name)
+    if isinstance(value, Opaque):
+        return OpaqueOut(value.type_name, value.repr)
+    if isinstance(value, tuple):
+        return tuple(from_wire(v) for v in value)
+    if isinstance(value, list):
+        return [from_wire(v) for v in value]
+    if isinstance(value, dict):
+        return {k: from_wire(v) for k, v in value.items()}
+    return value
+
+
+def outcome_of_reply(reply: Any) -> Outcome:
+    return Outcome(
+        returned=from_wire(reply.value),
+        raised=reply.raised,
+        inputs_after=tuple(from_wire(v) for v in reply.inputs_after),
+        grad_fn_points=tuple(from_wire(v) for v in reply.grad_fn_points),
+    )
+
+
+class InProcessRunner:
+    """Import the student's files into this process and call them (for ``optigrade check`` only)."""
+
+    def __init__(self) -> None:
+        self._modules: dict[Path, Any] = {}
+
+    def _load(self, path: Path) -> Any:
+        if path not in self._modules:
+            spec = importlib.util.spec_from_file_location(f"_student_{path.stem}", path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load {path}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+            self._modules[path] = module
+        return self._modules[path]
+
+    def run(self, files: Mapping[str, Path], module: str, function: str,
+            calls: Sequence[Call]) -> list[Outcome]:
+        if module not in files:
+            return [missing_file(module)] * len(calls)
+        try:
+            fn = getattr(self._load(files[module]), function, None)
+        except BaseException as exc:  # noqa: BLE001 - a student's import error is a result, not a crash
+            return [Outcome(failure=f"could not run: importing {module}.py failed ({exc!r})")] * len(calls)
+        if not callable(fn):
+            return [Outcome(failure=f"could not run: {module}.py defines no function {function}")] * len(calls)
+        return [self._call(fn, call) for call in calls]
+
+    @staticmethod
+    def _call(fn: Any, call: Call) -> Outcome:
+        points: list[torch.Tensor] = []
+
+        def recording(gf: GradientFunction) -> Any:
+            def grad_fn(x: torch.Tensor) -> torch.Tensor:
+                points.append(x.detach().clone())
+                return gf(x)  # type: ignore[no-any-return]
+            return grad_fn
+
+        args = [recording(a) if isinstance(a, GradientFunction) else _clone(a) for a in call.args]
+        out = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out):
+                value = fn(*args, **call.kwargs)
+        except Exception as exc:  # noqa: BLE001 - the student's exception is the answer
+            tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            return Outcome(raised=tb, stdout=out.getvalue())
+        return Outcome(returned=_snapshot(value), inputs_after=tuple(_snapshot(a) for a in args),
+                       grad_fn_points=tuple(TensorOut(p, str(p.device), "torch.Tensor") for p in points),
+                       stdout=out.getvalue())
+
+
+def _clone(value: Any) -> Any:
+    return value.clone() if isinstance(value, torch.Tensor) else value
+
+
+def _snapshot(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        with torch._C.DisableTorchFunction():
+            data = torch.Tensor.detach(value).cpu().clone()
+        return TensorOut(data, str(value.device), f"{type(value).__module__}.{type(value).__qualname__}"
+                         if type(value) is not torch.Tensor else "torch.Tensor")
+    if isinstance(value, tuple):
+        return tuple(_snapshot(v) for v in value)
+    if isinstance(value, list):
+        return [_snapshot(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return OpaqueOut(type(value).__name__, repr(value)[:80])
