@@ -63,7 +63,10 @@ class NumericItem:
 
     @property
     def answer(self) -> Decimal:
-        return self.value.scaleb(self.scale_exp)
+        """The asked value; for non-counts, exactly the float the JSON key stores, so all targets agree."""
+        if self.integer:
+            return self.value
+        return numbers.to_decimal(float(self.value.scaleb(self.scale_exp)))
 
     @property
     def tolerance(self) -> Decimal:
