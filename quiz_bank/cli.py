@@ -26,7 +26,7 @@ MAX_ISSUES_SHOWN = 20
 
 
 def _fail(e: QuizError) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {e}", highlight=False)
+    errors.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)  # one line: greppable
     return typer.Exit(2)
 
 

@@ -1,0 +1,136 @@
+"""Grading: responses read as students write them, the key's tolerance, per-row issues, statistics."""
+
+import csv
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from quiz_bank.build import BuildResult
+from quiz_bank.errors import QuizError
+from quiz_bank.grade import grade_responses
+from quiz_bank.responses import Unreadable, parse_choice, parse_number
+from quiz_bank.stats import kind_stats, pearson
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("0.6513", "0.6513"), (" 0.6513 ", "0.6513"), ("≈ 0.6513", "0.6513"), ("~0.6513", "0.6513"),
+        ("−0.5", "-0.5"), ("－０．５", "-0.5"), ("３２００", "3200"), ("3,200", "3200"), ("5 000 000", "5000000"),
+        ("5,000,000", "5000000"), ("1.5e-3", "0.0015"), ("1.5E-3", "0.0015"), ("1.5×10⁻³", "0.0015"),
+        ("1.5 x 10^-3", "0.0015"), ("1.5*10**-3", "0.0015"), ("1.5×10^(-3)", "0.0015"), ("10^-3", "0.001"),
+        ("1/10", "0.1"), ("-3/4", "-0.75"), ("0,5", "0.5"), ("+2", "2"), (".5", "0.5"), ("0.6513。", "0.6513"),
+        ("答: 0.25", "0.25"), ("9.955 × 10⁰", "9.955"),
+    ],
+)
+def test_parse_number(text: str, value: str) -> None:
+    assert parse_number(text) == Decimal(value)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "abc", "0.48?", "1..2", "1,23,4", "50%", "1/0", "e5", "5e", "nan",
+                                  "inf", "0.5 0.6x"])
+def test_unreadable_numbers_say_why(text: str) -> None:
+    with pytest.raises(Unreadable) as info:
+        parse_number(text)
+    assert str(info.value)
+
+
+@pytest.mark.parametrize(("text", "letter"), [("A", "A"), ("b", "B"), ("(C)", "C"), ("Ｄ", "D"), (" d. ", "D")])
+def test_parse_choice(text: str, letter: str) -> None:
+    assert parse_choice(text, 4) == letter
+
+
+@pytest.mark.parametrize("text", ["E", "AB", "1", "", "選A"])
+def test_unreadable_choices(text: str) -> None:
+    with pytest.raises(Unreadable):
+        parse_choice(text, 4)
+
+
+def _write_responses(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "question", "response"])
+        writer.writerows(rows)
+    return path
+
+
+def test_grading_end_to_end(built: BuildResult, tmp_path: Path) -> None:
+    key = json.loads(built.key_json.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    first = [e for e in key if e["student"] == "B11001"]
+    numeric = next(e for e in first if e["type"] == "numeric")
+    integer = next(e for e in first if e["type"] == "integer")
+    choice = next(e for e in first if e["type"] == "choice")
+    a, tol = Decimal(repr(numeric["answer"])), Decimal(repr(numeric["tolerance"]))
+    wrong_letter = "ABCD".replace(choice["answer"], "")[0]
+    rows = [
+        ("B11001", numeric["question"], numeric["display"]),                 # right, as the key shows it
+        ("B11001", integer["question"], f"{integer['answer']:,}"),           # right, with separators
+        ("B11001", choice["question"].lower(), f"({choice['answer'].lower()})"),  # right, sloppy
+        ("B11002", numeric["question"], "not a number"),                     # unreadable
+        ("B11002", integer["question"], str(integer["answer"] + 1)),         # wrong (not B11002's answer anyway)
+        ("B11003", numeric["question"], str(a + tol + Decimal("1e-9"))),     # just outside: wrong
+        ("B11004", "Q99", "1"),                                              # no such question
+        ("NOBODY", "Q1", "1"),                                               # no such student
+        ("B11001", choice["question"], wrong_letter),                        # answered again: the last counts
+    ]
+    result = grade_responses(built.key_json, _write_responses(tmp_path / "r.csv", rows),  # type: ignore[arg-type]
+                             tmp_path / "out" / "scores.csv")
+    scores = {s: (score, top) for s, score, top in result.scores}
+    assert scores["B11001"] == (2, len(first))
+    assert scores["B11002"][0] <= 1
+    assert scores["B11003"][0] == 0
+    problems = [(i.line, i.problem) for i in result.issues]
+    assert any(line == 5 and "unreadable" in p for line, p in problems)
+    assert any(line == 8 and "Q99" in p for line, p in problems)
+    assert any(line == 9 and "NOBODY" in p for line, p in problems)
+    assert any(line == 10 and "answered again (first on line 4)" in p for line, p in problems)
+    with (tmp_path / "out" / "scores.csv").open(encoding="utf-8") as f:
+        assert next(csv.reader(f)) == ["student", "score", "max"]
+    for name in ("scores_items.csv", "scores_detail.csv", "scores_issues.csv"):
+        assert (tmp_path / "out" / name).is_file()
+    kinds = {s.kind for s in result.stats}
+    assert kinds == {e["template"] for e in key}
+
+
+def test_right_answers_in_every_notation_score_full_marks(built: BuildResult, tmp_path: Path) -> None:
+    """Every key answer, rounded to 4 significant figures and written in a student's notation, is accepted."""
+    key = json.loads(built.key_json.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    notations = [lambda d: d, lambda d: "≈ " + d, lambda d: d.replace("-", "−"),
+                 lambda d: d.translate(str.maketrans("0123456789.-", "０１２３４５６７８９．－")),
+                 lambda d: f"{Decimal(d.replace(',', '')).scaleb(3):f}e-3"]
+    rows = [(e["student"], e["question"],
+             e["display"].lower() if e["type"] == "choice" else notations[i % len(notations)](e["display"]))
+            for i, e in enumerate(key)]
+    result = grade_responses(built.key_json, _write_responses(tmp_path / "r.csv", rows),  # type: ignore[arg-type]
+                             tmp_path / "s.csv")
+    assert result.issues == []
+    assert all(score == top for _, score, top in result.scores)
+
+
+def test_bad_key_and_responses_are_quiz_errors(built: BuildResult, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,answer\n1,2\n", encoding="utf-8")
+    with pytest.raises(QuizError, match="missing: student, question, response"):
+        grade_responses(built.key_json, bad, tmp_path / "s.csv")  # type: ignore[arg-type]
+    key = tmp_path / "key.json"
+    key.write_text('[{"student": "a"}]', encoding="utf-8")
+    with pytest.raises(QuizError, match="entry 1"):
+        grade_responses(key, bad, tmp_path / "s.csv")
+    key.write_text("{", encoding="utf-8")
+    with pytest.raises(QuizError, match="not JSON"):
+        grade_responses(key, bad, tmp_path / "s.csv")
+
+
+def test_statistics() -> None:
+    assert pearson([0, 1, 1, 0], [1, 3, 4, 2]) == pytest.approx(0.8944, abs=1e-4)
+    assert pearson([1, 1, 1], [1, 2, 3]) is None
+    scores = {"a": {"k1": [1, 1], "k2": [1]}, "b": {"k1": [1, 0], "k2": [0]}, "c": {"k1": [0, 0], "k2": [0]}}
+    k1, k2 = kind_stats(scores, ["k1", "k2"])
+    assert (k1.items, k1.students) == (2, 3)
+    assert k1.facility == pytest.approx(0.5)
+    assert k2.facility == pytest.approx(1 / 3)
+    assert k1.discrimination == pytest.approx(pearson([2, 1, 0], [1, 0, 0]))  # k1 against the rest (k2)
+    assert k2.discrimination is not None
+    assert k2.discrimination > 0
