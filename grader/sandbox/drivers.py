@@ -8,6 +8,7 @@ Register new drivers in ``DRIVERS``; the trusted side rejects unknown names befo
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from grader.sandbox.wire import safe_repr, type_name
 
 MAX_POINTS = 1024
 MAX_RAISED = 4000
+HIDDEN_PREFIXES: list[str] = []  # the box dir: tracebacks show "optimizers.py", not a temp path
+_SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _TB: Any = torch._C.TensorBase
 _DisableTorchFunction = torch._C.DisableTorchFunction
 
@@ -60,12 +63,20 @@ def _snapshot(x: object) -> object:
 
 
 def describe_exception(exc: BaseException) -> str:
-    """``"ZeroDivisionError: msg"`` plus a short traceback; guarded, because str(exc) is student code."""
+    """``"ZeroDivisionError: msg"`` plus the student's part of the traceback (worker and importlib frames
+    dropped); guarded, because ``str(exc)`` is student code."""
     try:
-        lines = traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-6)
-        text = "".join(lines[-1:] + ["Traceback (most recent call last, shortened):\n"] + lines[1:-1])
+        frames = [
+            f
+            for f in traceback.extract_tb(exc.__traceback__)
+            if not f.filename.startswith((_SANDBOX_DIR, "<frozen "))
+        ][-6:]
+        head = "".join(traceback.format_exception_only(type(exc), exc))
+        text = head + "Traceback (most recent call last, shortened):\n" + "".join(traceback.format_list(frames))
     except BaseException:  # noqa: BLE001
         text = f"{type_name(exc)}: {safe_repr(exc)}"
+    for prefix in HIDDEN_PREFIXES:
+        text = text.replace(prefix, "")
     return text if len(text) <= MAX_RAISED else text[:MAX_RAISED] + "…"
 
 

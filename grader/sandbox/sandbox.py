@@ -306,6 +306,12 @@ class Sandbox:
                 return
             time.sleep(0.01)
 
+    @property
+    def zygote_pid(self) -> int | None:
+        """The current zygote's pid (its children are this sandbox's workers); None once closed."""
+        zygote = self._zygote
+        return zygote.proc.pid if zygote is not None and zygote.alive else None
+
     # ------------------------------------------------------------------ running
 
     def run(self, job: Job) -> JobResult:

@@ -193,11 +193,11 @@ class _Encoder:
             return self.array(value)
         return self._reject(value, "")
 
-    def _add(self, key: object, spec: dict[str, Any], data: bytes) -> dict[str, int]:
+    def _add(self, key: object, spec: dict[str, Any], data: bytes) -> dict[str, Any]:
         if self.payload + len(data) > self.max_payload:
-            message = f"tensor data exceeds the reply cap of {self.max_payload} bytes"
+            message = f"{len(data)} bytes of tensor data exceed the remaining reply cap of {self.max_payload} bytes"
             if self.lenient:
-                raise _TooLarge(message)
+                return {"o": [type_name(key), f"<tensor not sent: {message}>"]}
             raise ValueError(message)
         self.payload += len(data)
         self.specs.append(spec)
@@ -212,8 +212,6 @@ class _Encoder:
             return self._reject(t, "expected a torch.Tensor")
         try:
             spec, data = _tensor_bytes(t)
-        except _TooLarge:
-            raise
         except BaseException as exc:  # noqa: BLE001 - a hostile tensor subclass can raise anything
             if not self.lenient:
                 raise ValueError(f"cannot send tensor: {exc}") from exc
@@ -257,7 +255,7 @@ def _tensor_bytes(t: object) -> tuple[dict[str, Any], bytes]:
         shape = [int(d) for d in _TB.shape.__get__(t)]
         numel = math.prod(shape)
         if len(shape) > MAX_DIMS or numel > MAX_NUMEL:
-            raise _TooLarge(f"tensor of shape {tuple(shape)} exceeds {MAX_DIMS} dims / {MAX_NUMEL} elements")
+            raise ValueError(f"shape {tuple(shape)} exceeds {MAX_DIMS} dims / {MAX_NUMEL} elements")
         device = str(_TB.device.__get__(t))
         requires_grad = bool(_TB.requires_grad.__get__(t))
         plain = _TB.detach(t)

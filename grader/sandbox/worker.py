@@ -14,7 +14,7 @@ import sys
 import traceback
 from types import ModuleType
 
-from grader.sandbox.drivers import DRIVERS, describe_exception
+from grader.sandbox.drivers import DRIVERS, HIDDEN_PREFIXES, describe_exception
 from grader.sandbox.values import Value
 from grader.sandbox.wire import Frame, FrameReader, encode_frame, safe_repr
 
@@ -63,7 +63,8 @@ def import_student(path: str) -> ModuleType:
 def import_error_detail(exc: BaseException) -> str:
     if isinstance(exc, SyntaxError):
         try:
-            return "".join(traceback.format_exception_only(type(exc), exc)).strip()[:4000]
+            text = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:4000]
+            return text.replace(HIDDEN_PREFIXES[-1], "") if HIDDEN_PREFIXES else text
         except BaseException:  # noqa: BLE001
             pass
     return describe_exception(exc)
@@ -76,6 +77,7 @@ def serve(channel: Channel) -> None:
     path, function = job.body.get("module_path"), job.body.get("function")
     if not isinstance(path, str) or not isinstance(function, str):
         raise RuntimeError("job frame lacks module_path/function")
+    HIDDEN_PREFIXES.append(os.path.dirname(path) + os.sep)
     try:
         module = import_student(path)
     except BaseException as exc:  # noqa: BLE001 - SystemExit at import is an import error too

@@ -1,0 +1,176 @@
+"""The frame codec: exact round trips, and every malformed input is a fault, never an exception or hang."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import time
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from grader.sandbox import GradFn, Opaque, TensorValue
+from grader.sandbox.wire import HEADER_LEN, MAX_HEADER_BYTES, FrameReader, decode_frames, encode_frame
+
+FUZZ = settings(max_examples=200, deadline=None, database=None, derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow])
+
+
+def _frame(header: object, payload: bytes = b"") -> bytes:
+    raw = json.dumps(header).encode()
+    return HEADER_LEN.pack(len(raw)) + raw + payload
+
+
+def _spec(dtype: str = "float64", shape: list[int] | None = None) -> dict[str, object]:
+    return {"dtype": dtype, "shape": [2] if shape is None else shape, "device": "cpu", "type": "torch.Tensor",
+            "requires_grad": False}
+
+
+def test_round_trip_of_every_value_kind() -> None:
+    x = torch.tensor([[1.0, float("nan")], [float("-inf"), -0.0]], dtype=torch.float64)
+    body = {
+        "plain": (None, True, False, -(2**63), 2**63 - 1, 0.1, float("nan"), "ü\x00", [1, [2]], {"a": ()}),
+        "tensors": [x, x.float(), x.half(), x.bfloat16(), torch.tensor([1, 2], dtype=torch.int32),
+                    torch.tensor([True]), torch.zeros(0, 3)],
+        "meta": TensorValue(torch.ones(1), "cuda:0", "optimizers.Liar", True),
+        "grad": GradFn("quadratic", {"a": torch.ones(2), "c": torch.zeros(2)}),
+        "opaque": Opaque("optimizers.Evil", "<evil>"),
+    }
+    (frame,), fault = decode_frames(encode_frame("reply", body))
+    assert fault is None
+    assert frame.kind == "reply"
+    plain = frame.body["plain"]
+    assert plain[:6] == body["plain"][:6]  # type: ignore[index]
+    assert math.isnan(plain[6])  # type: ignore[index]
+    assert plain[7:] == ("ü\x00", [1, [2]], {"a": ()})  # type: ignore[index]
+    for got, want in zip(frame.body["tensors"], body["tensors"], strict=True):  # type: ignore[arg-type]
+        assert isinstance(got, TensorValue)
+        assert got.tensor.dtype == want.dtype
+        assert got.tensor.shape == want.shape
+        assert got.tensor.flatten().tolist() == want.flatten().tolist() or want.is_floating_point()
+        if want.is_floating_point():  # bit-exact, NaN and -0.0 included
+            assert torch.equal(got.tensor.view(torch.uint8), want.view(torch.uint8))
+    meta = frame.body["meta"]
+    assert isinstance(meta, TensorValue)
+    assert (meta.device, meta.type_name, meta.requires_grad) == ("cuda:0", "optimizers.Liar", True)
+    grad = frame.body["grad"]
+    assert isinstance(grad, GradFn)
+    assert torch.equal(grad.params["a"], torch.ones(2))
+    assert frame.body["opaque"] == Opaque("optimizers.Evil", "<evil>")
+
+
+def test_strict_encoder_names_unsupported_values() -> None:
+    with pytest.raises(TypeError, match="cannot send set"):
+        encode_frame("request", {"args": ({1, 2},)})
+    with pytest.raises(TypeError, match="int out of int64 range"):
+        encode_frame("request", {"args": (2**64,)})
+
+
+def test_frames_split_at_every_byte_boundary() -> None:
+    data = encode_frame("a", {"x": torch.arange(5.0)}) + encode_frame("b", {"y": "z"})
+    for cut in range(len(data) + 1):
+        reader = FrameReader(max_bytes=1 << 20)
+        frames = reader.feed(data[:cut]) + reader.feed(data[cut:])
+        assert [f.kind for f in frames] == ["a", "b"]
+        assert reader.fault is None
+
+
+@pytest.mark.parametrize(
+    ("data", "fault"),
+    [
+        (b"\xff\xff\xff\xff", "header length"),
+        (HEADER_LEN.pack(0), "header length"),
+        (HEADER_LEN.pack(MAX_HEADER_BYTES + 1), "header length"),
+        (HEADER_LEN.pack(3) + b"{x}", "not valid JSON"),
+        (HEADER_LEN.pack(2) + b"\xc3(", "not valid JSON"),
+        (_frame([1, 2]), "keys kind, body, tensors"),
+        (_frame({"kind": "r", "body": {"v": 1}, "tensors": []}), "malformed value node"),
+        (_frame({"kind": "r", "body": {"v": {"i": "1e400"}}, "tensors": []}), "not a decimal"),
+        (_frame({"kind": "r", "body": {"v": {"i": "99999999999999999999"}}, "tensors": []}), "int64"),
+        (_frame({"kind": "r", "body": {"v": {"f": "zz"}}, "tensors": []}), "16 hex"),
+        (_frame({"kind": "r", "body": {"v": {"T": 0}}, "tensors": []}), "out of range"),
+        (_frame({"kind": "r", "body": {"v": {"T": 0}}, "tensors": [_spec("complex64")]}), "dtype"),
+        (_frame({"kind": "r", "body": {}, "tensors": [_spec(shape=[-1])]}), "ints >= 0"),
+        (_frame({"kind": "r", "body": {}, "tensors": [_spec(shape=[10**9, 10**9])]}), "elements"),
+        (_frame({"kind": "r", "body": {}, "tensors": [_spec(shape=[1] * 9)]}), "at most 8"),
+        (_frame({"kind": "r", "body": {}, "tensors": [_spec(shape=[True])]}), "ints >= 0"),
+        (_frame({"kind": "r", "body": {}, "tensors": [{**_spec(), "evil": 1}]}), "must have keys"),
+        (_frame({"kind": "r", "body": {"v": {"zz": 1}}, "tensors": []}), "unknown value tag"),
+        (HEADER_LEN.pack(20) + b'{"kind": NaN, "b":1}', "not valid JSON"),
+        (_frame({"kind": "r", "body": {"v": json.loads("[" * 50 + "]" * 50)}, "tensors": []}), "node"),
+        (b"\x00\x00\x04\x00" + b"[" * 1024, "not valid JSON"),
+    ],
+)
+def test_malformed_frames_are_faults(data: bytes, fault: str) -> None:
+    frames, got = decode_frames(data)
+    assert frames == []
+    assert got is not None
+    assert fault in got
+
+
+def test_stream_cap_is_enforced_before_buffering() -> None:
+    reader = FrameReader(max_bytes=1000)
+    assert reader.feed(b"\x00" * 1001) == []
+    assert reader.fault is not None
+    assert "cap" in reader.fault
+    huge = _frame({"kind": "r", "body": {}, "tensors": [_spec(shape=[10**6])]})
+    reader = FrameReader(max_bytes=1 << 20)
+    reader.feed(huge)
+    assert reader.fault is not None
+    assert "over the cap" in reader.fault
+
+
+def test_truncated_stream_is_reported() -> None:
+    data = encode_frame("r", {"x": torch.arange(3.0)})
+    frames, fault = decode_frames(data[:-1])
+    assert frames == []
+    assert fault is not None
+    assert "truncated" in fault
+
+
+def test_float_bits_are_exact() -> None:
+    weird = struct.unpack("<d", bytes.fromhex("0100000000f8ff7f"))[0]  # a NaN with a payload
+    (frame,), _ = decode_frames(encode_frame("r", {"x": weird}))
+    assert struct.pack("<d", frame.body["x"]) == struct.pack("<d", weird)  # type: ignore[arg-type]
+
+
+@FUZZ
+@given(st.binary(max_size=4096))
+def test_fuzz_random_bytes(data: bytes) -> None:
+    start = time.monotonic()
+    decode_frames(data)
+    assert time.monotonic() - start < 1.0
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_mutated_valid_frames(data: st.DataObject) -> None:
+    base = encode_frame("reply", {"value": (torch.arange(4.0), [1, "x", None], {"k": 2.5}), "raised": None})
+    position = data.draw(st.integers(0, len(base) - 1))
+    replacement = data.draw(st.binary(min_size=0, max_size=8))
+    cut = data.draw(st.integers(0, len(base)))
+    mutated = (base[:position] + replacement + base[position + len(replacement):])[:cut]
+    reader = FrameReader(max_bytes=1 << 16)
+    frames = reader.feed(mutated)
+    assert all(f.kind for f in frames)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@FUZZ
+@given(json_values, st.lists(st.dictionaries(st.sampled_from(["dtype", "shape", "device", "type",
+                                                               "requires_grad"]), json_values), max_size=3),
+       st.binary(max_size=256))
+def test_fuzz_structured_garbage(body: object, specs: list[object], payload: bytes) -> None:
+    for header in ({"kind": "reply", "body": {"value": body}, "tensors": specs},
+                   {"kind": "reply", "body": body, "tensors": specs}, body):
+        frames, fault = decode_frames(_frame(header, payload), max_bytes=1 << 16)
+        assert fault is not None or all(f.kind == "reply" for f in frames)
