@@ -1,0 +1,95 @@
+"""The ``optigrade`` command: a thin layer over plain functions, one per subcommand."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+from rich.console import Console
+
+from grader.errors import OptigradeError
+
+app = typer.Typer(help="Auto-graded optimizer exercises and quizzes for the lecture 最佳化方法.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return fn(*args, **kwargs)
+    except OptigradeError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def grade(
+    submissions: Annotated[Path, typer.Argument(help="Folder with one sub-folder or .zip per student.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Where grades.csv and per-student files go.")],
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Students graded in parallel.")] = 1,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda (auto: CUDA tests run where a GPU is).")] = "auto",
+    only: Annotated[Optional[list[str]], typer.Option(help="Regrade only these student ids.")] = None,  # noqa: UP045
+    rubric: Annotated[Optional[Path], typer.Option(help="Rubric TOML (default: the shipped one).")] = None,  # noqa: UP045
+    wall: Annotated[float, typer.Option(help="Seconds a student function may run before it is killed.")] = 10.0,
+    unsafe_no_sandbox: Annotated[bool, typer.Option("--unsafe-no-sandbox",
+                                                    help="Run without isolation (trusted code only).")] = False,
+) -> None:
+    """Grade a whole class: gradebook, Gradescope results.json and feedback per student."""
+    from grader.grade.run import grade_class
+
+    result = _run(grade_class, submissions, out, jobs=jobs, device=device, only=only or (), rubric=rubric,
+                  unsafe_no_sandbox=unsafe_no_sandbox, wall_s=wall, console=console)
+    console.print(f"Graded {result.graded}, kept {result.resumed} up-to-date results; gradebook: {out / 'grades.csv'}")
+    if result.grader_errors:
+        console.print(f"[bold red]{result.grader_errors} submission(s) hit a grader error[/]: see grader_error.txt")
+        raise typer.Exit(1)
+
+
+@app.command()
+def check(folder: Annotated[Path, typer.Argument(help="Folder with your exercise files.")] = Path("exercises")
+          ) -> None:
+    """Check your own exercise files against the public properties (hidden tests also count)."""
+    from grader.check import check as run_check
+
+    _run(run_check, folder)
+
+
+@app.command()
+def release(out: Annotated[Path, typer.Option("-o", "--out", help="New folder for the student bundle.")]) -> None:
+    """Write the student bundle: stubs, public checks, a check script and a README."""
+    from grader.release import release as write_release
+
+    files = _run(write_release, out)
+    console.print(f"Wrote {len(files)} files to {out}")
+
+
+@app.command()
+def stubs() -> None:
+    """Regenerate exercises/ from solutions/."""
+    from grader.stubs import write_stubs
+
+    for path in write_stubs():
+        console.print(f"wrote {path}")
+
+
+@app.command()
+def demo(out: Annotated[Path, typer.Option("-o", "--out")] = Path("demo-out")) -> None:
+    """Grade the embedded demo class and build its quiz, then say where everything is."""
+    from grader.demo import run_demo
+
+    _run(run_demo, out, console)
+
+
+try:
+    from quiz_bank.cli import quiz_app
+
+    app.add_typer(quiz_app, name="quiz", help="Per-student numeric quizzes: build handouts, grade answers.")
+except ImportError:  # pragma: no cover - the quiz bank is part of the package; this guards partial checkouts
+    pass
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""``optigrade grade``: grade a whole class and write the gradebook, results.json and feedback."""

@@ -1,0 +1,154 @@
+"""Turn one student's property results into results.json (Gradescope's schema) and feedback."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from grader.suite.contract import FUNCTIONS
+from grader.suite.engine import PropertyResult
+
+
+@dataclass
+class StudentReport:
+    student: str
+    status: str  # ok | student_error | grader_error
+    results: Sequence[PropertyResult]
+    points: Mapping[str, float]
+    problems: Sequence[str] = ()
+    backend: str = ""
+    fingerprint: str = ""
+
+    def function_scores(self) -> dict[str, tuple[float, float]]:
+        """(score, max) per contract function; skipped properties count for neither."""
+        scores = {f: [0.0, 0.0] for f in FUNCTIONS}
+        for r in self.results:
+            if r.status == "skipped":
+                continue
+            pts = self.points[r.prop.name]
+            scores[r.prop.function][1] += pts
+            if r.status == "passed":
+                scores[r.prop.function][0] += pts
+        return {f: (round(s, 2), round(m, 2)) for f, (s, m) in scores.items()}
+
+    @property
+    def total(self) -> tuple[float, float]:
+        s = self.function_scores().values()
+        return round(sum(x for x, _ in s), 2), round(sum(m for _, m in s), 2)
+
+
+def show(value: Any, limit: int = 8) -> str:
+    """A compact, readable rendering of an input or output value."""
+    if isinstance(value, torch.Tensor):
+        flat = value.detach().double().reshape(-1).tolist()
+        body = ", ".join(f"{x:.6g}" for x in flat[:limit]) + (", …" if len(flat) > limit else "")
+        return f"{body}" if value.dim() == 0 else f"[{body}] (shape {tuple(value.shape)})"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, torch.dtype):
+        return str(value).removeprefix("torch.")
+    return repr(value)
+
+
+def failure_text(r: PropertyResult) -> str:
+    """What failed, on which (shrunk) inputs, the lecture formula, and a hint."""
+    if r.status == "skipped":
+        return f"Skipped: {r.reason}. Not counted in the score or the maximum."
+    if r.status == "passed":
+        return f"Passed on {r.cases} examples."
+    assert r.failure is not None
+    lines = [f"Failed: {r.failure.message}"]
+    if r.example:
+        shown = {k: v for k, v in r.example.items() if not k.startswith("_")}
+        lines.append("Inputs: " + "; ".join(f"{k} = {show(v)}" for k, v in shown.items()))
+    if r.failure.expected is not None:
+        lines.append(f"Expected: {show(r.failure.expected)}")
+    if r.failure.got is not None:
+        lines.append(f"Returned: {show(r.failure.got)}")
+    if r.prop.formula:
+        lines.append(f"Lecture formula: {r.prop.formula}")
+    if r.failure.hint:
+        lines.append(f"Hint: {r.failure.hint}")
+    if r.stdout.strip():
+        lines.append("Your code printed (truncated): " + r.stdout.strip()[:500])
+    return "\n".join(lines)
+
+
+def results_json(report: StudentReport) -> dict[str, Any]:
+    """Gradescope's results.json: one test per property; public tests visible, hidden after publishing."""
+    tests = []
+    for r in report.results:
+        test: dict[str, Any] = {
+            "name": r.prop.name,
+            "score": round(report.points[r.prop.name], 4) if r.status == "passed" else 0.0,
+            "max_score": 0.0 if r.status == "skipped" else round(report.points[r.prop.name], 4),
+            "visibility": "visible" if r.prop.public else "after_published",
+            "output": failure_text(r),
+            "tags": [r.prop.function],
+        }
+        if r.status != "skipped":
+            test["status"] = r.status
+        else:
+            test["extra_data"] = {"skipped": True}
+        tests.append(test)
+    score, maximum = report.total
+    notes = [f"Graded by optigrade ({report.backend or 'sandbox'})."]
+    notes += [f"Note: {p}" for p in report.problems]
+    notes.append("Hidden tests also count towards your grade; they are shown after grades are published.")
+    return {"score": score, "output": "\n".join(notes), "visibility": "visible", "stdout_visibility": "hidden",
+            "tests": tests, "extra_data": {"max_score": maximum, "status": report.status,
+                                           "fingerprint": report.fingerprint}}
+
+
+def feedback_markdown(report: StudentReport) -> str:
+    score, maximum = report.total
+    out = [f"# Feedback for {report.student}", "", f"**Score: {score:g} / {maximum:g}**", ""]
+    out += [f"> {p}" for p in report.problems]
+    scores = report.function_scores()
+    for function in FUNCTIONS:
+        s, m = scores[function]
+        out += ["", f"## `{function}` — {s:g} / {m:g}", ""]
+        for r in (r for r in report.results if r.prop.function == function):
+            mark = {"passed": "✅", "failed": "❌", "skipped": "⏭️"}[r.status]
+            kind = "public" if r.prop.public else "hidden"
+            out.append(f"- {mark} {r.prop.title} ({kind}, {report.points[r.prop.name]:.2f} pts)")
+            if r.status != "passed":
+                out += ["", "  ```", *("  " + line for line in failure_text(r).splitlines()), "  ```", ""]
+    return "\n".join(out) + "\n"
+
+
+def feedback_html(report: StudentReport, plots: Mapping[str, str] | None = None) -> str:
+    """A self-contained page (no external resources) with the same content as feedback.md."""
+    score, maximum = report.total
+    esc = html.escape
+    parts = [f"<!doctype html><html lang='en'><meta charset='utf-8'><title>Feedback {esc(report.student)}</title>",
+             "<style>body{font-family:system-ui,'Noto Sans TC',sans-serif;max-width:60rem;margin:2rem auto;"
+             "line-height:1.45}pre{background:#f6f6f6;padding:.6rem;white-space:pre-wrap}.pass{color:#176317}"
+             ".fail{color:#a11}.skip{color:#777}img{max-width:100%}</style>",
+             f"<h1>Feedback for {esc(report.student)}</h1><p><b>Score: {score:g} / {maximum:g}</b></p>"]
+    parts += [f"<p class='fail'>{esc(p)}</p>" for p in report.problems]
+    scores = report.function_scores()
+    for function in FUNCTIONS:
+        s, m = scores[function]
+        parts.append(f"<h2><code>{function}</code> — {s:g} / {m:g}</h2><ul>")
+        for r in (r for r in report.results if r.prop.function == function):
+            cls = {"passed": "pass", "failed": "fail", "skipped": "skip"}[r.status]
+            parts.append(f"<li class='{cls}'>{esc(r.status)}: {esc(r.prop.title)}"
+                         f" ({'public' if r.prop.public else 'hidden'}, {report.points[r.prop.name]:.2f} pts)")
+            if r.status != "passed":
+                parts.append(f"<pre>{esc(failure_text(r))}</pre>")
+            parts.append("</li>")
+        parts.append("</ul>")
+        if plots and function in plots:
+            parts.append(f"<img alt='trajectory of {function}' src='{plots[function]}'>")
+    parts.append("</html>")
+    return "\n".join(parts)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n"

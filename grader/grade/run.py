@@ -1,0 +1,230 @@
+"""Grade a whole class: stage, run the suite in the sandbox, score, and write every output.
+
+Resumable: each student's ``results.json`` is written last and atomically, with
+a fingerprint of the staged files, suite seed and rubric; a rerun skips
+students whose results are current, so nothing is lost or counted twice.
+``grades.csv`` and the class summary are always rebuilt from those files.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import tempfile
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from grader.errors import GraderFault, SandboxUnavailableError, UsageError
+from grader.grade.report import StudentReport, dumps, feedback_html, feedback_markdown, results_json
+from grader.grade.rubric import load_rubric
+from grader.grade.submissions import Submission, clear_box, discover, stage
+from grader.suite.contract import FUNCTIONS
+from grader.suite.engine import Suite
+from grader.suite.examples import DEFAULT_SEED
+from grader.suite.registry import suite_properties
+from grader.suite.runners import SandboxRunner
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` so that readers see the old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass
+class ClassResult:
+    out: Path
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    graded: int = 0
+    resumed: int = 0
+    grader_errors: int = 0
+
+
+def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "auto",
+                only: Sequence[str] = (), rubric: Path | None = None, unsafe_no_sandbox: bool = False,
+                wall_s: float = 10.0, examples: int = 20, seed: int = DEFAULT_SEED,
+                console: Console | None = None) -> ClassResult:
+    console = console or Console(stderr=True)
+    _check_folders(submissions, out)
+    if device not in ("auto", "cpu", "cuda"):
+        raise UsageError(f"--device {device!r} is not one of auto, cpu, cuda")
+    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda was asked for, but torch.cuda.is_available() is False here; "
+                         "use --device auto (CUDA tests are then skipped with the reason) or a GPU machine")
+
+    props = suite_properties()
+    rules = load_rubric(rubric, props)
+    points = rules.property_points(props)
+    entries = discover(submissions)
+    if only:
+        known = {sid for sid, _ in entries}
+        unknown = sorted(set(only) - known)
+        if unknown:
+            raise UsageError(f"--only names students not found in {submissions}: {unknown}; "
+                             f"found {len(known)} submissions, e.g. {sorted(known)[:5]}")
+    version = hashlib.sha256(f"{seed}|{examples}|{sorted(points.items())}|{use_cuda}".encode()).hexdigest()[:12]
+
+    with console.status("Drawing the examples (once for the whole class)…"):
+        suite = Suite(props, examples_per_property=examples, seed=seed, cuda=use_cuda)
+    try:
+        from grader.sandbox import Limits, Sandbox, SandboxUnavailable
+    except ImportError as exc:  # pragma: no cover
+        raise GraderFault(f"the sandbox package is missing: {exc}") from exc
+    try:
+        sandbox = Sandbox(jobs=jobs, limits=Limits(wall_s=wall_s), device="cuda" if use_cuda else "cpu",
+                          unsafe_no_sandbox=unsafe_no_sandbox)
+    except SandboxUnavailable as exc:
+        raise SandboxUnavailableError(f"{exc}\nTo grade without isolation anyway (only for code you trust), "
+                                      f"pass --unsafe-no-sandbox; results are then marked unsandboxed.") from None
+
+    result = ClassResult(out)
+    boxes = Path(tempfile.mkdtemp(prefix="optigrade-boxes-"))
+    os.chmod(boxes, 0o755)  # the sandbox's unprivileged uid must reach the staged files
+    lock = threading.Lock()
+    try:
+        with sandbox, Progress(TextColumn("[bold]Grading"), BarColumn(), MofNCompleteColumn(),
+                               TimeElapsedColumn(), TextColumn("{task.fields[student]}"),
+                               console=console) as progress:
+            task = progress.add_task("grade", total=len(entries), student="")
+            runner = SandboxRunner(sandbox)
+
+            def one(sid: str, entry: Path) -> None:
+                box = boxes / sid
+                try:
+                    sub = stage(sid, entry, box)
+                    fingerprint = f"{version}-{sub.fingerprint()}"
+                    if sid not in only and _is_current(out / sid / "results.json", fingerprint):
+                        with lock:
+                            result.resumed += 1
+                    else:
+                        _grade_one(suite, runner, sub, points, fingerprint, out, sandbox.backend)
+                        with lock:
+                            result.graded += 1
+                except GraderFault as exc:
+                    _write_grader_error(out / sid, str(exc))
+                finally:
+                    clear_box(box)
+                    progress.update(task, advance=1, student=sid)
+
+            todo = [(sid, e) for sid, e in entries if not only or sid in only]
+            progress.update(task, total=len(todo))
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                for future in [pool.submit(one, sid, e) for sid, e in todo]:
+                    future.result()
+    finally:
+        clear_box(boxes) if boxes.exists() else None
+    result.rows = write_gradebook(out, [sid for sid, _ in entries])
+    result.grader_errors = sum(r["status"] == "grader_error" for r in result.rows)
+    write_summary(out, result.rows, console)
+    return result
+
+
+def _check_folders(submissions: Path, out: Path) -> None:
+    if not submissions.is_dir():
+        raise UsageError(f"SUBMISSIONS {submissions} is not a folder; expected a folder with one sub-folder or "
+                         f".zip per student (e.g. an LMS bulk download, unzipped)")
+    sub, dest = submissions.resolve(), out.resolve()
+    if dest == sub or sub in dest.parents:
+        raise UsageError(f"the output folder {out} is inside SUBMISSIONS {submissions}; choose a folder outside "
+                         f"it, e.g. -o {submissions.parent / 'graded'}")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _is_current(results: Path, fingerprint: str) -> bool:
+    try:
+        data = json.loads(results.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(data.get("extra_data", {}).get("fingerprint") == fingerprint)
+
+
+def _grade_one(suite: Suite, runner: SandboxRunner, sub: Submission, points: dict[str, float],
+               fingerprint: str, out: Path, backend: str) -> None:
+    results = suite.grade(runner, sub.files)
+    import_failed = any(o.failure and "importing" in o.failure for r in results for o in r.outcomes)
+    status = "student_error" if (sub.problems and len(sub.files) < 3) or import_failed else "ok"
+    report = StudentReport(sub.student, status, results, points, sub.problems, backend, fingerprint)
+    folder = out / sub.student
+    write_atomic(folder / "feedback.md", feedback_markdown(report))
+    write_atomic(folder / "feedback.html", feedback_html(report))
+    write_atomic(folder / "results.json", dumps(results_json(report)))  # last: it marks the student done
+
+
+def _write_grader_error(folder: Path, message: str) -> None:
+    write_atomic(folder / "grader_error.txt", message + "\n")
+
+
+def write_gradebook(out: Path, students: Sequence[str]) -> list[dict[str, Any]]:
+    """grades.csv: one row for every submission found, rebuilt from the results on disk."""
+    rows = []
+    for sid in students:
+        row: dict[str, Any] = {"student": sid, **dict.fromkeys(FUNCTIONS, 0.0), "total": 0.0, "max_total": 0.0,
+                               "status": "grader_error"}
+        try:
+            data = json.loads((out / sid / "results.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            rows.append(row)
+            continue
+        for test in data["tests"]:
+            row[test["tags"][0]] += test["score"]
+        row.update({f: round(row[f], 2) for f in FUNCTIONS})
+        row.update(total=data["score"], max_total=data["extra_data"]["max_score"],
+                   status=data["extra_data"]["status"])
+        rows.append(row)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=["student", *FUNCTIONS, "total", "max_total", "status"],
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(out / "grades.csv", buf.getvalue())
+    return rows
+
+
+def write_summary(out: Path, rows: Sequence[dict[str, Any]], console: Console) -> None:
+    """Class statistics: mean per function and the most common failing properties."""
+    failing: Counter[str] = Counter()
+    for row in rows:
+        try:
+            data = json.loads((out / row["student"] / "results.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        failing.update(t["name"] for t in data["tests"] if t.get("status") == "failed")
+    n = max(1, len(rows))
+    means = {f: round(sum(float(r[f]) for r in rows) / n, 2) for f in FUNCTIONS}
+    summary = {"students": len(rows), "mean_total": round(sum(float(r["total"]) for r in rows) / n, 2),
+               "mean_per_function": means, "most_common_failures": failing.most_common(10),
+               "status": Counter(r["status"] for r in rows)}
+    write_atomic(out / "class_summary.json", dumps(summary))
+
+    table = Table(title=f"Gradebook ({len(rows)} submissions)")
+    for col in ("student", "total", "max", "status"):
+        table.add_column(col, justify="right" if col in ("total", "max") else "left")
+    for r in rows:
+        table.add_row(r["student"], f"{r['total']:g}", f"{r['max_total']:g}", r["status"])
+    console.print(table)
+    common = Table(title="Most common failing properties")
+    common.add_column("property")
+    common.add_column("students", justify="right")
+    for name, count in failing.most_common(8):
+        common.add_row(name, str(count))
+    console.print(common)
+    console.print("Mean per function: " + ", ".join(f"{f} {m:g}" for f, m in means.items()))
