@@ -35,6 +35,9 @@ class TexError(ValueError):
     """A formula uses TeX this converter does not know."""
 
 
+_PREFIX_MINUS_AFTER = {None, ("chr", "="), ("chr", ","), ("chr", "("), ("chr", "+"), ("cmd", "times")}
+
+
 def _tokens(tex: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for m in _TOKEN.finditer(tex):
@@ -42,7 +45,14 @@ def _tokens(tex: str) -> list[tuple[str, str]]:
         if command is not None:
             out.append(("cmd", command))
         elif number is not None:
-            out.append(("num", number))
+            solid = [t for t in out if t[0] != "sp"]
+            # "g = -1.4" and "0.5, -1.4": a negative number, set tight, not a binary minus
+            if solid and solid[-1] == ("chr", "-") and (solid[-2] if len(solid) > 1 else None) in _PREFIX_MINUS_AFTER:
+                while out[-1][0] == "sp":
+                    out.pop()
+                out[-1] = ("num", "−" + number)
+            else:
+                out.append(("num", number))
         elif space is not None:
             out.append(("sp", " "))  # only \text{} keeps spaces; math skips them
         else:

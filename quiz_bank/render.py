@@ -38,6 +38,8 @@ def environment(lang: str) -> Environment:
         undefined=StrictUndefined, autoescape=True, extensions=["jinja2.ext.i18n"],
     )
     env.policies["ext.i18n.trimmed"] = True  # one-line msgids whatever the template's line breaks
+    # Between two translated sentences: English needs a space, Chinese (。) none.
+    env.globals["sep"] = "" if lang == "zh-TW" else " "
     env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
     return env
 

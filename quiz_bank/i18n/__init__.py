@@ -99,6 +99,9 @@ def update() -> list[str]:
         catalog.update(template, no_fuzzy_matching=True)
         catalog.obsolete.clear()
         catalog.fuzzy = False  # a fuzzy header would keep gettext from reading the charset
+        catalog.version, catalog.copyright_holder = "0.1", "the optigrade authors"
+        catalog.last_translator = catalog.language_team = "optigrade course staff"
+        catalog.msgid_bugs_address = ""
         with path.open("wb") as f:
             write_po(f, catalog, width=110, omit_header=False, sort_output=False)
         mo_path(locale).write_bytes(compile_catalog(locale))

@@ -28,7 +28,9 @@ def test_converts_to_well_formed_mathml(tex: str) -> None:
 def test_structure() -> None:
     assert tex_to_mathml("x_t^2") == '<math display="inline"><msubsup><mi>x</mi><mi>t</mi><mn>2</mn></msubsup></math>'
     assert "<mfrac><mi>η</mi><mrow>" in tex_to_mathml(r"\frac{\eta}{\delta + 1}")
-    assert "<mo>−</mo><mn>3.5</mn>" in tex_to_mathml("-3.5")  # a real minus sign
+    assert "<mn>−3.5</mn>" in tex_to_mathml("-3.5")  # a real minus sign, set as part of the number
+    assert "<mn>1.5</mn><mo>,</mo><mn>−1.4</mn>" in tex_to_mathml("1.5, -1.4")
+    assert "<mi>x</mi><mo>−</mo><mn>1</mn>" in tex_to_mathml("x - 1")  # binary minus stays an operator
     assert "<mtext>total\u00a0steps</mtext>" in tex_to_mathml(r"\text{total steps}")
 
 
