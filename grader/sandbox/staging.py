@@ -1,0 +1,335 @@
+"""Find every student's submission in a folder and copy the expected files into private boxes.
+
+Nothing here parses, compiles or imports student source; files are only copied, byte for byte, with
+``O_NOFOLLOW``, regular files only, and size caps.  Every entry that looks like a submission gets a
+:class:`Submission`, even when nothing could be staged (then ``missing``/``problems`` say why).
+
+Recognised layouts (one entry per student) and the student id each gets:
+
+=====================================================  ==============================
+entry in the folder                                    student id
+=====================================================  ==============================
+``b11002002/`` (a folder named by the id)              ``b11002002``
+``alice.zip``                                          ``alice``
+Moodle ``Chen Mei_123456_assignsubmission_file_/``     ``chen-mei_123456`` (name slug + Moodle id;
+                                                       ``…_onlinetext_`` folders of the same student merge)
+Canvas ``chenmei_12345_67890_optimizers.py`` (flat,    ``chenmei_12345`` (files grouped per student;
+also ``_LATE_``, ``optimizers-1.py``, a ``.zip``)      ``-N`` suffixes dropped, newest upload wins)
+Gradescope ``submission_12345/``                       ``12345``
+=====================================================  ==============================
+
+Ids are sanitised to ``[a-z0-9._-]`` (accents folded to ASCII, other runs become ``-``), at most 64
+characters (longer ones keep a prefix plus a hash), never empty (``student-<hash>``), never ``.`` or
+``..``, and unique: a collision gets ``-2``, ``-3``, … in sorted order of the original names.
+Inside a folder or zip the files may sit at the top or inside one top folder.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import re
+import stat
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EXPECTED = ("optimizers.py", "epochs.py", "regression.py")
+MAX_FILE_BYTES = 1 << 20
+MAX_ZIP_BYTES = 32 << 20
+MAX_ZIP_ENTRIES = 1000
+MAX_ID = 64
+
+_MOODLE = re.compile(r"^(?P<name>.+?)_(?P<num>\d+)_assignsubmission_[a-z]+_?$")
+_CANVAS = re.compile(r"^(?P<name>[^_]+)(?:_late)?_(?P<uid>\d+)_(?P<att>\d+)_(?P<file>.+)$", re.IGNORECASE)
+_GRADESCOPE = re.compile(r"^submission_(?P<num>\d+)$")
+_COPY_SUFFIX = re.compile(r"^(?P<stem>.+?)-\d+(?P<ext>\.[A-Za-z0-9]+)$")
+_JUNK = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
+
+
+@dataclass
+class Submission:
+    student_id: str
+    origin: list[str]  # the entry names it came from
+    staged: dict[str, Path] = field(default_factory=dict)  # module name ("optimizers") -> box file
+    problems: list[str] = field(default_factory=list)  # human-readable, for the student and instructor
+    missing: list[str] = field(default_factory=list)  # expected file names not staged
+
+
+@dataclass
+class StagingReport:
+    submissions: list[Submission]
+    ignored: list[str]  # entries that are not submissions (hidden files, unknown loose files)
+
+
+def sanitize_id(raw: str) -> str:
+    """A safe, readable id for ``raw`` (see the module docstring); deterministic."""
+    folded = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9._-]+", "-", folded).strip("-._")
+    slug = re.sub(r"-{2,}", "-", slug)
+    digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    if not slug:
+        return f"student-{digest}"
+    if len(slug) > MAX_ID:
+        slug = f"{slug[: MAX_ID - 9].rstrip('-._')}-{digest}"
+    return slug
+
+
+@dataclass
+class _Source:
+    path: Path
+    kind: str  # "dir" | "zip" | "file"
+    module: str = ""  # for a Canvas flat file: the expected name it provides
+    order: int = 0  # Canvas attachment id: the newest upload wins
+
+
+def _classify(entry: os.DirEntry[str]) -> tuple[tuple[str, ...], str, _Source] | None:
+    """(group key, raw id, source) for one folder entry, or None when it is not a submission."""
+    name = entry.name
+    try:
+        is_dir = entry.is_dir(follow_symlinks=False)
+        is_file = entry.is_file(follow_symlinks=False)
+    except OSError:
+        return None
+    is_link = entry.is_symlink()
+    if (match := _CANVAS.match(name)) and (is_file or is_link):
+        module = _canonical_name(match["file"])
+        kind = "zip" if module.lower().endswith(".zip") else "file"
+        raw = f"{match['name']}_{match['uid']}"
+        return (
+            ("canvas", match["name"].lower(), match["uid"]),
+            raw,
+            _Source(Path(entry.path), kind, module, int(match["att"])),
+        )
+    if is_dir or (is_link and not name.lower().endswith(".zip")):
+        if match := _MOODLE.match(name):
+            slug = sanitize_id(match["name"])
+            raw = match["num"] if slug.startswith("student-") else f"{match['name']}_{match['num']}"
+            return ("moodle", match["name"], match["num"]), raw, _Source(Path(entry.path), "dir")
+        if match := _GRADESCOPE.match(name):
+            return ("gradescope", match["num"]), match["num"], _Source(Path(entry.path), "dir")
+        return ("plain", name), name, _Source(Path(entry.path), "dir")
+    if name.lower().endswith(".zip") and (is_file or is_link):
+        return ("plain", name[:-4]), name[:-4], _Source(Path(entry.path), "zip")
+    return None
+
+
+def _canonical_name(file_name: str) -> str:
+    """``optimizers-1.py`` → ``optimizers.py`` (Canvas renames repeated uploads this way)."""
+    match = _COPY_SUFFIX.match(file_name)
+    return f"{match['stem']}{match['ext']}" if match else file_name
+
+
+def _read_capped(fd: int, cap: int) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while size <= cap:
+        chunk = os.read(fd, min(1 << 16, cap + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    return None
+
+
+def _open_regular(path: Path, what: str, problems: list[str], cap: int, dir_fd: int | None = None) -> bytes | None:
+    """The bytes of a regular file that is not a symlink and not larger than ``cap``; else a problem."""
+    try:
+        fd = os.open(
+            path if dir_fd is None else path.name,
+            os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+            dir_fd=dir_fd,
+        )
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            problems.append(f"{what} is a symlink; refused (submit the file itself)")
+        else:
+            problems.append(f"{what} could not be opened ({exc.strerror}); refused")
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            problems.append(f"{what} is not a regular file; refused")
+            return None
+        if info.st_size > cap:
+            problems.append(f"{what} is {info.st_size} bytes; the limit is {cap} bytes; refused")
+            return None
+        data = _read_capped(fd, cap)
+        if data is None:
+            problems.append(f"{what} grew past {cap} bytes while being read; refused")
+        return data
+    finally:
+        os.close(fd)
+
+
+class _Collector:
+    """The files found for one student, before they are written to the box."""
+
+    def __init__(self, expected: tuple[str, ...], problems: list[str]) -> None:
+        self.expected = expected
+        self.problems = problems
+        self.files: dict[str, tuple[int, bytes]] = {}  # expected name -> (order, data)
+
+    def match(self, name: str, where: str) -> str | None:
+        if name in self.expected:
+            return name
+        for wanted in self.expected:
+            if name.lower() == wanted.lower():
+                self.problems.append(f"{where}{name} was used as {wanted} (file names are case-sensitive)")
+                return wanted
+        return None
+
+    def add(self, wanted: str, data: bytes, order: int, what: str) -> None:
+        """Keep one file per expected name: the newest upload (highest Canvas attachment id)."""
+        if wanted in self.files:
+            if order < self.files[wanted][0]:
+                self.problems.append(f"more than one {wanted}; used the newest upload and ignored {what}")
+                return
+            self.problems.append(f"more than one {wanted}; used the newest upload ({what})")
+        self.files[wanted] = (order, data)
+
+    def from_dir(self, path: Path, cap: int, depth: int = 0) -> None:
+        try:
+            dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            reason = "is a symlink" if exc.errno in (errno.ELOOP, errno.ENOTDIR) else exc.strerror
+            self.problems.append(f"folder {path.name} {reason}; refused")
+            return
+        try:
+            names = sorted(os.listdir(dir_fd))
+            found = False
+            subdirs, zips = [], []
+            for name in names:
+                wanted = self.match(name, "")
+                if wanted is not None:
+                    data = _open_regular(path / name, name, self.problems, cap, dir_fd)
+                    if data is not None:
+                        self.add(wanted, data, 0, name)
+                    found = True
+                elif name.lower().endswith(".zip"):
+                    zips.append(name)
+                elif name not in _JUNK and not name.startswith("."):
+                    st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                    if stat.S_ISDIR(st.st_mode):
+                        subdirs.append(name)
+            if not found and depth == 0 and len(subdirs) == 1:
+                self.from_dir(path / subdirs[0], cap, depth + 1)
+            elif not found and depth == 0 and len(zips) == 1:
+                self.from_zip(path / zips[0], cap)
+        finally:
+            os.close(dir_fd)
+
+    def from_zip(self, path: Path, cap: int, order: int = 0) -> None:
+        raw = _open_regular(path, path.name, self.problems, MAX_ZIP_BYTES)
+        if raw is None:
+            return
+        import io
+
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(raw))
+            infos = archive.infolist()
+        except (zipfile.BadZipFile, ValueError, OSError) as exc:
+            self.problems.append(f"{path.name} is not a readable zip ({exc}); refused")
+            return
+        if len(infos) > MAX_ZIP_ENTRIES:
+            self.problems.append(f"{path.name} has {len(infos)} entries (limit {MAX_ZIP_ENTRIES}); refused")
+            return
+        for info in infos:
+            name = info.filename.replace("\\", "/")
+            parts = [p for p in name.split("/") if p not in ("", ".")]
+            if info.is_dir() or not parts or parts[0] in _JUNK or parts[-1].startswith("._"):
+                continue
+            if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts:
+                self.problems.append(f"{path.name}: entry {info.filename!r} points outside the archive; refused")
+                continue
+            if stat.S_ISLNK(info.external_attr >> 16):
+                self.problems.append(f"{path.name}: entry {info.filename!r} is a symlink; refused")
+                continue
+            wanted = self.match(parts[-1], f"{path.name}: ")
+            if wanted is None:
+                continue
+            if len(parts) > 2:
+                self.problems.append(
+                    f"{path.name}: {info.filename!r} is nested too deep; put files at the top or in one folder"
+                )
+                continue
+            if info.flag_bits & 0x1:
+                self.problems.append(f"{path.name}: {info.filename!r} is encrypted; refused")
+                continue
+            if info.file_size > cap:
+                self.problems.append(
+                    f"{path.name}: {info.filename!r} is {info.file_size} bytes; the limit is {cap} bytes; refused"
+                )
+                continue
+            try:
+                with archive.open(info) as member:
+                    data = member.read(cap + 1)
+            except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, EOFError) as exc:
+                self.problems.append(f"{path.name}: {info.filename!r} could not be extracted ({exc}); refused")
+                continue
+            if len(data) > cap:
+                self.problems.append(f"{path.name}: {info.filename!r} unpacks past {cap} bytes; refused")
+                continue
+            self.add(wanted, data, order, f"{path.name}:{info.filename}")
+
+
+def _write_box(box: Path, files: dict[str, tuple[int, bytes]]) -> dict[str, Path]:
+    box.mkdir(mode=0o700)
+    staged = {}
+    for name, (_, data) in sorted(files.items()):
+        target = box / name
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(target, 0o444)
+        staged[name.removesuffix(".py")] = target
+    return staged
+
+
+def stage_submissions(
+    folder: Path, dest: Path, *, expected: tuple[str, ...] = EXPECTED, max_file_bytes: int = MAX_FILE_BYTES
+) -> StagingReport:
+    """Stage every submission under ``folder`` into ``dest/<student id>/`` (``dest`` must not exist)."""
+    dest.mkdir(mode=0o700, parents=False)
+    groups: dict[tuple[str, ...], tuple[str, list[_Source]]] = {}
+    ignored: list[str] = []
+    with os.scandir(folder) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.name.startswith(".") or entry.name in _JUNK:
+                ignored.append(entry.name)
+                continue
+            found = _classify(entry)
+            if found is None:
+                ignored.append(entry.name)
+                continue
+            key, raw, source = found
+            groups.setdefault(key, (raw, []))[1].append(source)
+    taken: set[str] = set()
+    submissions = []
+    for key in sorted(groups, key=lambda k: (sanitize_id(groups[k][0]), k)):
+        raw, sources = groups[key]
+        base = sanitize_id(raw)
+        student_id, n = base, 1
+        while student_id in taken:
+            n += 1
+            student_id = f"{base[: MAX_ID - 1 - len(str(n))]}-{n}"
+        taken.add(student_id)
+        submission = Submission(student_id, [s.path.name for s in sources])
+        collector = _Collector(expected, submission.problems)
+        for source in sources:
+            if source.kind == "dir":
+                collector.from_dir(source.path, max_file_bytes)
+            elif source.kind == "zip":
+                collector.from_zip(source.path, max_file_bytes, source.order)
+            elif (wanted := collector.match(source.module, "")) is not None:
+                data = _open_regular(source.path, source.path.name, submission.problems, max_file_bytes)
+                if data is not None:
+                    collector.add(wanted, data, source.order, source.path.name)
+            else:
+                submission.problems.append(f"{source.path.name} is not one of {', '.join(expected)}; ignored")
+        submission.staged = _write_box(dest / student_id, collector.files)
+        submission.missing = [name for name in expected if name not in collector.files]
+        submissions.append(submission)
+    return StagingReport(submissions, ignored)

@@ -1,0 +1,184 @@
+"""Staging: LMS layouts map to clean ids; symlinks, zip tricks and hostile names are refused or tamed."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.sandbox.policy import REPO_ROOT
+from grader.sandbox.staging import EXPECTED, Submission, sanitize_id, stage_submissions
+
+GOOD = b"def sgd_step(param, grad, lr):\n    return param - lr * grad\n"
+
+
+def _stage(folder: Path, tmp_path: Path) -> dict[str, Submission]:
+    report = stage_submissions(folder, tmp_path / "boxes")
+    return {s.student_id: s for s in report.submissions}
+
+
+def _zip(path: Path, entries: dict[str, bytes], symlinks: dict[str, str] | None = None) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+        for name, target in (symlinks or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, target)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("b11002002", "b11002002"),
+        ("../../etc", "etc"),
+        ("..", None),
+        (".", None),
+        ("", None),
+        ("陳美", None),
+        ("Zoë Ångström", "zoe-angstrom"),
+        ("a/b\\c d\x00e", "a-b-c-d-e"),
+        ("x" * 300, None),
+    ],
+)
+def test_sanitize_id(raw: str, expected: str | None) -> None:
+    got = sanitize_id(raw)
+    assert got == sanitize_id(raw)  # deterministic
+    assert got not in ("", ".", "..")
+    assert len(got) <= 64
+    assert set(got) <= set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+    if expected is not None:
+        assert got == expected
+    elif raw in ("", ".", "..", "陳美"):
+        assert got.startswith("student-")
+
+
+def test_lms_layouts_map_to_readable_ids(tmp_path: Path) -> None:
+    folder = tmp_path / "download"
+    folder.mkdir()
+    (folder / "b11002002").mkdir()
+    for name in EXPECTED:
+        (folder / "b11002002" / name).write_bytes(GOOD)
+    moodle = folder / "Chen Mei_123456_assignsubmission_file_"
+    moodle.mkdir()
+    (moodle / "optimizers.py").write_bytes(GOOD)
+    (folder / "Chen Mei_123456_assignsubmission_onlinetext_").mkdir()
+    (folder / "陳美_777_assignsubmission_file_").mkdir()
+    (folder / "chenmei_12345_67890_optimizers.py").write_bytes(b"# old\n")
+    (folder / "chenmei_12345_67891_optimizers-1.py").write_bytes(GOOD)
+    (folder / "chenmei_LATE_12345_67892_epochs.py").write_bytes(GOOD)
+    (folder / "submission_4242").mkdir()
+    (folder / "submission_4242" / "regression.py").write_bytes(GOOD)
+    _zip(folder / "alice.zip", {"alice/optimizers.py": GOOD, "__MACOSX/alice/._optimizers.py": b"junk"})
+    (folder / ".DS_Store").write_bytes(b"")
+    (folder / "grades.csv").write_text("id,grade\n")
+    report = stage_submissions(folder, tmp_path / "boxes")
+    by_id = {s.student_id: s for s in report.submissions}
+    assert sorted(by_id) == ["4242", "777", "alice", "b11002002", "chen-mei_123456", "chenmei_12345"]
+    assert sorted(report.ignored) == [".DS_Store", "grades.csv"]
+    assert by_id["b11002002"].missing == []
+    assert set(by_id["b11002002"].staged) == {"optimizers", "epochs", "regression"}
+    moodle_sub = by_id["chen-mei_123456"]
+    assert len(moodle_sub.origin) == 2
+    assert moodle_sub.missing == ["epochs.py", "regression.py"]
+    canvas = by_id["chenmei_12345"]
+    assert canvas.staged["optimizers"].read_bytes() == GOOD  # the newer upload (-1) wins
+    assert "epochs" in canvas.staged
+    assert any("more than one optimizers.py" in p for p in canvas.problems)
+    assert by_id["alice"].staged["optimizers"].read_bytes() == GOOD
+    assert by_id["777"].missing == list(EXPECTED)
+    for submission in report.submissions:
+        for path in submission.staged.values():
+            assert path.parent == tmp_path / "boxes" / submission.student_id
+            assert not os.access(path, os.W_OK) or os.getuid() == 0
+            assert stat.S_IMODE(path.stat().st_mode) == 0o444
+
+
+def test_symlinks_to_the_reference_are_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "download"
+    (folder / "mallory").mkdir(parents=True)
+    reference = REPO_ROOT / "solutions" / "optimizers.py"
+    (folder / "mallory" / "optimizers.py").symlink_to(reference)
+    (folder / "mallory" / "epochs.py").symlink_to(reference.parent / "epochs.py")
+    os.mkfifo(folder / "mallory" / "regression.py")
+    (folder / "linkdir").symlink_to(reference.parent, target_is_directory=True)
+    (folder / "eve_1_2_optimizers.py").symlink_to(reference)
+    by_id = _stage(folder, tmp_path)
+    mallory = by_id["mallory"]
+    assert mallory.staged == {}
+    assert "optimizers.py is a symlink; refused (submit the file itself)" in mallory.problems
+    assert any("regression.py is not a regular file" in p for p in mallory.problems)
+    assert by_id["linkdir"].staged == {}
+    assert any("symlink" in p for p in by_id["linkdir"].problems)
+    assert by_id["eve_1"].staged == {}
+    assert any("symlink" in p for p in by_id["eve_1"].problems)
+    staged_bytes = b"".join(p.read_bytes() for s in by_id.values() for p in s.staged.values())
+    assert b"_validate" not in staged_bytes
+
+
+def test_zip_slip_and_other_archive_tricks(tmp_path: Path) -> None:
+    folder = tmp_path / "download"
+    folder.mkdir()
+    _zip(
+        folder / "zed.zip",
+        {
+            "../../optimizers.py": b"slip",
+            "/etc/epochs.py": b"absolute",
+            "a/b/c/regression.py": b"deep",
+            "zed/epochs.py": GOOD,
+        },
+        symlinks={"optimizers.py": "/work/main/solutions/optimizers.py"},
+    )
+    big = io.BytesIO()
+    with zipfile.ZipFile(big, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("optimizers.py", b"\0" * (2 << 20))  # a small zip that unpacks past the cap
+    (folder / "bomb.zip").write_bytes(big.getvalue())
+    (folder / "broken.zip").write_bytes(b"PK\x03\x04 not really")
+    by_id = _stage(folder, tmp_path)
+    zed = by_id["zed"]
+    assert list(zed.staged) == ["epochs"]
+    assert zed.staged["epochs"].read_bytes() == GOOD
+    problems = " ".join(zed.problems)
+    assert "points outside the archive" in problems
+    assert "is a symlink" in problems
+    assert "nested too deep" in problems
+    assert not (tmp_path / "optimizers.py").exists()
+    assert not (tmp_path / "boxes" / "optimizers.py").exists()
+    assert by_id["bomb"].staged == {}
+    assert any("limit" in p for p in by_id["bomb"].problems)
+    assert any("not a readable zip" in p for p in by_id["broken"].problems)
+
+
+def test_hostile_and_colliding_ids(tmp_path: Path) -> None:
+    folder = tmp_path / "download"
+    folder.mkdir()
+    for name in ("Alice", "alice", "ALICE!", "x" * 200, "學生", "-.-"):
+        (folder / name).mkdir()
+        (folder / name / "optimizers.py").write_bytes(GOOD)
+    report = stage_submissions(folder, tmp_path / "boxes")
+    ids = [s.student_id for s in report.submissions]
+    assert len(ids) == len(set(ids)) == 6
+    assert {"alice", "alice-2", "alice-3"} <= set(ids)
+    for student_id in ids:
+        assert (tmp_path / "boxes" / student_id).is_dir()
+        assert (tmp_path / "boxes" / student_id).resolve().parent == (tmp_path / "boxes").resolve()
+    again = stage_submissions(folder, tmp_path / "boxes2")
+    assert [s.student_id for s in again.submissions] == ids  # deterministic
+
+
+def test_oversized_and_case_mismatched_files(tmp_path: Path) -> None:
+    folder = tmp_path / "download"
+    (folder / "bob").mkdir(parents=True)
+    (folder / "bob" / "Optimizers.py").write_bytes(GOOD)
+    (folder / "bob" / "epochs.py").write_bytes(b"#" * ((1 << 20) + 1))
+    (folder / "bob" / "conftest.py").write_bytes(b"import os; os.system('rm -rf /')")
+    bob = _stage(folder, tmp_path)["bob"]
+    assert set(bob.staged) == {"optimizers"}
+    assert any("case-sensitive" in p for p in bob.problems)
+    assert any("epochs.py is 1048577 bytes" in p for p in bob.problems)
+    assert bob.missing == ["epochs.py", "regression.py"]
+    assert not (tmp_path / "boxes" / "bob" / "conftest.py").exists()
