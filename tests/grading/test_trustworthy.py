@@ -1,0 +1,78 @@
+"""A grade is trustworthy: every plausible bug loses marks where it lives; correct variants never do."""
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+from grader.suite.engine import Suite
+from grader.suite.hidden.mutants import MUTANTS
+from grader.suite.runners import InProcessRunner
+from tests.grading.conftest import CORRECT, submission_with
+
+ALL = [(f, m) for f, ms in MUTANTS.items() for m in ms]
+
+
+@pytest.mark.parametrize(("function", "mutant"), ALL, ids=[m.fn.__name__ for _, m in ALL])
+def test_every_mutant_loses_marks_on_its_function(suite: Suite, tmp_path: Path, function: str, mutant) -> None:
+    source = inspect.getsource(mutant.fn).replace(f"def {mutant.fn.__name__}(", f"def {function}(")
+    results = suite.grade(InProcessRunner(), submission_with(tmp_path, function, source))
+    failed = [r for r in results if r.status == "failed"]
+    assert any(r.prop.function == function for r in failed), f"{mutant.fn.__name__} was not caught"
+    # Other functions keep their marks, except those that call the broken one in this submission
+    # (adamw_step calls adam_step, total_steps calls steps_per_epoch) on the inputs where it matters.
+    callers = {"adam_step": {"adamw_step"}, "bias_correction": {"adam_step", "adamw_step"},
+               "steps_per_epoch": {"total_steps"}}.get(function, set())
+    assert {r.prop.function for r in failed} <= {function} | callers
+
+
+def test_mutants_get_recognised_in_feedback(suite: Suite, tmp_path: Path) -> None:
+    mutant = next(m for m in MUTANTS["adam_step"] if "eps_inside" in m.fn.__name__)
+    source = inspect.getsource(mutant.fn).replace(f"def {mutant.fn.__name__}(", "def adam_step(")
+    results = suite.grade(InProcessRunner(), submission_with(tmp_path, "adam_step", source))
+    hints = {r.failure.hint for r in results if r.status == "failed" and r.failure}
+    assert mutant.hint in hints
+
+
+ALTERNATIVES = {
+    "adam_step": '''
+def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = m.clone(); v = v.clone()
+    m.mul_(beta1).add_((1 - beta1) * grad)
+    v.mul_(beta2).add_((1 - beta2) * grad ** 2)
+    m_hat = m / (1 - torch.tensor(beta1, dtype=torch.float64) ** t).item()
+    v_hat = v / (1 - beta2 ** t)
+    return param - lr * m_hat / (v_hat ** 0.5 + eps), m, v
+''',
+    "adagrad_step": '''
+def adagrad_step(param, grad, r, lr, delta=1e-7):
+    new_r = torch.addcmul(r, grad, grad)
+    return torch.addcdiv(param, grad, new_r.sqrt().add(delta), value=-lr), new_r
+''',
+    "steps_per_epoch": '''
+def steps_per_epoch(num_examples, batch_size, drop_last=False):
+    full, rest = divmod(num_examples, batch_size)
+    return int(full + (1 if rest and not drop_last else 0))
+''',
+    "mse_gradients": '''
+def mse_gradients(w, b, x, y):
+    residual = y - (w * x + b)
+    return torch.mean(-2 * x * residual), torch.mean(-2 * residual)
+''',
+    "sgd_step": '''
+def sgd_step(param, grad, lr):
+    return torch.add(param, grad, alpha=-lr)
+''',
+}
+
+
+def test_the_differently_written_correct_student_keeps_every_mark(suite: Suite) -> None:
+    files = {p.stem: p for p in CORRECT.glob("*.py")}
+    failed = [r.prop.name for r in suite.grade(InProcessRunner(), files) if r.status == "failed"]
+    assert failed == []
+
+
+@pytest.mark.parametrize("function", sorted(ALTERNATIVES))
+def test_correct_alternatives_keep_every_mark(suite: Suite, tmp_path: Path, function: str) -> None:
+    results = suite.grade(InProcessRunner(), submission_with(tmp_path, function, ALTERNATIVES[function]))
+    assert [r.prop.name for r in results if r.status == "failed"] == []
