@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             print_pdfs(chromium, sample)
             per_page = (time.perf_counter() - start) / len(sample)
-            print(f"PDF printing: {per_page:.2f} s per handout with {min(4, os.cpu_count() or 1)} Chromium "
-                  f"processes at a time, so about {per_page * (args.students + 1) / 60:.1f} min for the class "
+            print(f"PDF printing: {per_page:.2f} s per handout with {min(4, os.cpu_count() or 1)} headless browsers, "
+                  f"so about {per_page * (args.students + 1) / 60:.1f} min for the class "
                   f"and the key")
         elif args.pdf_sample:
             print("PDF printing: not timed, no Chromium found")
