@@ -1,0 +1,129 @@
+"""The grade command on the demo class, through the real sandbox: outputs, determinism, resume."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.errors import UsageError
+from grader.grade.run import grade_class
+from grader.grade.submissions import discover, stage, student_id
+from tests.grading.conftest import DEMO
+
+FAST = {"examples": 4, "wall_s": 2.0, "jobs": 2}
+
+
+def rows(out: Path) -> dict[str, dict[str, str]]:
+    with (out / "grades.csv").open() as f:
+        return {r["student"]: r for r in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("graded")
+    grade_class(DEMO, out, **FAST)
+    return out
+
+
+def test_every_submission_gets_a_row_and_files(graded: Path) -> None:
+    table = rows(graded)
+    assert set(table) == {"b11002001", "b11002002", "b11002003", "b11002004"}
+    for sid in table:
+        for name in ("results.json", "feedback.md", "feedback.html"):
+            assert (graded / sid / name).is_file()
+
+
+def test_correct_student_full_marks_and_hostile_earns_only_honest_work(graded: Path) -> None:
+    table = rows(graded)
+    assert float(table["b11002001"]["total"]) == float(table["b11002001"]["max_total"]) > 0
+    hostile = table["b11002004"]
+    for function in ("steps_per_epoch", "total_steps", "batch_bounds"):  # loop, exit, lying __eq__
+        assert float(hostile[function]) == 0.0
+    for function in ("adam_step", "mse_gradients", "sgd_step"):  # honest code beside the hostile file
+        assert float(hostile[function]) == float(table["b11002001"][function])
+    assert table["b11002003"]["status"] == "student_error"  # regression.py is missing
+    assert float(table["b11002003"]["mse_gradients"]) == 0.0
+
+
+def test_results_json_follows_gradescope(graded: Path) -> None:
+    data = json.loads((graded / "b11002002" / "results.json").read_text())
+    assert {"score", "tests"} <= data.keys()
+    for test in data["tests"]:
+        function = test["name"].split(":")[0]
+        assert test["tags"] == [function]
+        assert test["visibility"] in ("visible", "after_published")
+        assert {"score", "max_score", "output"} <= test.keys()
+    failed = [t for t in data["tests"] if t.get("status") == "failed"]
+    assert any("bias correction" in t["output"].lower() for t in failed if t["name"].startswith("adam_step"))
+
+
+def test_same_submissions_same_grades(graded: Path, tmp_path: Path) -> None:
+    grade_class(DEMO, tmp_path, **FAST)
+    assert (tmp_path / "grades.csv").read_text() == (graded / "grades.csv").read_text()
+    for sid in rows(graded):
+        first, second = (json.loads((d / sid / "results.json").read_text()) for d in (graded, tmp_path))
+        assert [(t["name"], t["score"], t.get("status")) for t in first["tests"]] == [
+            (t["name"], t["score"], t.get("status")) for t in second["tests"]]
+
+
+def test_killed_run_resumes_without_loss_or_double_counting(graded: Path, tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "grader.cli", "grade", str(DEMO), "-o", str(tmp_path), "--wall", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(tmp_path.glob("*/results.json")):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    result = grade_class(DEMO, tmp_path, **{**FAST, "examples": 20, "jobs": 1})
+    assert result.resumed + result.graded == 4
+    assert result.resumed >= 1
+    assert set(rows(tmp_path)) == set(rows(graded))
+    assert all(r["status"] != "grader_error" for r in rows(tmp_path).values())
+
+
+def test_student_ids_are_clean_and_unique(tmp_path: Path) -> None:
+    assert student_id("Chen Mei_123456_assignsubmission_file_") == "chen-mei_123456"
+    assert student_id("submission_98765") == "98765"
+    assert student_id("../../etc") == "etc"
+    assert student_id("陳美") .startswith("student-")
+    for name in ("a b", "A_B", "a-b"):
+        (tmp_path / name).mkdir()
+    ids = [sid for sid, _ in discover(tmp_path)]
+    assert len(set(ids)) == 3
+
+
+def test_staging_refuses_symlinks_and_zip_slip(tmp_path: Path) -> None:
+    sub = tmp_path / "s1"
+    sub.mkdir()
+    (sub / "optimizers.py").symlink_to(Path(__file__).resolve().parents[2] / "solutions" / "optimizers.py")
+    staged = stage("s1", sub, tmp_path / "box1")
+    assert "optimizers" not in staged.files
+    assert any("symbolic link" in p for p in staged.problems)
+    archive = tmp_path / "s2.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("../../evil.py", "x = 1")
+        z.writestr("s2/epochs.py", "def steps_per_epoch(n, b, drop_last=False):\n    return 1\n")
+    staged = stage("s2", archive, tmp_path / "box2")
+    assert set(staged.files) == {"epochs"}
+    assert any("outside" in p for p in staged.problems)
+    assert not (tmp_path / "evil.py").exists()
+
+
+def test_bad_input_says_what_and_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="not a folder"):
+        grade_class(tmp_path / "missing", tmp_path / "out")
+    with pytest.raises(UsageError, match="inside SUBMISSIONS"):
+        grade_class(DEMO, DEMO / "out")
+    with pytest.raises(UsageError, match="--only names students"):
+        grade_class(DEMO, tmp_path / "out", only=["nobody"])
+    bad = tmp_path / "rubric.toml"
+    bad.write_text('[points]\nadam = 3\n')
+    with pytest.raises(UsageError, match="unknown functions"):
+        grade_class(DEMO, tmp_path / "out", rubric=bad)

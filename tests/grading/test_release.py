@@ -1,0 +1,52 @@
+"""The student bundle holds the stubs and public checks, and no solution code or hidden test."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from grader.release import release
+from grader.suite.engine import Suite
+from grader.suite.registry import suite_properties
+from grader.suite.runners import InProcessRunner
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bundle_has_no_reference_and_no_hidden_tests(tmp_path: Path) -> None:
+    files = release(tmp_path / "bundle")
+    solution_bodies = set()
+    for path in (ROOT / "solutions").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                solution_bodies |= {ast.dump(stmt) for stmt in node.body[1:]}  # all but the docstring
+    for path in files:
+        text = path.read_text()
+        assert "solutions" not in text.replace("# ", "") or path.suffix == ".md", path
+        assert "hidden" not in path.parts, path
+        if path.suffix == ".py":
+            tree = ast.parse(text)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.FunctionDef):
+                    assert not ({ast.dump(s) for s in node.body} & solution_bodies), f"{path}: {node.name}"
+
+
+def test_bundle_check_runs_on_its_own(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    release(bundle)
+    done = subprocess.run([sys.executable, "-I", "check.py"], cwd=bundle, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "hidden tests" in done.stdout
+    assert "0/" in done.stdout  # the stubs pass nothing yet
+
+
+def test_public_properties_use_no_reference() -> None:
+    public = suite_properties(hidden=False)
+    assert public
+    assert all(p.public for p in public)
+    assert all(not p.public for p in set(suite_properties()) - set(public))
+    suite = Suite(public, examples_per_property=3)
+    results = suite.grade(InProcessRunner(), {m: ROOT / "examples/demo_class/b11002001" / f"{m}.py"
+                                              for m in ("optimizers", "epochs", "regression")})
+    assert all(r.status != "failed" for r in results)
