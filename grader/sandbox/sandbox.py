@@ -470,10 +470,12 @@ class Sandbox:
                 kill()
             if (drain_deadline is not None and now >= drain_deadline) or now >= give_up:
                 break
+            if zygote.dead:  # its children die with it (parent-death signal); make sure of it
+                kill()
             wait = (
                 drain_deadline if drain_deadline is not None else deadline if not killed else now + 5
             ) - now
-            for key, _ in sel.select(max(wait, 0.0)):
+            for key, _ in sel.select(min(max(wait, 0.0), 1.0)):
                 fd = int(key.fd)
                 if fd == req_w:
                     try:

@@ -66,12 +66,17 @@ def _move_high(fd: int) -> int:
     return high
 
 
-def _send(ctl: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
+def _send(ctl: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> bool:
+    """Send one control message; False when the grader is gone (the loop then sees EOF and shuts down)."""
     data = json.dumps(message).encode()
-    if fds:
-        socket.send_fds(ctl, [data], fds)
-    else:
-        ctl.send(data)
+    try:
+        if fds:
+            socket.send_fds(ctl, [data], fds)
+        else:
+            ctl.send(data)
+    except OSError:
+        return False
+    return True
 
 
 class Zygote:
@@ -147,7 +152,8 @@ class Zygote:
             os.close(fd)
         self.active[pid] = int(message["job"])
         pidfd = os.pidfd_open(pid)
-        _send(self.ctl, {"op": "spawned", "job": message["job"], "pid": pid}, [pidfd])
+        if not _send(self.ctl, {"op": "spawned", "job": message["job"], "pid": pid}, [pidfd]):
+            os.kill(pid, signal.SIGKILL)
         os.close(pidfd)
 
     def reap(self) -> None:
@@ -294,6 +300,10 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
     )
     if zygote.root:
         isolation.drop_privileges(int(uid), int(gid))
+        # A credential change clears the parent-death signal; set it again and re-check the parent.
+        isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, "prctl(PR_SET_PDEATHSIG)")
+        if os.getppid() != zygote.pid:
+            os._exit(75)
     isolation.lock_down(dumpable=zygote.config["device"] == "cuda")
     isolation.landlock_restrict(ruleset)
     isolation.install_seccomp(os.getpid())
@@ -354,6 +364,7 @@ def main() -> None:
         },
     )
     zygote.serve()
+    os._exit(0)  # skip interpreter teardown (torch makes it slow); children are already gone
 
 
 if __name__ == "__main__":

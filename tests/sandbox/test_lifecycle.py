@@ -1,0 +1,172 @@
+"""Sandbox lifecycle: zygote death is an infra error (then a restart), limits, close(), fail-closed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from grader.sandbox import Job, Limits, Opaque, Request, Sandbox, SandboxUnavailable, TensorValue, isolation
+from grader.sandbox.api import JobResult
+from grader.sandbox.sandbox import _State, classify
+from tests.sandbox.conftest import CANARY, Canaries, sandbox_processes, write_student
+from tests.sandbox.corpus import CASES, HONEST
+
+SLEEPER = "import time\ndef f():\n    time.sleep(30)\n"
+
+
+def _honest(sandbox: Sandbox, tmp_path: Path) -> JobResult:
+    path = write_student(tmp_path / "honest", HONEST)
+    x = torch.ones(2, dtype=torch.float64)
+    return sandbox.run(Job(path, "sgd_step", [Request("call", (x, x, 0.5))]))
+
+
+def test_zygote_death_is_an_infra_error_and_it_restarts(tmp_path: Path) -> None:
+    with Sandbox(limits=Limits(wall_s=5)) as box:
+        first_zygote = box.zygote_pid
+        assert first_zygote is not None
+        results: list[JobResult] = []
+        runner = threading.Thread(target=lambda: results.append(
+            box.run(Job(write_student(tmp_path, SLEEPER), "f", [Request()]))))
+        runner.start()
+        time.sleep(0.5)
+        os.kill(first_zygote, signal.SIGKILL)
+        runner.join(10)
+        (result,) = results
+        assert result.status == "infra_error", result.detail
+        assert not result.student_fault
+        after = _honest(box, tmp_path)
+        assert after.status == "ok"
+        assert box.zygote_pid not in (None, first_zygote)
+        assert sandbox_processes(box) == []
+
+
+def test_close_leaves_nothing_running(tmp_path: Path) -> None:
+    box = Sandbox(jobs=2, limits=Limits(wall_s=10))
+    zygote, uids, private = box.zygote_pid, box.uids, box._dir
+    runner = threading.Thread(target=lambda: box.run(Job(write_student(tmp_path, SLEEPER), "f", [Request()])))
+    runner.start()
+    time.sleep(0.5)
+    box.close()
+    runner.join(10)
+    assert zygote is not None
+    assert not Path(f"/proc/{zygote}").exists() or "Z" in Path(f"/proc/{zygote}/stat").read_text().split()[2]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(FileNotFoundError):
+                assert os.stat(f"/proc/{entry}").st_uid not in uids
+    assert not private.exists()
+    box.close()  # idempotent
+
+
+def test_cpu_time_limit_is_enforced_by_the_kernel(tmp_path: Path) -> None:
+    with Sandbox(limits=Limits(wall_s=8, cpu_s=1)) as box:
+        path = write_student(tmp_path, "def f():\n    while True:\n        pass\n")
+        result = box.run(Job(path, "f", [Request()]))
+        assert result.status == "timeout"
+        assert "CPU time limit" in result.detail
+        assert result.seconds < 5
+
+
+def test_reply_cap(tmp_path: Path) -> None:
+    with Sandbox(limits=Limits(wall_s=5, reply_mb=1)) as box:
+        big = write_student(tmp_path, "import torch, os\ndef f():\n    return torch.zeros(300_000)\n"
+                                      "def g():\n    os.write(4, b'\\x00\\x00\\x00\\x01' * 400_000)\n")
+        result = box.run(Job(big, "f", [Request()]))
+        assert result.status == "ok"
+        value = result.replies[0].value
+        assert isinstance(value, Opaque)
+        assert "reply cap" in value.repr
+        flood = box.run(Job(big, "g", [Request()]))
+        assert flood.status == "protocol_error"
+
+
+def test_fails_closed_without_isolation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(isolation, "probe", lambda: ([], ["Landlock is unavailable (...); fix: use Linux ≥ 5.13"]))
+    with pytest.raises(SandboxUnavailable, match="Landlock is unavailable.*unsafe_no_sandbox=True"):
+        Sandbox()
+
+
+def test_cuda_without_a_gpu_is_refused() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU; see test_cuda_job")
+    with pytest.raises(SandboxUnavailable, match="torch.cuda.is_available"):
+        Sandbox(device="cuda")
+
+
+def test_unsafe_mode_is_marked_and_really_unsafe(tmp_path: Path, canaries: Canaries) -> None:
+    """The same read that the corpus shows failing succeeds without isolation: the checks have teeth."""
+    source = "def f(path):\n    return open(path).read()\n"
+    with Sandbox(limits=Limits(wall_s=5), unsafe_no_sandbox=True) as box:
+        assert box.backend == "unsafe"
+        path = write_student(tmp_path, source)
+        result = box.run(Job(path, "f", [Request("call", (str(canaries.paths["fake_reference"]),))]))
+        assert result.backend == "unsafe"
+        assert result.status == "ok"
+        assert CANARY in repr(result.replies[0].value)
+        assert _honest(box, tmp_path).status == "ok"
+    with Sandbox(limits=Limits(wall_s=5)) as box:
+        result = box.run(Job(path, "f", [Request("call", (str(canaries.paths["fake_reference"]),))]))
+        assert result.replies[0].raised is not None
+        assert result.replies[0].raised.startswith("PermissionError")
+
+
+def test_unsafe_mode_still_kills_daemons(tmp_path: Path) -> None:
+    daemon = next(c for c in CASES if c.name == "daemonize")
+    with Sandbox(limits=Limits(wall_s=5), unsafe_no_sandbox=True) as box:
+        try:
+            result = box.run(Job(write_student(tmp_path, daemon.source), "f", [Request()]))
+            assert result.status == "ok"
+            assert "forked" in result.replies[0].value  # type: ignore[operator]
+            deadline = time.monotonic() + 5
+            while sandbox_processes(box) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert sandbox_processes(box) == []
+        finally:
+            for line in sandbox_processes(box):
+                os.kill(int(line.split()[1]), signal.SIGKILL)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU: torch.cuda.is_available() is False")
+def test_cuda_job(tmp_path: Path) -> None:
+    source = "import torch\ndef f(x):\n    return x * 2, torch.cuda.is_initialized()\n"
+    with Sandbox(device="cuda", limits=Limits(wall_s=60)) as box:
+        x = torch.arange(3.0, device="cuda")
+        result = box.run(Job(write_student(tmp_path, source), "f", [Request("call", (x,))] * 2))
+        assert result.status == "ok", result.detail + result.stderr
+        value, initialised = result.replies[1].value  # type: ignore[misc]
+        assert isinstance(value, TensorValue)
+        assert value.device.startswith("cuda")
+        assert torch.equal(value.tensor, torch.arange(3.0) * 2)
+        assert initialised is True
+
+
+@pytest.mark.parametrize(
+    ("state", "timed_out", "exit_info", "status", "detail"),
+    [
+        (_State(1, ready=True, imported=True, ending="done", replies=[None] * 1), False,  # type: ignore[list-item]
+         {"status": 9}, "ok", "1 replies"),
+        (_State(1, infra="setup failed"), False, None, "infra_error", "setup failed"),
+        (_State(1), False, {"status": 0}, "infra_error", "before it was ready"),
+        (_State(1, ready=True), True, {"status": 9}, "timeout", "during import"),
+        (_State(2, ready=True, imported=True), False, {"status": 11, "cpu": 0.1}, "crashed",
+         "SIGSEGV during request 0"),
+        (_State(2, ready=True, imported=True), False, {"status": 9, "cpu": 1.9}, "timeout", "CPU time limit"),
+        (_State(2, ready=True, imported=True), False, {"status": 3 << 8, "cpu": 0.1}, "crashed", "status 3"),
+        (_State(2, ready=True, imported=True, fault="bad"), False, {"status": 9}, "protocol_error", "bad"),
+        (_State(2, ready=True, imported=True), False, None, "infra_error", "lost"),
+        (_State(2, ready=True, ending="not_found", ending_detail="no f"), False, {"status": 0}, "not_found", "no f"),
+    ],
+)
+def test_classify(state: _State, timed_out: bool, exit_info: dict[str, object] | None, status: str,
+                  detail: str) -> None:
+    got_status, got_detail = classify(state, timed_out=timed_out, exit_info=exit_info, limits=Limits(cpu_s=2))
+    assert got_status == status
+    assert detail in got_detail
