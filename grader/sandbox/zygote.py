@@ -177,7 +177,10 @@ class Zygote:
                         "maxrss_kb": usage.ru_maxrss,
                     },
                 )
-            self.kill_strays()
+            # Workers cannot fork under seccomp, so orphans only exist without isolation, or when an
+            # unknown child (an adopted orphan) has just died: then look for its live relatives.
+            if self.unsafe or job is None:
+                self.kill_strays()
 
     def kill_strays(self) -> None:
         """Kill adopted orphans (we are a subreaper); only reachable when isolation is off or broken."""
