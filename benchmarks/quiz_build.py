@@ -1,8 +1,8 @@
 """Benchmark: a 500-student quiz (handouts, answer key, Moodle XML, Canvas QTI) must build in under 20 s.
 
 Run: ``python -m benchmarks.quiz_build [--students 500] [--pdf-sample 8]``.  PDF printing is
-timed separately on a sample of handouts (one headless Chromium per page) and
-extrapolated, because it is optional and dominated by browser start-up.
+timed separately on a sample of handouts (one headless browser per worker) and
+extrapolated, because it is optional and dominated by PDF font subsetting.
 """
 
 from __future__ import annotations

@@ -94,9 +94,13 @@ class DevToolsBrowser:
         self._buffer = b""
         self._next_id = 0
         self._events: list[dict[str, Any]] = []
-        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self._session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        self.call("Page.enable", session=self._session)
+        try:
+            target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            self._session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            self.call("Page.enable", session=self._session)
+        except BaseException:
+            self.close()
+            raise
 
     def _message(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self._buffer:
@@ -160,7 +164,8 @@ class DevToolsBrowser:
                 os.close(fd)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self._pid, 9)
-            os.waitpid(self._pid, 0)
+            with contextlib.suppress(ChildProcessError):  # already reaped
+                os.waitpid(self._pid, 0)
             self._profile.cleanup()
 
     def __enter__(self) -> DevToolsBrowser:
@@ -177,8 +182,18 @@ def print_pdfs(chromium: str, pages: list[Path], workers: int | None = None) -> 
     shares = [pages[i::workers] for i in range(workers)]
 
     def run(share: list[Path]) -> list[Path]:
-        with DevToolsBrowser(chromium) as browser:
-            return [browser.print_pdf(page, page.with_suffix(".pdf")) for page in share]
+        done: list[Path] = []
+        for attempt in (1, 2):  # a browser that dies mid-way is replaced once, keeping what it printed
+            try:
+                with DevToolsBrowser(chromium) as browser:
+                    for page in share[len(done):]:
+                        done.append(browser.print_pdf(page, page.with_suffix(".pdf")))
+                return done
+            except (QuizError, OSError) as e:
+                if attempt == 2:
+                    raise QuizError(f"printing PDFs with {chromium} failed twice ({type(e).__name__}: {e}). "
+                                    f"Fix: check the Chromium install, or pass --no-pdf.") from e
+        return done
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         printed = {pdf for share in pool.map(run, shares) for pdf in share}
