@@ -37,6 +37,16 @@ def find_chromium() -> str | None:
     return next((found for name in CANDIDATES if (found := shutil.which(name))), None)
 
 
+def font_warning(lang: str) -> str:
+    """Why PDFs in this language would show empty boxes (no font for its script), or ""."""
+    if lang != "zh-TW" or not shutil.which("fc-list"):
+        return ""
+    found = subprocess.run(["fc-list", ":lang=zh-tw", "family"], capture_output=True, text=True, timeout=60,
+                           check=False).stdout.strip()
+    return "" if found else ("warning: no Traditional Chinese font is installed (fc-list :lang=zh-tw is empty), "
+                             "so the PDFs show boxes for Chinese text. Fix: apt-get install fonts-noto-cjk.")
+
+
 def _flags(profile: str) -> list[str]:
     flags = ["--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}"]

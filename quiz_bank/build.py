@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from quiz_bank import i18n, numbers
-from quiz_bank.browser import find_chromium, print_pdfs
+from quiz_bank.browser import find_chromium, font_warning, print_pdfs
 from quiz_bank.errors import QuizError
 from quiz_bank.exports.common import collect
 from quiz_bank.exports.moodle import moodle_xml
@@ -139,6 +139,7 @@ def build_quiz(roster: Path | list[Student], seed: int, out_dir: Path, lang: str
 
     if chromium is not None:
         result.pdfs = print_pdfs(chromium, [*result.handouts, result.key_html])
+        result.pdf_note = font_warning(lang)
     else:
         result.pdf_note = ("PDFs skipped: " + ("--no-pdf given." if pdf is False else
                            "no Chromium found (apt-get install chromium, or set OPTIGRADE_CHROMIUM)."))

@@ -52,7 +52,10 @@ def build(
     for label, path in (("answer key", result.key_json), ("key handout", result.key_html),
                         ("Moodle XML", result.moodle), ("Canvas QTI", result.qti)):
         console.print(f"{label}: {path}")
-    console.print(f"{len(result.pdfs)} PDFs" if result.pdfs else result.pdf_note)
+    if result.pdfs:
+        console.print(f"{len(result.pdfs)} PDFs")
+    if result.pdf_note:
+        console.print(result.pdf_note, highlight=False)
 
 
 @quiz_app.command()

@@ -87,6 +87,10 @@ class _Parser:
         while (tok := self.peek()) is not None and tok != ("chr", stop):
             if tok == ("chr", "}"):
                 raise self.error("unbalanced '}'")
+            if tok == ("cmd", "displaystyle"):  # the rest of the group, set full size (fractions)
+                self.next()
+                items.append(f'<mstyle displaystyle="true">{self.row(stop)}</mstyle>')
+                return items[0] if len(items) == 1 else "<mrow>" + "".join(items) + "</mrow>"
             items.append(self.scripted())
         if stop is not None:
             self.next()

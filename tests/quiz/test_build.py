@@ -189,3 +189,12 @@ def test_stale_handouts_are_removed(roster_file: Path, tmp_path: Path) -> None:
     (tmp_path / "handouts" / "handout_GONE.html").write_text("old")
     build_quiz(roster_file, 1, tmp_path, kinds=["bias_correction"], pdf=False)
     assert not (tmp_path / "handouts" / "handout_GONE.html").exists()
+
+
+def test_names_are_escaped(tmp_path: Path) -> None:
+    roster = tmp_path / "r.csv"
+    roster.write_text('student_id,name\nB9,"<b>Eve & Co</b>"\n', encoding="utf-8")
+    result = build_quiz(roster, 1, tmp_path / "o", kinds=["bias_correction"], pdf=False)
+    html = result.handouts[0].read_text(encoding="utf-8")
+    assert "&lt;b&gt;Eve &amp; Co&lt;/b&gt;" in html
+    assert "<b>Eve" not in html

@@ -32,6 +32,9 @@ def test_structure() -> None:
     assert "<mn>1.5</mn><mo>,</mo><mn>−1.4</mn>" in tex_to_mathml("1.5, -1.4")
     assert "<mi>x</mi><mo>−</mo><mn>1</mn>" in tex_to_mathml("x - 1")  # binary minus stays an operator
     assert "<mtext>total\u00a0steps</mtext>" in tex_to_mathml(r"\text{total steps}")
+    assert tex_to_mathml(r"a {\displaystyle \frac{1}{2}} b") == (
+        '<math display="inline"><mrow><mi>a</mi><mstyle displaystyle="true"><mfrac><mn>1</mn><mn>2</mn>'
+        '</mfrac></mstyle><mi>b</mi></mrow></math>')
 
 
 @pytest.mark.parametrize("tex", [r"\unknown{x}", r"x}", r"\frac{a}", r"\text{a"])
