@@ -67,9 +67,7 @@ def describe_exception(exc: BaseException) -> str:
     dropped); guarded, because ``str(exc)`` is student code."""
     try:
         frames = [
-            f
-            for f in traceback.extract_tb(exc.__traceback__)
-            if not f.filename.startswith((_SANDBOX_DIR, "<frozen "))
+            f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith((_SANDBOX_DIR, "<frozen "))
         ][-6:]
         head = "".join(traceback.format_exception_only(type(exc), exc))
         text = head + "Traceback (most recent call last, shortened):\n" + "".join(traceback.format_list(frames))

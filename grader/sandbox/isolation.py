@@ -38,7 +38,7 @@ READ_RIGHTS = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS = 1, 4, 22, 38
 PR_SET_CHILD_SUBREAPER, PR_GET_SECCOMP = 36, 21
 SECCOMP_MODE_FILTER = 2
-CLONE_NEWNS, CLONE_NEWNET, CLONE_THREAD = 0x00020000, 0x40000000, 0x00010000
+CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWUSER, CLONE_THREAD = 0x00020000, 0x40000000, 0x10000000, 0x00010000
 CLONE_NAMESPACES = 0x7E020000  # NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 
@@ -67,62 +67,19 @@ class _Arch:
     syscalls: dict[str, int]
 
 
-_COMMON_DENY = (
-    "ptrace",
-    "process_vm_readv",
-    "process_vm_writev",
-    "bpf",
-    "perf_event_open",
-    "userfaultfd",
-    "keyctl",
-    "add_key",
-    "request_key",
-    "mount",
-    "umount2",
-    "unshare",
-    "setns",
-    "pivot_root",
-    "chroot",
-    "kexec_load",
-    "kexec_file_load",
-    "init_module",
-    "finit_module",
-    "delete_module",
-    "open_by_handle_at",
-    "name_to_handle_at",
-    "io_uring_setup",
-    "io_uring_enter",
-    "io_uring_register",
-    "pidfd_open",
-    "pidfd_send_signal",
-    "pidfd_getfd",
-    "open_tree",
-    "move_mount",
-    "fsopen",
-    "fsconfig",
-    "fsmount",
-    "fspick",
-    "mount_setattr",
-    "kcmp",
-    "personality",
-    "acct",
-    "swapon",
-    "swapoff",
-    "reboot",
-    "sethostname",
-    "setdomainname",
-    "quotactl",
-    "syslog",
-    "vhangup",
-    "migrate_pages",
-    "move_pages",
-    "process_madvise",
-    "tkill",
-    "execve",
-    "execveat",
-    "fork",
-    "vfork",
-)
+# Denied with EPERM.  Landlock does not cover metadata changes (chmod/chown/utime/xattrs), which
+# matter when the worker shares the instructor's uid, so those are denied here too.
+_DENY_WORDS = """
+    ptrace process_vm_readv process_vm_writev bpf perf_event_open userfaultfd keyctl add_key request_key
+    mount umount2 unshare setns pivot_root chroot kexec_load kexec_file_load init_module finit_module
+    delete_module open_by_handle_at name_to_handle_at io_uring_setup io_uring_enter io_uring_register
+    pidfd_open pidfd_send_signal pidfd_getfd open_tree move_mount fsopen fsconfig fsmount fspick
+    mount_setattr kcmp personality acct swapon swapoff reboot sethostname setdomainname quotactl syslog
+    vhangup migrate_pages move_pages process_madvise tkill execve execveat fork vfork capset
+    chmod fchmod fchmodat fchmodat2 chown fchown lchown fchownat utime utimes utimensat futimesat
+    setxattr lsetxattr fsetxattr removexattr lremovexattr fremovexattr
+"""
+_COMMON_DENY = tuple(_DENY_WORDS.split())
 
 
 def _table(spec: str) -> dict[str, int]:
@@ -142,7 +99,10 @@ _ARCHES = {
         pidfd_getfd=438 open_tree=428 move_mount=429 fsopen=430 fsconfig=431 fsmount=432 fspick=433
         mount_setattr=442 kcmp=312 personality=135 acct=163 swapon=167 swapoff=168 reboot=169
         sethostname=170 setdomainname=171 quotactl=179 syslog=103 vhangup=153 migrate_pages=256
-        move_pages=279 process_madvise=440 tkill=200"""),
+        move_pages=279 process_madvise=440 tkill=200 capset=126 chmod=90 fchmod=91 fchmodat=268
+        fchmodat2=452 chown=92 fchown=93 lchown=94 fchownat=260 utime=132 utimes=235 utimensat=280
+        futimesat=261 setxattr=188 lsetxattr=189 fsetxattr=190 removexattr=197 lremovexattr=198
+        fremovexattr=199"""),
     ),
     # Untested here (no arm64 machine); numbers from the generic syscall table. No fork/vfork.
     "aarch64": _Arch(
@@ -157,7 +117,9 @@ _ARCHES = {
         open_tree=428 move_mount=429 fsopen=430 fsconfig=431 fsmount=432 fspick=433 mount_setattr=442
         kcmp=272 personality=92 acct=89 swapon=224 swapoff=225 reboot=142 sethostname=161
         setdomainname=162 quotactl=60 syslog=116 vhangup=58 migrate_pages=238 move_pages=239
-        process_madvise=440 tkill=130"""),
+        process_madvise=440 tkill=130 capset=91 fchmod=52 fchmodat=53 fchmodat2=452 fchownat=54
+        fchown=55 utimensat=88 setxattr=5 lsetxattr=6 fsetxattr=7 removexattr=14 lremovexattr=15
+        fremovexattr=16"""),
     ),
 }
 
@@ -313,11 +275,7 @@ def landlock_ruleset(abi: int, rules: Iterable[tuple[int, int]]) -> int:
     )
     size = 24 if abi >= 6 else 16 if abi >= 4 else 8
     ruleset = _check(
-        int(
-            _libc.syscall(
-                SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0)
-            )
-        ),
+        int(_libc.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))),
         "landlock_create_ruleset",
     )
     for fd, allowed in rules:
@@ -365,9 +323,7 @@ def open_paths(paths: Iterable[str]) -> list[int]:
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     enc = [None if s is None else s.encode() for s in (source, target, fstype, data)]
-    _check(
-        _libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount({source!r} on {target!r})"
-    )
+    _check(_libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount({source!r} on {target!r})")
 
 
 def _hidden_ancestor(path: str) -> str | None:
@@ -409,6 +365,37 @@ def enter_namespaces(tmp_dir: str, tmp_mb: int, uid: int, gid: int, read_paths: 
             os.close(fd)
 
 
+def enter_user_namespace(tmp_dir: str, tmp_mb: int) -> None:
+    """Without root: a new user, mount and network namespace (uid mapped to itself), so the job gets
+    no network, a size-capped tmpfs, and an RLIMIT_NPROC count of its own.  Raises IsolationError
+    when the kernel refuses (e.g. Ubuntu's AppArmor userns restriction); the zygote probes first."""
+    uid, gid = os.getuid(), os.getgid()
+    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET), "unshare(CLONE_NEWUSER|NEWNS|NEWNET)")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount("tmpfs", tmp_dir, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=0700")
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def drop_capabilities() -> None:
+    """Clear every capability (a new user namespace grants a full set inside it)."""
+    nr = {"x86_64": 126, "aarch64": 91}.get(platform.machine())
+    if nr is None:
+        raise IsolationError(errno.ENOSYS, f"no capset number for {platform.machine()}")
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (_CapData * 2)()
+    _check(int(_libc.syscall(nr, ctypes.byref(header), ctypes.byref(data))), "capset (drop all)")
+
+
 # ------------------------------------------------------------------------------ limits and uid
 
 
@@ -423,9 +410,7 @@ class ChildLimits:
 
 def set_rlimits(limits: ChildLimits) -> None:
     mb = 1 << 20
-    address_space = (
-        resource.RLIM_INFINITY if limits.address_space_mb is None else limits.address_space_mb * mb
-    )
+    address_space = resource.RLIM_INFINITY if limits.address_space_mb is None else limits.address_space_mb * mb
     for which, value in (
         (resource.RLIMIT_CPU, limits.cpu_s),  # soft = hard: the kernel SIGKILLs at the limit
         (resource.RLIMIT_AS, address_space),

@@ -42,7 +42,7 @@ def _clean_env(device: str) -> dict[str, str]:
 
 
 class ZygoteProcess:
-    def __init__(self, *, policy: Policy, device: str, unsafe: bool, log_path: Path) -> None:
+    def __init__(self, *, policy: Policy, device: str, unsafe: bool, log_path: Path, userns: bool = True) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
         self.cond = threading.Condition()
@@ -71,7 +71,8 @@ class ZygoteProcess:
             )
         theirs.close()
         self.log_path = log_path
-        ours.send(json.dumps({"policy": asdict(policy), "device": device, "unsafe": unsafe}).encode())
+        config = {"policy": asdict(policy), "device": device, "unsafe": unsafe, "userns": userns}
+        ours.send(json.dumps(config).encode())
         ours.settimeout(START_TIMEOUT_S)
         try:
             data = ours.recv(1 << 16)
@@ -107,9 +108,7 @@ class ZygoteProcess:
                 self.messages[(str(message["op"]), int(message["job"]))] = (message, fds)
                 self.cond.notify_all()
 
-    def _wait(
-        self, keys: tuple[tuple[str, int], ...], timeout: float
-    ) -> tuple[dict[str, Any], list[int]] | None:
+    def _wait(self, keys: tuple[tuple[str, int], ...], timeout: float) -> tuple[dict[str, Any], list[int]] | None:
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:

@@ -173,9 +173,7 @@ class _Encoder:
             assert isinstance(value, dict)
             items = list(dict.items(value))
             if len(items) > MAX_ITEMS or any(type(k) is not str for k, _ in items):
-                return self._reject(
-                    value, "dict keys must be str" if len(items) <= MAX_ITEMS else "too many items"
-                )
+                return self._reject(value, "dict keys must be str" if len(items) <= MAX_ITEMS else "too many items")
             return {"d": [[k, self.node(v, depth + 1)] for k, v in items]}
         if issubclass(cls, _TB):
             return self.tensor(value, device=None, tname=None, requires_grad=None)
@@ -277,9 +275,7 @@ def _tensor_bytes(t: object) -> tuple[dict[str, Any], bytes]:
     return spec, data
 
 
-def encode_frame(
-    kind: str, body: Mapping[str, object], *, lenient: bool = False, max_payload: int = 64 << 20
-) -> bytes:
+def encode_frame(kind: str, body: Mapping[str, object], *, lenient: bool = False, max_payload: int = 64 << 20) -> bytes:
     """One frame.  ``lenient`` (worker side): never raises for odd values, sends Opaque instead."""
     enc = _Encoder(lenient=lenient, max_payload=max_payload)
     nodes = {str(k): enc.top(v) for k, v in body.items()}
@@ -305,9 +301,7 @@ def _fail(message: str) -> WireError:
 
 def _check_spec(spec: object) -> tuple[str, list[int], int, str, str, bool]:
     if type(spec) is not dict or set(spec) != {"dtype", "shape", "device", "type", "requires_grad"}:
-        raise _fail(
-            f"tensor spec must have keys dtype, shape, device, type, requires_grad; got {str(spec)[:100]}"
-        )
+        raise _fail(f"tensor spec must have keys dtype, shape, device, type, requires_grad; got {str(spec)[:100]}")
     dtype, shape, device, tname, rg = (spec[k] for k in ("dtype", "shape", "device", "type", "requires_grad"))
     if type(dtype) is not str or dtype not in DTYPES:
         raise _fail(f"tensor dtype {str(dtype)[:40]!r} is not one of {', '.join(DTYPES)}")
@@ -351,11 +345,7 @@ class _Decoder:
         dtype, shape, nbytes, _, _, _ = self.specs[index]
         chunk = bytearray(self.payload[self.offsets[index] : self.offsets[index] + nbytes])
         if dtype == "bool":
-            flat = (
-                torch.frombuffer(chunk, dtype=torch.uint8) != 0
-                if nbytes
-                else torch.zeros(0, dtype=torch.bool)
-            )
+            flat = torch.frombuffer(chunk, dtype=torch.uint8) != 0 if nbytes else torch.zeros(0, dtype=torch.bool)
         elif nbytes:
             flat = torch.frombuffer(chunk, dtype=DTYPES[dtype])
         else:

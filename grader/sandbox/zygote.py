@@ -90,6 +90,8 @@ class Zygote:
         self.unsafe = bool(config["unsafe"])
         self.active: dict[int, int] = {}  # pid -> job id
         self.abi = 0 if self.unsafe else isolation.landlock_abi()
+        self.userns = not self.root and not self.unsafe and bool(config.get("userns")) and _probe_userns()
+        self.namespaces = "netns+mountns" if self.root else "userns+netns+mountns" if self.userns else "none"
         self.policy = policy.Policy(**config["policy"])
         named = isolation.rights(max(self.abi, 1))
         # O_PATH fds for the static allow-list, opened once; children add rules from them, then close.
@@ -271,7 +273,7 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
             isolation.ChildLimits(
                 int(limits["cpu_s"]),
                 limits["address_space_mb"],
-                isolation.tasks_of_uid(os.getuid()) + int(limits["threads"]),
+                isolation.tasks_of_uid(os.getuid()) - 1 + int(limits["threads"]),
                 int(limits["file_size_mb"]),
                 int(limits["open_files"]),
             )
@@ -279,9 +281,9 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
         _enter_tmp(tmp_dir)
         return
     if zygote.root:
-        isolation.enter_namespaces(
-            tmp_dir, int(limits["tmp_mb"]), int(uid), int(gid), zygote.policy.bind_roots
-        )
+        isolation.enter_namespaces(tmp_dir, int(limits["tmp_mb"]), int(uid), int(gid), zygote.policy.bind_roots)
+    elif zygote.userns:
+        isolation.enter_user_namespace(tmp_dir, int(limits["tmp_mb"]))
     named = isolation.rights(zygote.abi)
     own = isolation.open_paths(["/proc/self"])
     job_rules = [(fd, named["read"]) for fd in isolation.open_paths([box_file]) + own]
@@ -291,7 +293,9 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
     ruleset = isolation.landlock_ruleset(zygote.abi, zygote.base_rules + job_rules)
     for fd, _ in zygote.base_rules + job_rules:
         os.close(fd)
-    nproc = int(limits["threads"]) + (0 if zygote.root else isolation.tasks_of_uid(os.getuid()))
+    # Without a uid or user namespace of its own, RLIMIT_NPROC also counts the instructor's processes.
+    shared = not zygote.root and not zygote.userns
+    nproc = int(limits["threads"]) + (isolation.tasks_of_uid(os.getuid()) - 1 if shared else 0)
     isolation.set_rlimits(
         isolation.ChildLimits(
             int(limits["cpu_s"]),
@@ -307,10 +311,32 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
         isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, "prctl(PR_SET_PDEATHSIG)")
         if os.getppid() != zygote.pid:
             os._exit(75)
+    isolation.drop_capabilities()
     isolation.lock_down(dumpable=zygote.config["device"] == "cuda")
     isolation.landlock_restrict(ruleset)
     isolation.install_seccomp(os.getpid())
     _enter_tmp(tmp_dir)
+
+
+def _probe_userns() -> bool:
+    """Whether an unprivileged child can get its own user, mount and network namespace with a tmpfs."""
+    import tempfile
+
+    from grader.sandbox import isolation
+
+    probe_dir = tempfile.mkdtemp(prefix="optigrade-userns-probe-")
+    try:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                isolation.enter_user_namespace(probe_dir, 1)
+            except BaseException:  # noqa: BLE001
+                os._exit(1)
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    finally:
+        os.rmdir(probe_dir)
 
 
 def _enter_tmp(tmp_dir: str) -> None:
@@ -364,6 +390,7 @@ def main() -> None:
             "abi": zygote.abi,
             "seconds": time.monotonic() - started,
             "threads": len(os.listdir("/proc/self/task")),
+            "namespaces": zygote.namespaces,
         },
     )
     zygote.serve()

@@ -17,6 +17,8 @@ from grader.sandbox import Limits, Sandbox
 from grader.sandbox.policy import REPO_ROOT
 
 CANARY = "CANARY-7f3a9c-reference-token"
+if os.environ.get("OPTIGRADE_TEST_NO_USERNS"):  # exercise the no-namespace fallback when not root
+    Sandbox.allow_userns = False
 LIMITS = Limits(wall_s=2.0, cpu_s=2, output_kb=32)
 
 
