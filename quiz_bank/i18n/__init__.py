@@ -96,6 +96,8 @@ def update() -> list[str]:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             catalog = Catalog(locale=locale, project="optigrade quiz_bank", charset="utf-8")
+        if {m.id for m in catalog} == {m.id for m in template}:
+            template.creation_date = catalog.creation_date  # nothing new: rerunning changes no file
         catalog.update(template, no_fuzzy_matching=True)
         catalog.obsolete.clear()
         catalog.fuzzy = False  # a fuzzy header would keep gettext from reading the charset

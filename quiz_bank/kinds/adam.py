@@ -10,7 +10,7 @@ from solutions.optimizers import adam_step, bias_correction
 
 # The lecture's β₁ = 0.9 and β₂ = 0.999 plus neighbours a course would use.
 BETAS = (0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
-STEPS = (2, 3, 4, 5, 10, 20, 50, 100, 200, 500, 1000)
+STEPS = (1, 2, 3, 4, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 
 class BiasCorrection(NumericKind):
