@@ -6,9 +6,21 @@ Quick use::
         result = sandbox.run(Job(box / "optimizers.py", "sgd_step", [Request("call", (x, g, 0.1))]))
         result.status, result.replies[0].value   # "ok", TensorValue(tensor=..., device="cpu", ...)
 
+How a job runs: a zygote (a fresh ``python -I -S`` that imported torch once) forks one child per job.
+Before importing the student file the child enters new namespaces (as root: mount + network, with a
+tmpfs for its tmp dir and the instructor's 0700 home hidden; otherwise a user namespace when the
+kernel allows), applies a Landlock ruleset (read: Python's stdlib and third-party packages, minus this
+project; write: its own tmp dir; no TCP; signals and abstract sockets scoped), rlimits (CPU soft =
+hard, address space, threads, file size, open files, no core), drops to a per-slot uid when root,
+drops capabilities, sets no_new_privs, and loads a seccomp filter (threads only, no fork/exec, no
+sockets, no ptrace, no chmod/chown, signals to itself only).  Answers come back as frames on a private
+pipe (``wire``); stdout/stderr are drained and capped; the wall clock is enforced from outside with a
+pidfd SIGKILL.  If Landlock or seccomp is missing, ``Sandbox()`` raises ``SandboxUnavailable``.
+
 Modules: ``api`` (data types), ``sandbox`` (trusted runner), ``pool`` (zygote handle), ``wire`` (frame
-codec), ``isolation`` (Landlock/seccomp/rlimits/uid), ``policy`` (what a worker may read), ``zygote``,
-``worker``, ``drivers``, ``objectives`` (code that runs in the sandbox), ``staging`` (submissions).
+codec), ``values`` (value types), ``isolation`` (kernel mechanisms), ``policy`` (what a worker may
+read), ``zygote``, ``worker``, ``drivers``, ``objectives`` (code that runs in the sandbox), ``staging``
+(finding and copying submissions).
 """
 
 from grader.sandbox.api import Job, JobResult, Limits, Reply, Request, SandboxUnavailable

@@ -23,12 +23,12 @@ class Limits:
     wall_s: float = 10.0  # per job, killed from outside (pidfd SIGKILL)
     cpu_s: int = 10  # RLIMIT_CPU, soft = hard
     address_space_mb: int = 4096  # RLIMIT_AS (lifted for device="cuda")
-    threads: int = 16  # RLIMIT_NPROC of the child's uid
+    threads: int = 16  # RLIMIT_NPROC: threads of the job (processes are refused by seccomp anyway)
     file_size_mb: int = 16  # RLIMIT_FSIZE
     open_files: int = 64  # RLIMIT_NOFILE
     output_kb: int = 32  # stdout/stderr kept, each
     reply_mb: int = 64  # max bytes of replies per job
-    tmp_mb: int = 64  # size of the private tmpfs (root only; otherwise a plain dir)
+    tmp_mb: int = 64  # size of the private tmpfs (a plain dir when no namespace can be made)
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,15 @@ class Job:
 
 @dataclass
 class Reply:
-    """One answered request.  Tensors arrive as ``TensorValue`` (see values.py)."""
+    """One answered request.
+
+    Every tensor (in ``value``, ``inputs_after`` and ``grad_fn_points``) arrives as a ``TensorValue``:
+    a plain CPU tensor with the original dtype plus the device, exact type and ``requires_grad`` the
+    student left it with.  Values that are the same object in the worker decode as the same object
+    (``reply.value is reply.inputs_after[0]`` when the student returned its input).  GradFn arguments
+    come back in ``inputs_after`` as ``GradFn``.  ``grad_fn_points`` holds what the student passed to
+    the GradFn callables, in call order, at most 1024 (usually TensorValues; anything else as sent).
+    """
 
     raised: str | None
     value: Value
@@ -58,6 +66,9 @@ class Reply:
 
 @dataclass
 class JobResult:
+    """``status`` is one of STATUSES; ``infra_error`` means the grader failed (never score it as 0).
+    ``replies`` holds the replies received before any failure, in request order."""
+
     status: str
     replies: list[Reply]
     detail: str
