@@ -23,3 +23,15 @@ def test_build_demo(tmp_path: Path) -> None:
     with (tmp_path / "scores_issues.csv").open(encoding="utf-8") as f:
         problems = [r["problem"] for r in csv.DictReader(f)]
     assert any(p.startswith("unreadable") for p in problems)
+
+
+def test_demo_responses_are_current(tmp_path: Path) -> None:
+    import json
+
+    from quiz_bank.build import build_quiz
+    from quiz_bank.demo import DEMO_RESPONSES, DEMO_SEED, demo_responses
+
+    built = build_quiz(DEMO_ROSTER, DEMO_SEED, tmp_path, kinds=None, pdf=False)
+    key = json.loads(built.key_json.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    assert DEMO_RESPONSES.read_text(encoding="utf-8") == demo_responses(key), (
+        "demo_responses.csv is stale (a generator changed): run `python -m quiz_bank.demo`")
