@@ -99,9 +99,9 @@ _ARCHES = {
         pidfd_getfd=438 open_tree=428 move_mount=429 fsopen=430 fsconfig=431 fsmount=432 fspick=433
         mount_setattr=442 kcmp=312 personality=135 acct=163 swapon=167 swapoff=168 reboot=169
         sethostname=170 setdomainname=171 quotactl=179 syslog=103 vhangup=153 migrate_pages=256
-        move_pages=279 process_madvise=440 tkill=200 capset=126 chmod=90 fchmod=91 fchmodat=268
-        fchmodat2=452 chown=92 fchown=93 lchown=94 fchownat=260 utime=132 utimes=235 utimensat=280
-        futimesat=261 setxattr=188 lsetxattr=189 fsetxattr=190 removexattr=197 lremovexattr=198
+        move_pages=279 process_madvise=440 tkill=200 prctl=157 capset=126 chmod=90 fchmod=91
+        fchmodat=268 fchmodat2=452 chown=92 fchown=93 lchown=94 fchownat=260 utime=132 utimes=235
+        utimensat=280 futimesat=261 setxattr=188 lsetxattr=189 fsetxattr=190 removexattr=197 lremovexattr=198
         fremovexattr=199"""),
     ),
     # Untested here (no arm64 machine); numbers from the generic syscall table. No fork/vfork.
@@ -117,9 +117,9 @@ _ARCHES = {
         open_tree=428 move_mount=429 fsopen=430 fsconfig=431 fsmount=432 fspick=433 mount_setattr=442
         kcmp=272 personality=92 acct=89 swapon=224 swapoff=225 reboot=142 sethostname=161
         setdomainname=162 quotactl=60 syslog=116 vhangup=58 migrate_pages=238 move_pages=239
-        process_madvise=440 tkill=130 capset=91 fchmod=52 fchmodat=53 fchmodat2=452 fchownat=54
-        fchown=55 utimensat=88 setxattr=5 lsetxattr=6 fsetxattr=7 removexattr=14 lremovexattr=15
-        fremovexattr=16"""),
+        process_madvise=440 tkill=130 prctl=167 capset=91 fchmod=52 fchmodat=53 fchmodat2=452
+        fchownat=54 fchown=55 utimensat=88 setxattr=5 lsetxattr=6 fsetxattr=7 removexattr=14
+        lremovexattr=15 fremovexattr=16"""),
     ),
 }
 
@@ -150,7 +150,8 @@ def seccomp_program(arch: str, own_pid: int) -> list[tuple[int, int | str, int |
     Policy: wrong audit arch → kill; x32 syscalls → kill; clone only with CLONE_THREAD and no
     namespace flags (threads yes, processes no); clone3 → ENOSYS so glibc falls back to clone;
     socket → EACCES (no network, no unix sockets); kill/tgkill/sigqueue only to itself; the
-    process-, kernel- and namespace-level calls in _COMMON_DENY → EPERM; everything else allowed.
+    process-, kernel- and namespace-level calls in _COMMON_DENY → EPERM; prctl(PR_SET_PDEATHSIG)
+    → EPERM; everything else allowed.
     """
     table = _ARCHES[arch]
     nr = table.syscalls
@@ -169,6 +170,7 @@ def seccomp_program(arch: str, own_pid: int) -> list[tuple[int, int | str, int |
     ]
     for name in ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
         prog.append((_JEQ, "self", 0, nr[name]))
+    prog.append((_JEQ, "prctl", 0, nr["prctl"]))
     for name in _COMMON_DENY:
         if name in nr:
             prog.append((_JEQ, "eperm", 0, nr[name]))
@@ -181,6 +183,8 @@ def seccomp_program(arch: str, own_pid: int) -> list[tuple[int, int | str, int |
             (_JSET, "eperm", "allow", CLONE_NAMESPACES),
         ],
         "self": [(_LD_W_ABS, 0, 0, 16), (_JEQ, "allow", "eperm", own_pid & 0xFFFFFFFF)],
+        # Keep the parent-death signal: a worker must die with its zygote.
+        "prctl": [(_LD_W_ABS, 0, 0, 16), (_JEQ, "eperm", "allow", PR_SET_PDEATHSIG)],
         "allow": [(_RET, 0, 0, RET_ALLOW)],  # every jump is forward, so shared returns come last
         "enosys": [(_RET, 0, 0, _errno(errno.ENOSYS))],
         "eacces": [(_RET, 0, 0, _errno(errno.EACCES))],

@@ -256,6 +256,35 @@ def f(pids):
         pass
     return done
 """, args=(PIDS,), tags=("returns_empty",)),
+    Case("raw_syscalls", """
+import ctypes, os, platform
+def f():
+    if platform.machine() != "x86_64":
+        return []
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    got = []
+    if libc.prctl(1, 0, 0, 0, 0) == 0:                  # clear the parent-death signal
+        got.append("pdeathsig cleared")
+    pid = libc.syscall(56, 17, 0, 0, 0, 0)              # clone(SIGCHLD): a raw fork
+    if pid == 0:
+        os._exit(0)
+    if pid > 0:
+        got.append("raw fork")
+    if libc.syscall(56, 0x10000000 | 0x10000 | 0x800 | 0x100, 0, 0, 0, 0) >= 0:   # thread + new userns
+        got.append("clone newuser")
+    if libc.syscall(435, 0, 0) != -1 or ctypes.get_errno() != 38:    # clone3 -> ENOSYS
+        got.append("clone3 not ENOSYS")
+    if libc.unshare(0x10000000) == 0 or libc.unshare(0x40000000) == 0:
+        got.append("unshare")
+    if libc.syscall(101, 16, os.getppid(), 0, 0) == 0:  # ptrace attach to the zygote
+        got.append("ptrace")
+    if libc.syscall(425, 1, 0) >= 0:                    # io_uring_setup
+        got.append("io_uring")
+    if libc.syscall(322, -100, b"/bin/true", None, None, 0) == 0:   # execveat
+        got.append("exec")
+    return got
+""", tags=("returns_empty",)),
     Case("drop_privileges_check", """
 import os
 def f():
