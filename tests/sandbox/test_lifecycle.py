@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,26 +66,43 @@ def test_close_leaves_nothing_running(tmp_path: Path) -> None:
     box.close()  # idempotent
 
 
-def test_cpu_time_limit_is_enforced_by_the_kernel(tmp_path: Path) -> None:
-    with Sandbox(limits=Limits(wall_s=8, cpu_s=1)) as box:
-        path = write_student(tmp_path, "def f():\n    while True:\n        pass\n")
-        result = box.run(Job(path, "f", [Request()]))
-        assert result.status == "timeout"
-        assert "CPU time limit" in result.detail
-        assert result.seconds < 5
+@pytest.fixture(scope="module")
+def tight() -> Iterator[Sandbox]:
+    """A sandbox with a 1 s CPU limit (the wall clock is longer) and a 1 MiB reply cap."""
+    with Sandbox(limits=Limits(wall_s=8, cpu_s=1, reply_mb=1)) as box:
+        yield box
 
 
-def test_reply_cap(tmp_path: Path) -> None:
-    with Sandbox(limits=Limits(wall_s=5, reply_mb=1)) as box:
-        big = write_student(tmp_path, "import torch, os\ndef f():\n    return torch.zeros(300_000)\n"
-                                      "def g():\n    os.write(4, b'\\x00\\x00\\x00\\x01' * 400_000)\n")
-        result = box.run(Job(big, "f", [Request()]))
-        assert result.status == "ok"
-        value = result.replies[0].value
-        assert isinstance(value, Opaque)
-        assert "reply cap" in value.repr
-        flood = box.run(Job(big, "g", [Request()]))
-        assert flood.status == "protocol_error"
+@pytest.fixture(scope="module")
+def unsafe() -> Iterator[Sandbox]:
+    with Sandbox(limits=Limits(wall_s=5), unsafe_no_sandbox=True) as box:
+        yield box
+
+
+def test_cpu_time_limit_is_enforced_by_the_kernel(tight: Sandbox, tmp_path: Path) -> None:
+    box = tight
+    path = write_student(tmp_path, "def f():\n    while True:\n        pass\n")
+    result = box.run(Job(path, "f", [Request()]))
+    assert result.status == "timeout"
+    assert "CPU time limit" in result.detail
+    assert result.seconds < 5
+
+
+def test_reply_cap(tight: Sandbox, tmp_path: Path) -> None:
+    source = (
+        "import torch, os\n"
+        "def f():\n    return torch.zeros(300_000)\n"
+        "def g():\n    os.write(4, (1_000_000).to_bytes(4, 'big') + b' ' * 1_500_000)\n"
+    )
+    path = write_student(tmp_path, source)
+    result = tight.run(Job(path, "f", [Request()]))
+    assert result.status == "ok"
+    value = result.replies[0].value
+    assert isinstance(value, Opaque)
+    assert "reply cap" in value.repr
+    flood = tight.run(Job(path, "g", [Request()]))
+    assert flood.status == "protocol_error"
+    assert "cap" in flood.detail
 
 
 def test_fails_closed_without_isolation(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,37 +118,36 @@ def test_cuda_without_a_gpu_is_refused() -> None:
         Sandbox(device="cuda")
 
 
-def test_unsafe_mode_is_marked_and_really_unsafe(tmp_path: Path, canaries: Canaries) -> None:
+def test_unsafe_mode_is_marked_and_really_unsafe(
+    unsafe: Sandbox, sandbox: Sandbox, tmp_path: Path, canaries: Canaries
+) -> None:
     """The same read that the corpus shows failing succeeds without isolation: the checks have teeth."""
-    source = "def f(path):\n    return open(path).read()\n"
-    with Sandbox(limits=Limits(wall_s=5), unsafe_no_sandbox=True) as box:
-        assert box.backend == "unsafe"
-        path = write_student(tmp_path, source)
-        result = box.run(Job(path, "f", [Request("call", (str(canaries.paths["fake_reference"]),))]))
-        assert result.backend == "unsafe"
-        assert result.status == "ok"
-        assert CANARY in repr(result.replies[0].value)
-        assert _honest(box, tmp_path).status == "ok"
-    with Sandbox(limits=Limits(wall_s=5)) as box:
-        result = box.run(Job(path, "f", [Request("call", (str(canaries.paths["fake_reference"]),))]))
-        assert result.replies[0].raised is not None
-        assert result.replies[0].raised.startswith("PermissionError")
+    path = write_student(tmp_path, "def f(path):\n    return open(path).read()\n")
+    job = Job(path, "f", [Request("call", (str(canaries.paths["fake_reference"]),))])
+    assert unsafe.backend == "unsafe"
+    result = unsafe.run(job)
+    assert result.backend == "unsafe"
+    assert result.status == "ok"
+    assert CANARY in repr(result.replies[0].value)
+    assert _honest(unsafe, tmp_path).status == "ok"
+    sandboxed = sandbox.run(job).replies[0].raised
+    assert sandboxed is not None
+    assert sandboxed.startswith("PermissionError")
 
 
-def test_unsafe_mode_still_kills_daemons(tmp_path: Path) -> None:
+def test_unsafe_mode_still_kills_daemons(unsafe: Sandbox, tmp_path: Path) -> None:
     daemon = next(c for c in CASES if c.name == "daemonize")
-    with Sandbox(limits=Limits(wall_s=5), unsafe_no_sandbox=True) as box:
-        try:
-            result = box.run(Job(write_student(tmp_path, daemon.source), "f", [Request()]))
-            assert result.status == "ok"
-            assert "forked" in result.replies[0].value  # type: ignore[operator]
-            deadline = time.monotonic() + 5
-            while sandbox_processes(box) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert sandbox_processes(box) == []
-        finally:
-            for line in sandbox_processes(box):
-                os.kill(int(line.split()[1]), signal.SIGKILL)
+    try:
+        result = unsafe.run(Job(write_student(tmp_path, daemon.source), "f", [Request()]))
+        assert result.status == "ok"
+        assert "forked" in result.replies[0].value  # type: ignore[operator]
+        deadline = time.monotonic() + 5
+        while sandbox_processes(unsafe) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sandbox_processes(unsafe) == []
+    finally:
+        for line in sandbox_processes(unsafe):
+            os.kill(int(line.split()[1]), signal.SIGKILL)
 
 
 @pytest.mark.cuda
