@@ -67,8 +67,8 @@ class _Arch:
     syscalls: dict[str, int]
 
 
-# Denied with EPERM.  Landlock does not cover metadata changes (chmod/chown/utime/xattrs), which
-# matter when the worker shares the instructor's uid, so those are denied here too.
+# Denied with EPERM.  Landlock does not cover metadata changes (chmod/chown/utime/xattrs), nor
+# truncate(path) before ABI 3, which matter when the worker shares the instructor's uid.
 _DENY_WORDS = """
     ptrace process_vm_readv process_vm_writev bpf perf_event_open userfaultfd keyctl add_key request_key
     mount umount2 unshare setns pivot_root chroot kexec_load kexec_file_load init_module finit_module
@@ -77,7 +77,7 @@ _DENY_WORDS = """
     mount_setattr kcmp personality acct swapon swapoff reboot sethostname setdomainname quotactl syslog
     vhangup migrate_pages move_pages process_madvise tkill execve execveat fork vfork capset
     chmod fchmod fchmodat fchmodat2 chown fchown lchown fchownat utime utimes utimensat futimesat
-    setxattr lsetxattr fsetxattr removexattr lremovexattr fremovexattr
+    setxattr lsetxattr fsetxattr removexattr lremovexattr fremovexattr truncate
 """
 _COMMON_DENY = tuple(_DENY_WORDS.split())
 
@@ -99,7 +99,7 @@ _ARCHES = {
         pidfd_getfd=438 open_tree=428 move_mount=429 fsopen=430 fsconfig=431 fsmount=432 fspick=433
         mount_setattr=442 kcmp=312 personality=135 acct=163 swapon=167 swapoff=168 reboot=169
         sethostname=170 setdomainname=171 quotactl=179 syslog=103 vhangup=153 migrate_pages=256
-        move_pages=279 process_madvise=440 tkill=200 prctl=157 capset=126 chmod=90 fchmod=91
+        move_pages=279 process_madvise=440 tkill=200 prctl=157 capset=126 truncate=76 chmod=90 fchmod=91
         fchmodat=268 fchmodat2=452 chown=92 fchown=93 lchown=94 fchownat=260 utime=132 utimes=235
         utimensat=280 futimesat=261 setxattr=188 lsetxattr=189 fsetxattr=190 removexattr=197 lremovexattr=198
         fremovexattr=199"""),
@@ -117,7 +117,7 @@ _ARCHES = {
         open_tree=428 move_mount=429 fsopen=430 fsconfig=431 fsmount=432 fspick=433 mount_setattr=442
         kcmp=272 personality=92 acct=89 swapon=224 swapoff=225 reboot=142 sethostname=161
         setdomainname=162 quotactl=60 syslog=116 vhangup=58 migrate_pages=238 move_pages=239
-        process_madvise=440 tkill=130 prctl=167 capset=91 fchmod=52 fchmodat=53 fchmodat2=452
+        process_madvise=440 tkill=130 prctl=167 capset=91 truncate=45 fchmod=52 fchmodat=53 fchmodat2=452
         fchownat=54 fchown=55 utimensat=88 setxattr=5 lsetxattr=6 fsetxattr=7 removexattr=14
         lremovexattr=15 fremovexattr=16"""),
     ),

@@ -183,7 +183,7 @@ import os, shutil
 def f(paths):
     done = []
     for path in list(paths) + ["/tmp/owned", "/work/main/owned.py", os.path.expanduser("~/../owned")]:
-        for action in ("write", "delete", "rename", "chmod"):
+        for action in ("write", "delete", "rename", "chmod", "truncate", "utime", "link"):
             try:
                 if action == "write":
                     with open(path, "a") as fh:
@@ -192,8 +192,14 @@ def f(paths):
                     os.remove(path)
                 elif action == "rename":
                     os.rename(path, path + ".bak")
-                else:
+                elif action == "chmod":
                     os.chmod(path, 0o777)
+                elif action == "truncate":
+                    os.truncate(path, 0)
+                elif action == "utime":
+                    os.utime(path, (0, 0))
+                else:
+                    os.link(path, "stolen")
                 done.append(f"{action} {path}")
             except OSError:
                 pass
