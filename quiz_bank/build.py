@@ -20,7 +20,7 @@ from quiz_bank.exports.common import collect
 from quiz_bank.exports.moodle import moodle_xml
 from quiz_bank.exports.qti import qti_zip
 from quiz_bank.kinds import ChoiceItem, Kind, Variant, select, student_rng
-from quiz_bank.render import RenderedQuestion, Sheet, handout_html, key_html, render_question
+from quiz_bank.render import RenderedQuestion, Sheet, handout_html, key_html, render_question, rules
 from quiz_bank.roster import Student, read_roster
 
 QUIZ_NAME = "optimizers-quiz"
@@ -133,9 +133,10 @@ def build_quiz(roster: Path | list[Student], seed: int, out_dir: Path, lang: str
     result.key_json = _write(out_dir / "answer_key.json", key_text)
     result.key_html = _write(out_dir / "answer_key.html", key_html(lang, seed, sheets))
     lms = collect(lang, all_entries)
-    result.moodle = _write(out_dir / "moodle.xml", moodle_xml(lms, f"{QUIZ_NAME}-seed{seed}"))
+    stated = str(rules(lang))
+    result.moodle = _write(out_dir / "moodle.xml", moodle_xml(lms, f"{QUIZ_NAME}-seed{seed}", stated))
     result.qti = out_dir / "canvas_qti.zip"
-    result.qti.write_bytes(qti_zip(lms, f"Optimizers quiz (seed {seed})", seed))
+    result.qti.write_bytes(qti_zip(lms, f"Optimizers quiz (seed {seed})", seed, stated))
 
     if chromium is not None:
         result.pdfs = print_pdfs(chromium, [*result.handouts, result.key_html])

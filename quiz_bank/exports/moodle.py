@@ -18,8 +18,9 @@ def _cdata(html: str) -> str:
     return "<![CDATA[" + html.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
-def _category(path: str) -> str:
+def _category(path: str, info: str) -> str:
     return (f'  <question type="category">\n    <category><text>{escape(path)}</text></category>\n'
+            f'    <info format="html"><text>{_cdata(info)}</text></info>\n'
             f"  </question>\n")
 
 
@@ -62,14 +63,17 @@ def _multichoice(q: LmsQuestion) -> str:
     )
 
 
-def moodle_xml(questions: list[LmsQuestion], quiz_name: str) -> str:
-    """The Moodle XML of all pools; each pool is its own category under ``quiz_name``."""
+def moodle_xml(questions: list[LmsQuestion], quiz_name: str, rules: str) -> str:
+    """The Moodle XML of all pools; each pool is its own category under ``quiz_name``.
+
+    ``rules`` (HTML) states the number rule; it becomes each category's description.
+    """
     parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<quiz>\n']
     current = None
     for q in questions:
         if q.pool != current:
             current = q.pool
-            parts.append(_category(f"{ROOT_CATEGORY}/{quiz_name}/{q.pool}"))
+            parts.append(_category(f"{ROOT_CATEGORY}/{quiz_name}/{q.pool}", f"<p>{escape(q.title)}</p>{rules}"))
         parts.append(_numerical(q) if q.numeric is not None else _multichoice(q))
     parts.append("</quiz>\n")
     return "".join(parts)

@@ -102,12 +102,13 @@ def assessment_xml(questions: list[LmsQuestion], title: str, assessment_id: str)
     )
 
 
-def assessment_meta(title: str, assessment_id: str, points: int) -> str:
-    """Canvas's quiz settings: shuffled answers, one attempt, unpublished."""
+def assessment_meta(title: str, assessment_id: str, points: int, description: str) -> str:
+    """Canvas's quiz settings: the number rule as description, shuffled answers, one attempt, unpublished."""
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<quiz identifier="{assessment_id}" xmlns="http://canvas.instructure.com/xsd/cccv1p0">'
-        f"<title>{escape(title)}</title><shuffle_answers>true</shuffle_answers>"
+        f"<title>{escape(title)}</title><description>{escape(description)}</description>"
+        "<shuffle_answers>true</shuffle_answers>"
         "<quiz_type>assignment</quiz_type>"
         f"<points_possible>{points:.1f}</points_possible><allowed_attempts>1</allowed_attempts>"
         "<show_correct_answers>false</show_correct_answers><available>false</available>"
@@ -133,14 +134,17 @@ def manifest(assessment_id: str) -> str:
     )
 
 
-def qti_zip(questions: list[LmsQuestion], title: str, seed: int) -> bytes:
-    """The Canvas import zip: imsmanifest.xml, the assessment and its Canvas settings."""
+def qti_zip(questions: list[LmsQuestion], title: str, seed: int, rules: str) -> bytes:
+    """The Canvas import zip: imsmanifest.xml, the assessment and its Canvas settings.
+
+    ``rules`` (HTML) states the number rule; it becomes the quiz description students see.
+    """
     assessment_id = ident("optigrade", title, str(seed))
     pools = len({q.pool for q in questions})
     files = {
         "imsmanifest.xml": manifest(assessment_id),
         f"{assessment_id}/{assessment_id}.xml": assessment_xml(questions, title, assessment_id),
-        f"{assessment_id}/assessment_meta.xml": assessment_meta(title, assessment_id, pools),
+        f"{assessment_id}/assessment_meta.xml": assessment_meta(title, assessment_id, pools, rules),
     }
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:

@@ -49,6 +49,7 @@ def test_moodle_xml(built: BuildResult) -> None:
             current = q.findtext("category/text")
             assert current is not None
             assert current.startswith("$course$/top/optigrade/")
+            assert "4 位有效數字" in (q.findtext("info/text") or "")  # the number rule, stated
             continue
         assert current is not None, "every question sits in a category"
         pool = current.split("/", 4)[4]
@@ -80,7 +81,9 @@ def test_canvas_qti_zip(built: BuildResult) -> None:
         assert hrefs <= names
         (resource,) = [r for r in manifest.iter(f"{MANIFEST}resource") if r.get("type") == "imsqti_xmlv1p2"]
         assessment = ET.fromstring(zf.read(resource.find(f"{MANIFEST}file").get("href")))  # type: ignore[union-attr,arg-type]
-        ET.fromstring(zf.read(next(n for n in names if n.endswith("assessment_meta.xml"))))
+        meta = ET.fromstring(zf.read(next(n for n in names if n.endswith("assessment_meta.xml"))))
+    description = meta.findtext("{http://canvas.instructure.com/xsd/cccv1p0}description") or ""
+    assert "4 位有效數字" in description
     sections = [s for s in assessment.iter(f"{QTI}section") if s.get("ident") != "root_section"]
     pools: dict[str, set[Decimal]] = {}
     for section in sections:
