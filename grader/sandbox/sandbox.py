@@ -315,19 +315,20 @@ class Sandbox:
     # ------------------------------------------------------------------ running
 
     def run(self, job: Job) -> JobResult:
+        """Run every request of ``job`` in one fresh isolated worker; never raises for student faults
+        (only for a malformed Job: unknown driver or objective, or a value that cannot be sent)."""
         _validate(job)
-        frames = [encode_frame("job", {"module_path": "", "function": job.function})]
-        frames += [
+        requests = b"".join(
             encode_frame("request", {"driver": r.driver, "args": tuple(r.args), "kwargs": dict(r.kwargs)})
             for r in job.requests
-        ]
+        )
         self._slots.acquire()
         with self._lock:
             slot = self._free.pop()
         try:
             with self._job_dir(job) as (box_file, tmp_dir):
-                frames[0] = encode_frame("job", {"module_path": str(box_file), "function": job.function})
-                return self._run(job, slot, b"".join(frames), box_file, tmp_dir)
+                head = encode_frame("job", {"module_path": str(box_file), "function": job.function})
+                return self._run(job, slot, head + requests, box_file, tmp_dir)
         finally:
             if self.uids:
                 self._sweep(self.uids[slot])
@@ -337,22 +338,24 @@ class Sandbox:
 
     @contextmanager
     def _job_dir(self, job: Job) -> Iterator[tuple[Path | None, Path]]:
+        """A private dir with ``box/<module>.py`` (a read-only copy; None if unreadable) and ``tmp/``."""
         job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=self._dir))
         os.chmod(job_dir, 0o711)
         box, tmp = job_dir / "box", job_dir / "tmp"
         box.mkdir()
         tmp.mkdir(mode=0o700)
-        target: Path | None = box / Path(job.module_path).name
+        target = box / Path(job.module_path).name
+        box_file: Path | None = target
         try:
             fd = os.open(job.module_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            with os.fdopen(fd, "rb") as src, open(target, "wb") as dst:  # type: ignore[arg-type]
+            with os.fdopen(fd, "rb") as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst)
-            os.chmod(target, 0o444)  # type: ignore[arg-type]
+            os.chmod(target, 0o444)
         except OSError:
-            target = None
+            box_file = None
         os.chmod(box, 0o555)
         try:
-            yield target, tmp
+            yield box_file, tmp
         finally:
             os.chmod(box, 0o700)  # without root, a read-only dir's files cannot be removed
             shutil.rmtree(job_dir, ignore_errors=True)
