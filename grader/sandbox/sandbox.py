@@ -455,7 +455,7 @@ class Sandbox:
             sel.register(fd, selectors.EVENT_READ)
         pending = memoryview(outgoing)
         sel.register(req_w, selectors.EVENT_WRITE)
-        deadline = started + limits.wall_s
+        deadline = time.monotonic() + limits.wall_s  # from the child's birth: a zygote restart is not the job's time
         killed = timed_out = exited = False
         drain_deadline: float | None = None
 

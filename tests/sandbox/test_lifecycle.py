@@ -43,7 +43,7 @@ def test_zygote_death_is_an_infra_error_and_it_restarts(tmp_path: Path) -> None:
         assert result.status == "infra_error", result.detail
         assert not result.student_fault
         after = _honest(box, tmp_path)
-        assert after.status == "ok"
+        assert after.status == "ok", after.detail
         assert box.zygote_pid not in (None, first_zygote)
         assert sandbox_processes(box) == []
 
