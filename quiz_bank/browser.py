@@ -13,6 +13,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -35,6 +36,17 @@ def find_chromium() -> str | None:
     if override:
         return override if Path(override).is_file() or shutil.which(override) else None
     return next((found for name in CANDIDATES if (found := shutil.which(name))), None)
+
+
+_PDF_DATE = re.compile(rb"/(CreationDate|ModDate) \(D:\d{14}")
+
+
+def reproducible_pdf(data: bytes) -> bytes:
+    """Chromium stamps the print time into a PDF; set it to 1980-01-01 (same length: offsets stay valid).
+
+    Apart from these dates Chromium's PDFs are deterministic, so the same build gives the same bytes.
+    """
+    return _PDF_DATE.sub(lambda m: b"/" + m.group(1) + b" (D:19800101000000", data)
 
 
 def font_warning(lang: str) -> str:
@@ -74,6 +86,7 @@ def print_pdf(chromium: str, html: Path, pdf: Path) -> Path:
     if not pdf.is_file():
         raise QuizError(f"Chromium wrote no PDF for {html}. "
                         f"Fix: check the Chromium install, or pass --no-pdf.")
+    pdf.write_bytes(reproducible_pdf(pdf.read_bytes()))
     return pdf
 
 
@@ -161,7 +174,7 @@ class DevToolsBrowser:
                                        "awaitPromise": True}, self._session)
         result = self.call("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True},
                            self._session)
-        pdf.write_bytes(base64.b64decode(result["data"]))
+        pdf.write_bytes(reproducible_pdf(base64.b64decode(result["data"])))
         return pdf
 
     def close(self) -> None:

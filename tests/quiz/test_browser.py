@@ -56,8 +56,12 @@ def test_handout_prints_to_pdf(built: BuildResult, tmp_path: Path) -> None:
     assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") >= 1
 
 
-def test_build_writes_pdfs_when_asked(roster_file: Path, tmp_path: Path) -> None:
-    result = build_quiz(roster_file, 3, tmp_path, kinds=["bias_correction"], pdf=True)
+def test_build_writes_reproducible_pdfs_when_asked(roster_file: Path, tmp_path: Path) -> None:
+    result = build_quiz(roster_file, 3, tmp_path / "a", kinds=["bias_correction"], pdf=True)
     assert sorted(p.name for p in result.pdfs) == sorted([*(h.with_suffix(".pdf").name for h in result.handouts),
                                                           "answer_key.pdf"])
     assert all(p.read_bytes().startswith(b"%PDF-") for p in result.pdfs)
+    again = build_quiz(roster_file, 3, tmp_path / "b", kinds=["bias_correction"], pdf=True)
+    for first, second in zip(result.pdfs, again.pdfs, strict=True):
+        assert first.read_bytes() == second.read_bytes(), first.name  # print dates are normalized
+        assert b"(D:19800101000000" in first.read_bytes()
