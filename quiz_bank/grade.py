@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from quiz_bank import numbers
+from quiz_bank.csvfile import dict_rows, read_text
 from quiz_bank.errors import QuizError
 from quiz_bank.responses import Unreadable, parse_choice, parse_number
 from quiz_bank.stats import KindStats, kind_stats
@@ -87,21 +88,7 @@ def read_key(path: Path) -> list[KeyEntry]:
 
 def read_responses(path: Path) -> list[tuple[int, str, str, str]]:
     """(line, student, question, response) for every row."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise QuizError(f"--responses: {path} does not exist. Fix: pass the CSV of answers.") from None
-    except UnicodeDecodeError as e:
-        raise QuizError(f"--responses: {path} is not UTF-8 ({e.reason} at byte {e.start}). "
-                        f"Fix: save the CSV as UTF-8.") from None
-    reader = csv.DictReader(text.splitlines())
-    header = [h.strip() for h in reader.fieldnames or []]
-    missing = [c for c in ("student", "question", "response") if c not in header]
-    if missing:
-        raise QuizError(f"--responses: {path} has the header {','.join(header) or '(empty)'}; expected "
-                        f"student,question,response (missing: {', '.join(missing)}). "
-                        f"Fix: make line 1 'student,question,response'.")
-    reader.fieldnames = header
+    reader = dict_rows(read_text(path, "--responses"), ("student", "question", "response"), "--responses", path)
     return [(reader.line_num, (row["student"] or "").strip(), (row["question"] or "").strip(),
              row["response"] or "") for row in reader]
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from quiz_bank.csvfile import dict_rows, read_text
 from quiz_bank.errors import QuizError
 
 # Ids become file names (handout_<id>.html), so they are kept to characters every file system takes.
@@ -21,14 +21,7 @@ class Student:
 
 def parse_roster(text: str, source: str = "roster") -> list[Student]:
     """The students of a roster CSV's text; every problem names the line and the fix."""
-    rows = csv.DictReader(text.lstrip("\ufeff").splitlines())  # Excel writes a BOM
-    header = [h.strip() for h in rows.fieldnames or []]
-    missing = [c for c in ("student_id", "name") if c not in header]
-    if missing:
-        raise QuizError(f"{source}: the header is {','.join(header) or '(empty)'}; expected the columns "
-                        f"student_id,name (missing: {', '.join(missing)}). "
-                        f"Fix: make line 1 'student_id,name'.")
-    rows.fieldnames = header
+    rows = dict_rows(text.lstrip("\ufeff"), ("student_id", "name"), "--roster", source)  # Excel writes a BOM
     students: list[Student] = []
     seen: dict[str, int] = {}
     for row in rows:
@@ -55,12 +48,4 @@ def parse_roster(text: str, source: str = "roster") -> list[Student]:
 
 
 def read_roster(path: Path) -> list[Student]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise QuizError(f"--roster: {path} does not exist. "
-                        f"Fix: pass the path of the class's CSV file.") from None
-    except UnicodeDecodeError as e:
-        raise QuizError(f"--roster: {path} is not UTF-8 ({e.reason} at byte {e.start}). "
-                        f"Fix: save the CSV as UTF-8.") from None
-    return parse_roster(text, str(path))
+    return parse_roster(read_text(path, "--roster"), str(path))

@@ -198,3 +198,14 @@ def test_names_are_escaped(tmp_path: Path) -> None:
     html = result.handouts[0].read_text(encoding="utf-8")
     assert "&lt;b&gt;Eve &amp; Co&lt;/b&gt;" in html
     assert "<b>Eve" not in html
+
+
+def test_roster_saved_by_excel_as_big5_is_read(tmp_path: Path) -> None:
+    from quiz_bank.roster import read_roster
+
+    path = tmp_path / "big5.csv"
+    path.write_bytes("Student_ID, Name\nB1,王小明\n".encode("cp950"))
+    assert [(s.id, s.name) for s in read_roster(path)] == [("B1", "王小明")]
+    path.write_bytes(b"student_id,name\nB1,\xff\xfe\xff\n")
+    with pytest.raises(QuizError, match="neither UTF-8 nor Big5"):
+        read_roster(path)
