@@ -205,18 +205,33 @@ def seccomp_program(arch: str, own_pid: int) -> list[tuple[int, int | str, int |
     return resolved
 
 
+class SeccompFilter:
+    """The filter, built once (in the zygote); ``install`` patches in the child's pid and loads it."""
+
+    _PLACEHOLDER = 0x7FFFFFFE
+
+    def __init__(self) -> None:
+        arch = platform.machine()
+        if arch not in _ARCHES:
+            raise IsolationError(errno.ENOSYS, f"no seccomp table for architecture {arch!r}")
+        prog = seccomp_program(arch, self._PLACEHOLDER)
+        self._pid_slots = [i for i, insn in enumerate(prog) if insn[3] == self._PLACEHOLDER]
+        self._filters = (_SockFilter * len(prog))(*[_SockFilter(c, int(t), int(f), k) for c, t, f, k in prog])
+        self._fprog = _SockFprog(len(prog), self._filters)
+
+    def install(self, own_pid: int) -> None:
+        """Load the filter into this (single-threaded, no_new_privs) process."""
+        for i in self._pid_slots:
+            self._filters[i].k = own_pid & 0xFFFFFFFF
+        _check(
+            _libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(self._fprog), 0, 0),
+            "prctl(PR_SET_SECCOMP)",
+        )
+
+
 def install_seccomp(own_pid: int) -> None:
-    """Load the filter into this (single-threaded, no_new_privs) process."""
-    arch = platform.machine()
-    if arch not in _ARCHES:
-        raise IsolationError(errno.ENOSYS, f"no seccomp table for architecture {arch!r}")
-    prog = seccomp_program(arch, own_pid)
-    filters = (_SockFilter * len(prog))(*[_SockFilter(c, int(t), int(f), k) for c, t, f, k in prog])
-    fprog = _SockFprog(len(prog), filters)
-    _check(
-        _libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog), 0, 0),
-        "prctl(PR_SET_SECCOMP)",
-    )
+    """Build and load the filter in one go (the zygote uses a prebuilt ``SeccompFilter``)."""
+    SeccompFilter().install(own_pid)
 
 
 # ----------------------------------------------------------------------------------- Landlock

@@ -93,6 +93,7 @@ class Zygote:
         self.userns = not self.root and not self.unsafe and bool(config.get("userns")) and _probe_userns()
         self.namespaces = "netns+mountns" if self.root else "userns+netns+mountns" if self.userns else "none"
         self.policy = policy.Policy(**config["policy"])
+        self.seccomp = None if self.unsafe else isolation.SeccompFilter()
         named = isolation.rights(max(self.abi, 1))
         # O_PATH fds for the static allow-list, opened once; children add rules from them, then close.
         self.base_rules: list[tuple[int, int]] = []
@@ -314,7 +315,8 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
     isolation.drop_capabilities()
     isolation.lock_down(dumpable=zygote.config["device"] == "cuda")
     isolation.landlock_restrict(ruleset)
-    isolation.install_seccomp(os.getpid())
+    assert zygote.seccomp is not None
+    zygote.seccomp.install(os.getpid())
     _enter_tmp(tmp_dir)
 
 
@@ -382,6 +384,10 @@ def main() -> None:
     (x - 0.1 * x.sign() * x.abs().sqrt()).sum().item()
     (x.float() * 2).mean().item()
     zygote = Zygote(ctl, config)
+    import gc
+
+    gc.collect()
+    gc.freeze()  # children's garbage collections skip (so do not copy-on-write) the zygote's objects
     _send(
         ctl,
         {
