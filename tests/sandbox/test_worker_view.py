@@ -1,0 +1,50 @@
+"""What a worker sees of the world: no trusted modules, no repo on its path, a clean environment,
+and student code never enters the grading process."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from grader.sandbox import Job, Request, Sandbox
+from grader.sandbox.policy import REPO_ROOT
+from tests.sandbox.conftest import write_student
+
+LOOK_AROUND = """
+import os, sys
+def f():
+    return {
+        "modules": sorted(m for m in sys.modules if m.split(".")[0] in
+                          ("grader", "solutions", "tests", "quiz_bank", "exercises", "optigrade")),
+        "path": list(sys.path),
+        "meta_path": [type(f).__name__ for f in sys.meta_path],
+        "env": sorted(os.environ),
+        "cwd": os.getcwd(),
+        "uid": os.getuid(),
+    }
+"""
+WORKER_MODULES = {"grader", "grader.sandbox", "grader.sandbox.values", "grader.sandbox.wire",
+                  "grader.sandbox.objectives", "grader.sandbox.drivers", "grader.sandbox.worker",
+                  "grader.sandbox.isolation", "grader.sandbox.policy"}
+
+
+def test_worker_holds_no_trusted_code_or_secrets(sandbox: Sandbox, tmp_path: Path) -> None:
+    result = sandbox.run(Job(write_student(tmp_path, LOOK_AROUND), "f", [Request()]))
+    assert result.status == "ok", result.detail
+    seen = result.replies[0].value
+    assert isinstance(seen, dict)
+    assert set(seen["modules"]) <= WORKER_MODULES, seen["modules"]  # type: ignore[arg-type]
+    for entry in seen["path"]:  # type: ignore[union-attr]
+        assert isinstance(entry, str)
+        assert not (Path(entry) == REPO_ROOT or (REPO_ROOT in Path(entry).parents and "site-packages" not in entry))
+    assert "_EditableFinder" not in seen["meta_path"]  # type: ignore[operator]
+    assert seen["env"] == sorted(["HOME", "TMPDIR", "PATH", "LC_ALL", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                  "OPENBLAS_NUM_THREADS"])
+    assert "/tmp/" in str(seen["cwd"])
+
+
+def test_student_code_never_enters_the_grading_process(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = write_student(tmp_path, "import sys\nMARK = 1\ndef f():\n    return MARK\n")
+    assert sandbox.run(Job(path, "f", [Request()])).replies[0].value == 1
+    loaded_from = [str(getattr(m, "__file__", "") or "") for m in list(sys.modules.values())]
+    assert not any(str(tmp_path) in f or "optigrade-sandbox-" in f for f in loaded_from)
