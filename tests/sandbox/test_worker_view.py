@@ -36,7 +36,8 @@ def test_worker_holds_no_trusted_code_or_secrets(sandbox: Sandbox, tmp_path: Pat
     assert set(seen["modules"]) <= WORKER_MODULES, seen["modules"]  # type: ignore[arg-type]
     for entry in seen["path"]:  # type: ignore[union-attr]
         assert isinstance(entry, str)
-        assert not (Path(entry) == REPO_ROOT or (REPO_ROOT in Path(entry).parents and "site-packages" not in entry))
+        inside_repo = Path(entry) == REPO_ROOT or REPO_ROOT in Path(entry).parents
+        assert not inside_repo or "site-packages" in entry, entry
     assert "_EditableFinder" not in seen["meta_path"]  # type: ignore[operator]
     assert seen["env"] == sorted(["HOME", "TMPDIR", "PATH", "LC_ALL", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                                   "OPENBLAS_NUM_THREADS"])
