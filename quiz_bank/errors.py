@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from grader.errors import OptigradeError
 
-class QuizError(Exception):
+
+class QuizError(OptigradeError):
     """Bad input to the quiz bank (roster, responses, key, options).
 
     The message names the thing, the value, what was expected and how to fix it,
