@@ -256,14 +256,15 @@ def _tensor_bytes(t: object) -> tuple[dict[str, Any], bytes]:
             raise ValueError(f"shape {tuple(shape)} exceeds {MAX_DIMS} dims / {MAX_NUMEL} elements")
         device = str(_TB.device.__get__(t))
         requires_grad = bool(_TB.requires_grad.__get__(t))
-        plain = _TB.detach(t)
-        plain = _TB.resolve_neg(_TB.resolve_conj(plain))
-        plain = _TB.contiguous(_TB.cpu(plain))
-        if dtype == torch.bool:
-            plain = _TB.to(plain, torch.uint8)
-        flat = _TB.view(_TB.reshape(plain, (-1,)), torch.uint8)
-        data = bytes(_TB.numpy(flat).tobytes())
-        if len(data) != numel * _TB.element_size(plain):
+        if dtype == torch.bfloat16:  # numpy has no bfloat16: move the raw 16-bit words instead
+            plain = _TB.contiguous(_TB.cpu(_TB.detach(t)))
+            data = _TB.numpy(_TB.view(plain, torch.int16), force=True).tobytes()
+        else:  # detach + cpu + resolve_conj/neg in one call; tobytes() is always C order
+            array = _TB.numpy(t, force=True)
+            if list(array.shape) != shape:
+                raise ValueError("tensor data does not match its shape")
+            data = array.tobytes()
+        if len(data) != numel * dtype.itemsize:
             raise ValueError("tensor bytes do not match its shape")
     spec = {
         "dtype": name,
