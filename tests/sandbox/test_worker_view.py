@@ -21,6 +21,7 @@ def f():
         "env": sorted(os.environ),
         "cwd": os.getcwd(),
         "uid": os.getuid(),
+        "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
     }
 """
 WORKER_MODULES = {"grader", "grader.sandbox", "grader.sandbox.values", "grader.sandbox.wire",
@@ -42,6 +43,10 @@ def test_worker_holds_no_trusted_code_or_secrets(sandbox: Sandbox, tmp_path: Pat
     assert seen["env"] == sorted(["HOME", "TMPDIR", "PATH", "LC_ALL", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                                   "OPENBLAS_NUM_THREADS"])
     assert "/tmp/" in str(seen["cwd"])
+    fds = seen["fds"]
+    assert isinstance(fds, list)
+    assert fds[:5] == [0, 1, 2, 3, 4]  # stdin, stdout, stderr, requests, replies ...
+    assert len(fds) <= 6  # ... and the fd listdir itself used; no Landlock or control fds leak in
 
 
 def test_student_code_never_enters_the_grading_process(sandbox: Sandbox, tmp_path: Path) -> None:
