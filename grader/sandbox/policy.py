@@ -43,7 +43,7 @@ SYSTEM_READ = (
     "/sys/devices/system/cpu",
 )
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
-CUDA_READ = ("/proc/driver/nvidia", "/sys", "/usr/local/cuda", "/opt/cuda", "/etc/nvidia")
+CUDA_READ = ("/proc/driver/nvidia", "/proc/devices", "/sys", "/usr/local/cuda", "/opt/cuda", "/etc/nvidia")
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ PREIMPORT = (
     "enum",
 )
 FD_REQ, FD_RESP = 3, 4
+CUDA_ENV = ("CUDA_VISIBLE_DEVICES", "CUDA_MODULE_LOADING", "LD_LIBRARY_PATH")
 
 
 def _install_package_stubs() -> None:
@@ -343,7 +344,9 @@ def _probe_userns() -> bool:
 
 def _enter_tmp(tmp_dir: str) -> None:
     os.chdir(tmp_dir)
+    cuda = {k: v for k, v in os.environ.items() if k in CUDA_ENV}  # CUDA initialises in the child
     os.environ.clear()
+    os.environ.update(cuda)
     os.environ.update(
         {
             "HOME": tmp_dir,
