@@ -268,18 +268,20 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
     box_file, tmp_dir = str(message["box_file"]), str(message["tmp_dir"])
     limits = message["limits"]
     uid, gid = message.get("uid") or 0, message.get("gid") or 0
-    if zygote.unsafe:
+    if zygote.unsafe:  # no isolation, but limits still apply and root is still dropped
         for fd, _ in zygote.base_rules:
             os.close(fd)
         isolation.set_rlimits(
             isolation.ChildLimits(
                 int(limits["cpu_s"]),
                 limits["address_space_mb"],
-                isolation.tasks_of_uid(os.getuid()) - 1 + int(limits["threads"]),
+                int(limits["threads"]) + (0 if zygote.root else isolation.tasks_of_uid(os.getuid()) - 1),
                 int(limits["file_size_mb"]),
                 int(limits["open_files"]),
             )
         )
+        if zygote.root:
+            _drop_root(zygote, int(uid), int(gid))
         _enter_tmp(tmp_dir)
         return
     if zygote.root:
@@ -308,17 +310,23 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
         )
     )
     if zygote.root:
-        isolation.drop_privileges(int(uid), int(gid))
-        # A credential change clears the parent-death signal; set it again and re-check the parent.
-        isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, "prctl(PR_SET_PDEATHSIG)")
-        if os.getppid() != zygote.pid:
-            os._exit(75)
+        _drop_root(zygote, int(uid), int(gid))
     isolation.drop_capabilities()
     isolation.lock_down(dumpable=zygote.config["device"] == "cuda")
     isolation.landlock_restrict(ruleset)
     assert zygote.seccomp is not None
     zygote.seccomp.install(os.getpid())
     _enter_tmp(tmp_dir)
+
+
+def _drop_root(zygote: Zygote, uid: int, gid: int) -> None:
+    from grader.sandbox import isolation
+
+    isolation.drop_privileges(uid, gid)
+    # A credential change clears the parent-death signal; set it again and re-check the parent.
+    isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != zygote.pid:
+        os._exit(75)
 
 
 def _probe_userns() -> bool:

@@ -15,9 +15,11 @@ import torch
 
 from grader.sandbox import Job, Limits, Opaque, Request, Sandbox, SandboxUnavailable, TensorValue, isolation
 from grader.sandbox.api import JobResult
+from grader.sandbox.policy import REPO_ROOT
 from grader.sandbox.sandbox import _State, classify
-from tests.sandbox.conftest import CANARY, Canaries, sandbox_processes, write_student
+from tests.sandbox.conftest import sandbox_processes, write_student
 from tests.sandbox.corpus import CASES, HONEST
+from tests.sandbox.test_corpus import REFERENCE_SNIPPET
 
 SLEEPER = "import time\ndef f():\n    time.sleep(30)\n"
 
@@ -118,17 +120,17 @@ def test_cuda_without_a_gpu_is_refused() -> None:
         Sandbox(device="cuda")
 
 
-def test_unsafe_mode_is_marked_and_really_unsafe(
-    unsafe: Sandbox, sandbox: Sandbox, tmp_path: Path, canaries: Canaries
-) -> None:
+def test_unsafe_mode_is_marked_and_really_unsafe(unsafe: Sandbox, sandbox: Sandbox, tmp_path: Path) -> None:
     """The same read that the corpus shows failing succeeds without isolation: the checks have teeth."""
-    path = write_student(tmp_path, "def f(path):\n    return open(path).read()\n")
-    job = Job(path, "f", [Request("call", (str(canaries.paths["fake_reference"]),))])
+    path = write_student(tmp_path, "import os\ndef f(path):\n    return open(path).read(), os.getuid()\n")
+    job = Job(path, "f", [Request("call", (str(REPO_ROOT / "solutions" / "optimizers.py"),))])
     assert unsafe.backend == "unsafe"
     result = unsafe.run(job)
     assert result.backend == "unsafe"
-    assert result.status == "ok"
-    assert CANARY in repr(result.replies[0].value)
+    assert result.status == "ok", result.detail
+    text, uid = result.replies[0].value  # type: ignore[misc]
+    assert REFERENCE_SNIPPET in text
+    assert uid != 0  # unsandboxed, but still never root
     assert _honest(unsafe, tmp_path).status == "ok"
     sandboxed = sandbox.run(job).replies[0].raised
     assert sandboxed is not None
