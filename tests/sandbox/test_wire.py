@@ -174,3 +174,54 @@ def test_fuzz_structured_garbage(body: object, specs: list[object], payload: byt
                    {"kind": "reply", "body": body, "tensors": specs}, body):
         frames, fault = decode_frames(_frame(header, payload), max_bytes=1 << 16)
         assert fault is not None or all(f.kind == "reply" for f in frames)
+
+
+dtypes = st.sampled_from([torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int32, torch.int64,
+                          torch.bool])
+
+
+@st.composite
+def tensors(draw: st.DrawFn) -> torch.Tensor:
+    dtype = draw(dtypes)
+    shape = draw(st.lists(st.integers(0, 3), max_size=3))
+    raw = torch.frombuffer(bytearray(draw(st.binary(min_size=8 * 27, max_size=8 * 27))), dtype=torch.uint8)
+    n = math.prod(shape)
+    data = raw[: n * dtype.itemsize].view(dtype) if dtype != torch.bool else raw[:n] % 2 == 1
+    return data.reshape(shape)
+
+
+values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=True)
+    | st.text(max_size=8) | tensors(),
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+def _bytes(t: torch.Tensor) -> bytes:
+    return bytes(t.reshape(-1).view(torch.uint8).tolist()) if t.dtype != torch.bool else bytes(t.reshape(-1).tolist())
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, torch.Tensor):
+        return (isinstance(b, TensorValue) and b.tensor.dtype == a.dtype and b.tensor.shape == a.shape
+                and _bytes(b.tensor) == _bytes(a))
+    if isinstance(a, float):
+        return type(b) is float and struct.pack("<d", a) == struct.pack("<d", b)
+    if isinstance(a, list | tuple):
+        return type(a) is type(b) and len(a) == len(b) and all(  # type: ignore[arg-type]
+            _same(x, y) for x, y in zip(a, b, strict=True)  # type: ignore[call-overload]
+        )
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+@FUZZ
+@given(values)
+def test_round_trip_property(value: object) -> None:
+    for lenient in (False, True):
+        (frame,), fault = decode_frames(encode_frame("r", {"v": value}, lenient=lenient))
+        assert fault is None
+        assert _same(value, frame.body["v"])
