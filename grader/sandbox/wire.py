@@ -64,6 +64,7 @@ NUMPY_DTYPES = {"float16", "float32", "float64", "int32", "int64", "bool"}
 _TB: Any = torch._C.TensorBase  # C type: immutable, so students cannot patch its descriptors
 _DisableTorchFunction = torch._C.DisableTorchFunction
 _ndarray = np.ndarray
+_DEVICE_NAMES: dict[torch.device, str] = {}
 _generic = np.generic
 
 
@@ -81,9 +82,22 @@ class _TooLarge(Exception):
     pass
 
 
+_TYPE_NAMES: dict[type, str] = {}
+
+
 def type_name(obj: object) -> str:
     """``module.qualname`` of ``type(obj)`` without running metaclass code."""
     cls = type(obj)
+    cached = _TYPE_NAMES.get(cls)
+    if cached is not None:
+        return cached
+    name = _type_name(cls)
+    if len(_TYPE_NAMES) < 1000:
+        _TYPE_NAMES[cls] = name
+    return name
+
+
+def _type_name(cls: type) -> str:
     try:
         module = type.__dict__["__module__"].__get__(cls)
         qualname = type.__dict__["__qualname__"].__get__(cls)
@@ -122,13 +136,13 @@ class _Encoder:
     def top(self, value: object) -> Any:
         if not self.lenient:
             return self.node(value, 0)
-        mark = (len(self.specs), len(self.chunks), self.payload, self.nodes, dict(self.seen))
+        n_specs, payload, nodes = len(self.specs), self.payload, self.nodes
         try:
             return self.node(value, 0)
-        except _TooLarge as exc:
-            self.specs, self.chunks = self.specs[: mark[0]], self.chunks[: mark[1]]
-            self.payload, self.nodes, self.seen = mark[2], mark[3], mark[4]
-            self.nodes += 1
+        except _TooLarge as exc:  # roll back the tensors this value added
+            del self.specs[n_specs:], self.chunks[n_specs:]
+            self.seen = {k: v for k, v in self.seen.items() if v[0] < n_specs}
+            self.payload, self.nodes = payload, nodes + 1
             return {"o": [type_name(value), f"<not sent: {exc}>"]}
 
     def _reject(self, value: object, why: str) -> Any:
@@ -250,11 +264,12 @@ def _tensor_bytes(t: object) -> tuple[dict[str, Any], bytes]:
             raise ValueError(f"dtype {dtype} is not one of {', '.join(DTYPES)}")
         if _TB.layout.__get__(t) != torch.strided:
             raise ValueError(f"layout {_TB.layout.__get__(t)} is not strided")
-        shape = [int(d) for d in _TB.shape.__get__(t)]
+        shape = list(_TB.shape.__get__(t))  # a real torch.Size from C: ints
         numel = math.prod(shape)
         if len(shape) > MAX_DIMS or numel > MAX_NUMEL:
             raise ValueError(f"shape {tuple(shape)} exceeds {MAX_DIMS} dims / {MAX_NUMEL} elements")
-        device = str(_TB.device.__get__(t))
+        device_obj = _TB.device.__get__(t)
+        device = _DEVICE_NAMES.get(device_obj) or _DEVICE_NAMES.setdefault(device_obj, str(device_obj))
         requires_grad = bool(_TB.requires_grad.__get__(t))
         if dtype == torch.bfloat16:  # numpy has no bfloat16: move the raw 16-bit words instead
             plain = _TB.contiguous(_TB.cpu(_TB.detach(t)))
@@ -300,16 +315,21 @@ def _fail(message: str) -> WireError:
     return WireError(message)
 
 
+_SPEC_KEYS = frozenset({"dtype", "shape", "device", "type", "requires_grad"})
+
+
 def _check_spec(spec: object) -> tuple[str, list[int], int, str, str, bool]:
-    if type(spec) is not dict or set(spec) != {"dtype", "shape", "device", "type", "requires_grad"}:
+    if type(spec) is not dict or spec.keys() != _SPEC_KEYS:
         raise _fail(f"tensor spec must have keys dtype, shape, device, type, requires_grad; got {str(spec)[:100]}")
-    dtype, shape, device, tname, rg = (spec[k] for k in ("dtype", "shape", "device", "type", "requires_grad"))
+    dtype, shape, device, tname, rg = spec["dtype"], spec["shape"], spec["device"], spec["type"], spec["requires_grad"]
     if type(dtype) is not str or dtype not in DTYPES:
         raise _fail(f"tensor dtype {str(dtype)[:40]!r} is not one of {', '.join(DTYPES)}")
-    if type(shape) is not list or len(shape) > MAX_DIMS or any(type(d) is not int or d < 0 for d in shape):
+    if type(shape) is not list or len(shape) > MAX_DIMS:
         raise _fail(f"tensor shape {str(shape)[:100]} must be a list of at most {MAX_DIMS} ints >= 0")
     numel = 1
     for d in shape:
+        if type(d) is not int or d < 0:
+            raise _fail(f"tensor shape {str(shape)[:100]} must be a list of at most {MAX_DIMS} ints >= 0")
         numel *= d
         if numel > MAX_NUMEL:
             raise _fail(f"tensor shape {shape} has more than {MAX_NUMEL} elements")
@@ -317,8 +337,7 @@ def _check_spec(spec: object) -> tuple[str, list[int], int, str, str, bool]:
         raise _fail("tensor device/type must be short strings")
     if type(rg) is not bool:
         raise _fail("tensor requires_grad must be a bool")
-    nbytes = numel * DTYPES[dtype].itemsize
-    return dtype, shape, nbytes, device, tname, rg
+    return dtype, shape, numel * DTYPES[dtype].itemsize, device, tname, rg
 
 
 class _Decoder:
@@ -351,7 +370,7 @@ class _Decoder:
             flat = torch.frombuffer(chunk, dtype=DTYPES[dtype])
         else:
             flat = torch.zeros(0, dtype=DTYPES[dtype])
-        return flat.reshape(shape)
+        return flat if len(shape) == 1 else flat.reshape(shape)
 
     def tensor(self, index: object) -> Any:
         if type(index) is int and index in self.cache:

@@ -225,3 +225,21 @@ def test_round_trip_property(value: object) -> None:
         (frame,), fault = decode_frames(encode_frame("r", {"v": value}, lenient=lenient))
         assert fault is None
         assert _same(value, frame.body["v"])
+
+
+def test_lenient_encoder_rolls_back_an_oversized_value() -> None:
+    x = torch.arange(3.0)
+    deep: object = [x * 2]
+    for _ in range(40):
+        deep = [deep]
+    (frame,), fault = decode_frames(encode_frame("reply", {"value": x, "deep": deep, "after": (x,)}, lenient=True))
+    assert fault is None
+    value, after, too_deep = frame.body["value"], frame.body["after"], frame.body["deep"]
+    assert isinstance(value, TensorValue)
+    assert torch.equal(value.tensor, x)
+    assert isinstance(after, tuple)
+    assert after[0] is value  # still the same object: the rollback kept the earlier tensor
+    assert isinstance(too_deep, Opaque)
+    assert "nesting deeper" in too_deep.repr
+    with pytest.raises(ValueError, match="deeper than"):
+        encode_frame("request", {"args": (deep,)})
