@@ -345,7 +345,7 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
     _check(_libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount({source!r} on {target!r})")
 
 
-def _hidden_ancestor(path: str) -> str | None:
+def hidden_ancestor(path: str) -> str | None:
     """The topmost ancestor of ``path`` that other users cannot traverse (e.g. a 0700 home)."""
     parts = os.path.abspath(path).split("/")[1:]
     for i in range(1, len(parts)):
@@ -367,7 +367,7 @@ def enter_namespaces(tmp_dir: str, tmp_mb: int, uid: int, gid: int, read_paths: 
     _mount("tmpfs", tmp_dir, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=0700,uid={uid},gid={gid}")
     groups: dict[str, list[str]] = {}
     for path in read_paths:
-        ancestor = _hidden_ancestor(path)
+        ancestor = hidden_ancestor(path)
         if ancestor is not None and os.path.exists(path):
             groups.setdefault(ancestor, []).append(path)
     for ancestor, paths in groups.items():

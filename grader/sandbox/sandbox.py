@@ -33,6 +33,7 @@ from grader.sandbox.wire import Frame, FrameReader, encode_frame
 
 UID_BASE = 1_600_000_000  # far above real and subordinate (100000+) uids
 UID_LOCK_DIR = Path(tempfile.gettempdir()) / "optigrade-sandbox-uids"
+DIR_PREFIX = "optigrade-sandbox-"
 F_SETPIPE_SZ = 1031
 DRAIN_AFTER_EXIT_S = 2.0
 
@@ -165,6 +166,29 @@ def _validate(job: Job) -> None:
                 objectives.check(value.objective, value.params)
 
 
+def _process_identity(pid: int) -> str:
+    """``pid:start time``: stays unique even when the pid is reused."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f"{pid}:{f.read().rsplit(b')', 1)[1].split()[19].decode()}"
+    except (OSError, IndexError):
+        return f"{pid}:?"
+
+
+def _remove_stale_dirs() -> None:
+    """Remove the private dirs (copies of student files) of graders that died without close()."""
+    for path in Path(tempfile.gettempdir()).glob(DIR_PREFIX + "*"):
+        try:
+            if path.stat().st_uid != os.getuid():
+                continue
+            owner = (path / "owner").read_text()
+        except OSError:
+            continue
+        pid = owner.split(":", 1)[0]
+        if pid.isdigit() and _process_identity(int(pid)) != owner:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def _uid_in_use(uid: int) -> bool:
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -210,8 +234,10 @@ class Sandbox:
         self.backend = "unsafe" if unsafe_no_sandbox else "landlock+seccomp"
         self.root = os.getuid() == 0  # never run student code as root, not even unsandboxed
         self.policy = policy.build(device)
-        self._dir = Path(tempfile.mkdtemp(prefix="optigrade-sandbox-"))
+        _remove_stale_dirs()
+        self._dir = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
         os.chmod(self._dir, 0o711)  # sandbox uids may traverse to their own job dir, not list others
+        (self._dir / "owner").write_text(_process_identity(os.getpid()))
         self._uid_locks: list[int] = []
         self.uids: tuple[int, ...] = self._allocate_uids(jobs, uid_base) if self.root else ()
         self._free = list(range(jobs))
@@ -227,7 +253,10 @@ class Sandbox:
             raise
         self.zygote_start_seconds = float(self._zygote.ready["start_seconds"])
         if not unsafe_no_sandbox:
-            self.features.append(f"namespaces:{self._zygote.ready['namespaces']}")
+            namespaces = str(self._zygote.ready["namespaces"])
+            self.features.append(f"namespaces:{namespaces}")
+            if self.root and namespaces == "none":
+                self._refuse_unreadable_python()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -250,6 +279,19 @@ class Sandbox:
             self._uid_locks.append(fd)
             uids.append(uid)
         return tuple(uids)
+
+    def _refuse_unreadable_python(self) -> None:
+        """As root without a mount namespace, the dropped uid must be able to reach Python itself."""
+        for path in self.policy.bind_roots:
+            ancestor = isolation.hidden_ancestor(path)
+            if ancestor is not None:
+                self.close()
+                raise SandboxUnavailable(
+                    f"running as root without CAP_SYS_ADMIN (no mount namespace), so the sandbox's "
+                    f"unprivileged uid cannot read {path}: {ancestor} is private to its owner. Fix: run the "
+                    f"grader as a regular user, or grant CAP_SYS_ADMIN (e.g. docker run --cap-add SYS_ADMIN), "
+                    f"or use a Python installed outside {ancestor}"
+                )
 
     def _start_zygote(self) -> ZygoteProcess:
         return ZygoteProcess(

@@ -23,6 +23,7 @@ import socket
 import sys
 import time
 import types
+from collections.abc import Callable
 from typing import Any
 
 FORBIDDEN_MODULES = ("solutions", "tests", "quiz_bank", "exercises", "grader.suite", "grader.cli")
@@ -91,8 +92,16 @@ class Zygote:
         self.unsafe = bool(config["unsafe"])
         self.active: dict[int, int] = {}  # pid -> job id
         self.abi = 0 if self.unsafe else isolation.landlock_abi()
-        self.userns = not self.root and not self.unsafe and bool(config.get("userns")) and _probe_userns()
-        self.namespaces = "netns+mountns" if self.root else "userns+netns+mountns" if self.userns else "none"
+        # Probe once: a root without CAP_SYS_ADMIN (e.g. Docker's defaults) or a kernel that forbids
+        # unprivileged user namespaces falls back to Landlock + seccomp + rlimits (+ uid drop) alone.
+        self.rootns = self.root and not self.unsafe and _probe(lambda d: isolation.enter_namespaces(d, 1, 0, 0, []))
+        self.userns = (
+            not self.root
+            and not self.unsafe
+            and bool(config.get("userns"))
+            and _probe(lambda d: isolation.enter_user_namespace(d, 1))
+        )
+        self.namespaces = "netns+mountns" if self.rootns else "userns+netns+mountns" if self.userns else "none"
         self.policy = policy.Policy(**config["policy"])
         self.seccomp = None if self.unsafe else isolation.SeccompFilter()
         named = isolation.rights(max(self.abi, 1))
@@ -284,7 +293,7 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
             _drop_root(zygote, int(uid), int(gid))
         _enter_tmp(tmp_dir)
         return
-    if zygote.root:
+    if zygote.rootns:
         isolation.enter_namespaces(tmp_dir, int(limits["tmp_mb"]), int(uid), int(gid), zygote.policy.bind_roots)
     elif zygote.userns:
         isolation.enter_user_namespace(tmp_dir, int(limits["tmp_mb"]))
@@ -329,18 +338,16 @@ def _drop_root(zygote: Zygote, uid: int, gid: int) -> None:
         os._exit(75)
 
 
-def _probe_userns() -> bool:
-    """Whether an unprivileged child can get its own user, mount and network namespace with a tmpfs."""
+def _probe(setup: Callable[[str], None]) -> bool:
+    """Whether ``setup(a temp dir)`` (entering namespaces) works, tried in a throw-away child."""
     import tempfile
 
-    from grader.sandbox import isolation
-
-    probe_dir = tempfile.mkdtemp(prefix="optigrade-userns-probe-")
+    probe_dir = tempfile.mkdtemp(prefix="optigrade-ns-probe-")
     try:
         pid = os.fork()
         if pid == 0:
             try:
-                isolation.enter_user_namespace(probe_dir, 1)
+                setup(probe_dir)
             except BaseException:  # noqa: BLE001
                 os._exit(1)
             os._exit(0)

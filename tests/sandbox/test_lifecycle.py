@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +18,7 @@ import torch
 from grader.sandbox import Job, Limits, Opaque, Request, Sandbox, SandboxUnavailable, TensorValue, isolation
 from grader.sandbox.api import JobResult
 from grader.sandbox.policy import REPO_ROOT
-from grader.sandbox.sandbox import _State, classify
+from grader.sandbox.sandbox import DIR_PREFIX, _process_identity, _remove_stale_dirs, _State, classify
 from tests.sandbox.conftest import sandbox_processes, write_student
 from tests.sandbox.corpus import CASES, HONEST
 from tests.sandbox.test_corpus import REFERENCE_SNIPPET
@@ -200,3 +202,17 @@ def test_classify(state: _State, timed_out: bool, exit_info: dict[str, object] |
     got_status, got_detail = classify(state, timed_out=timed_out, exit_info=exit_info, limits=Limits(cpu_s=2))
     assert got_status == status
     assert detail in got_detail
+
+
+def test_stale_private_dirs_of_dead_graders_are_removed() -> None:
+    stale = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
+    (stale / "owner").write_text("999999999:1")  # no such process
+    alive = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
+    (alive / "owner").write_text(_process_identity(os.getpid()))
+    try:
+        _remove_stale_dirs()
+        assert not stale.exists()
+        assert alive.exists()
+    finally:
+        shutil.rmtree(stale, ignore_errors=True)
+        shutil.rmtree(alive, ignore_errors=True)
