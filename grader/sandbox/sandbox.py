@@ -10,6 +10,7 @@ every job.  Verdicts are never made here; only statuses.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
 import selectors
 import shutil
@@ -17,7 +18,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any
 import torch
 
 from grader.sandbox import drivers, isolation, objectives, policy
-from grader.sandbox.api import Job, JobResult, Limits, Reply, SandboxUnavailable
+from grader.sandbox.api import Job, JobResult, Limits, Reply, Request, SandboxUnavailable
 from grader.sandbox.pool import ZygoteDied, ZygoteProcess
 from grader.sandbox.values import GradFn, Value
 from grader.sandbox.wire import Frame, FrameReader, encode_frame
@@ -152,6 +153,11 @@ def classify(state: _State, *, timed_out: bool, exit_info: dict[str, Any] | None
     if sig == signal.SIGKILL and float(exit_info.get("cpu", 0.0)) >= limits.cpu_s - 0.5:
         return "timeout", f"killed by the kernel at the CPU time limit ({limits.cpu_s} s) {where}"
     return "crashed", f"{text} {where}"
+
+
+def _encode_requests(requests: Sequence[Request]) -> Iterator[bytes]:
+    for r in requests:
+        yield encode_frame("request", {"driver": r.driver, "args": tuple(r.args), "kwargs": dict(r.kwargs)})
 
 
 def _validate(job: Job) -> None:
@@ -360,17 +366,17 @@ class Sandbox:
         """Run every request of ``job`` in one fresh isolated worker; never raises for student faults
         (only for a malformed Job: unknown driver or objective, or a value that cannot be sent)."""
         _validate(job)
-        requests = b"".join(
-            encode_frame("request", {"driver": r.driver, "args": tuple(r.args), "kwargs": dict(r.kwargs)})
-            for r in job.requests
-        )
+        # The first request is encoded now, so a value that cannot be sent fails before anything
+        # starts; the rest are encoded while the worker runs (the two overlap on separate cores).
+        first = list(_encode_requests(job.requests[:1]))
         self._slots.acquire()
         with self._lock:
             slot = self._free.pop()
         try:
             with self._job_dir(job) as (box_file, tmp_dir):
                 head = encode_frame("job", {"module_path": str(box_file), "function": job.function})
-                return self._run(job, slot, head + requests, box_file, tmp_dir)
+                frames = itertools.chain([head], first, _encode_requests(job.requests[1:]))
+                return self._run(job, slot, frames, box_file, tmp_dir)
         finally:
             if self.uids:
                 self._sweep(self.uids[slot])
@@ -421,7 +427,7 @@ class Sandbox:
             time.monotonic() - started,
         )
 
-    def _run(self, job: Job, slot: int, outgoing: bytes, box_file: Path | None, tmp_dir: Path) -> JobResult:
+    def _run(self, job: Job, slot: int, outgoing: Iterator[bytes], box_file: Path | None, tmp_dir: Path) -> JobResult:
         started = time.monotonic()
         if box_file is None:
             return self._result(
@@ -480,7 +486,7 @@ class Sandbox:
         zygote: ZygoteProcess,
         job_id: int,
         pidfd: int,
-        outgoing: bytes,
+        outgoing: Iterator[bytes],
         fds: list[int],
         started: float,
     ) -> JobResult:
@@ -495,7 +501,8 @@ class Sandbox:
         sel = selectors.DefaultSelector()
         for fd in (resp_r, out_r, err_r, pidfd):
             sel.register(fd, selectors.EVENT_READ)
-        pending = memoryview(outgoing)
+        pending, exhausted = memoryview(b""), False
+        encode_error: Exception | None = None
         sel.register(req_w, selectors.EVENT_WRITE)
         deadline = time.monotonic() + limits.wall_s  # from the child's birth: a zygote restart is not the job's time
         killed = timed_out = exited = False
@@ -522,13 +529,21 @@ class Sandbox:
             for key, _ in sel.select(min(max(wait, 0.0), 1.0)):
                 fd = int(key.fd)
                 if fd == req_w:
+                    if not pending and not exhausted:
+                        try:
+                            batch = list(itertools.islice(outgoing, 64))
+                        except (TypeError, ValueError) as exc:  # a later request cannot be sent
+                            encode_error, batch = exc, []
+                            kill()
+                        exhausted = len(batch) < 64
+                        pending = memoryview(b"".join(batch))
                     try:
-                        pending = pending[os.write(req_w, pending[: 1 << 20]) :]
+                        pending = pending[os.write(req_w, pending[: 1 << 20]) :] if pending else pending
                     except BlockingIOError:
                         continue
                     except OSError:  # the child closed its end or died: stop sending
-                        pending = pending[:0]
-                    if not pending:
+                        pending, exhausted = pending[:0], True
+                    if not pending and exhausted:
                         sel.unregister(req_w)
                         os.close(req_w)
                         fds[0] = -1
@@ -559,5 +574,7 @@ class Sandbox:
         if not exited:  # drain deadline hit or loop ended early: make sure it is dead
             kill()
         exit_info = zygote.wait_exit(job_id, 10.0)
+        if encode_error is not None:
+            raise encode_error
         status, detail = classify(state, timed_out=timed_out, exit_info=exit_info, limits=limits)
         return self._result(status, detail, started, state.replies, out, err)

@@ -216,3 +216,18 @@ def test_stale_private_dirs_of_dead_graders_are_removed() -> None:
     finally:
         shutil.rmtree(stale, ignore_errors=True)
         shutil.rmtree(alive, ignore_errors=True)
+
+
+def test_values_that_cannot_be_sent_raise_for_the_grader(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A Request the wire cannot carry is the grader's bug: run() raises (early or mid-job) and the
+    sandbox stays usable with nothing left running."""
+    path = write_student(tmp_path, "def f(x):\n    return x\n")
+    with pytest.raises(TypeError, match="cannot send set"):
+        sandbox.run(Job(path, "f", [Request("call", ({1},))]))
+    many = [Request("call", (i,)) for i in range(200)] + [Request("call", ({1},))]
+    with pytest.raises(TypeError, match="cannot send set"):
+        sandbox.run(Job(path, "f", many))
+    assert sandbox_processes(sandbox) == []
+    result = sandbox.run(Job(path, "f", many[:200]))
+    assert result.status == "ok"
+    assert [r.value for r in result.replies] == list(range(200))
