@@ -19,9 +19,10 @@ test: setup
 setup: $(STAMP) system
 
 # torch is not pinned for users; on these machines torch==2.13.0 is a CPU wheel on local disk
-# (fast), while a plain `torch` pulls a multi-GB CUDA build. Reuse a torch that is already there.
+# (fast), while a plain `torch` pulls a multi-GB CUDA build. The venv is isolated from the system
+# site-packages on purpose: the sandbox must see exactly the packages the venv holds.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv --system-site-packages $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null \
 	  || $(BIN)/python -m pip install -q torch==2.13.0 \
