@@ -116,8 +116,11 @@ def sandbox_processes(box: Sandbox) -> list[str]:
         try:
             uid = os.stat(f"/proc/{entry}").st_uid
             with open(f"/proc/{entry}/stat", "rb") as f:
-                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+                state, ppid_text = f.read().rsplit(b")", 1)[1].split()[:2]
+            ppid = int(ppid_text)
         except OSError:
+            continue
+        if state in (b"Z", b"X"):  # dead; an orphan's zombie waits for PID 1, which may never reap it
             continue
         if uid in box.uids or (zygote is not None and ppid == zygote):
             found.append(f"pid {entry} (uid {uid}, parent {ppid})")
