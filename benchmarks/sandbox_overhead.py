@@ -21,11 +21,11 @@ from grader.sandbox import Job, Limits, Request, Sandbox
 SGD = "def sgd_step(param, grad, lr):\n    return param - lr * grad\n"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2, help="parallel slots for the throughput run")
     parser.add_argument("--repeat", type=int, default=40, help="jobs per measurement")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "optimizers.py"
         path.write_text(SGD)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from grader.sandbox.values import Value
+from grader.sandbox.wire import encode_frame
 
 STATUSES = ("ok", "import_error", "not_found", "timeout", "crashed", "protocol_error", "infra_error")
 STUDENT_FAULTS = frozenset({"import_error", "not_found", "timeout", "crashed", "protocol_error"})
@@ -33,9 +35,23 @@ class Limits:
 
 @dataclass(frozen=True)
 class Request:
+    """One call for a worker to make.  Immutable: the tensors in it must not change after it is built,
+    because its wire frame is encoded once and reused (a suite sends the same requests to every
+    student, so encoding is paid once per class, not once per submission)."""
+
     driver: str = "call"
     args: tuple[Value, ...] = ()
     kwargs: Mapping[str, Value] = field(default_factory=dict)
+    # False: the reply's inputs_after is () (sending every input back costs as much as the answer).
+    report_inputs: bool = True
+
+    @cached_property
+    def frame(self) -> bytes:
+        """The request frame (raises TypeError/ValueError for a value that cannot be sent)."""
+        body: dict[str, object] = {"driver": self.driver, "args": tuple(self.args), "kwargs": dict(self.kwargs)}
+        if not self.report_inputs:
+            body["report_inputs"] = False
+        return encode_frame("request", body)
 
 
 @dataclass(frozen=True)

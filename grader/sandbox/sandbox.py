@@ -157,7 +157,7 @@ def classify(state: _State, *, timed_out: bool, exit_info: dict[str, Any] | None
 
 def _encode_requests(requests: Sequence[Request]) -> Iterator[bytes]:
     for r in requests:
-        yield encode_frame("request", {"driver": r.driver, "args": tuple(r.args), "kwargs": dict(r.kwargs)})
+        yield r.frame
 
 
 def _validate(job: Job) -> None:

@@ -100,12 +100,13 @@ def serve(channel: Channel) -> None:
         assert isinstance(args, tuple)
         assert isinstance(kwargs, dict)
         outcome = driver(fn, args, kwargs)
+        inputs_after = outcome.inputs_after if frame.body.get("report_inputs", True) is not False else ()
         points: tuple[Value, ...] = tuple(outcome.grad_fn_points)  # type: ignore[arg-type]
         channel.send(
             "reply",
             raised=outcome.raised,
             value=outcome.value,
-            inputs_after=outcome.inputs_after,
+            inputs_after=inputs_after,
             grad_fn_points=points,
             seconds=float(outcome.seconds),
         )

@@ -31,6 +31,8 @@ def draw(strategy: st.SearchStrategy[Example], count: int, seed_value: int) -> l
 
 
 def examples_for(prop: Property, count: int, seed_value: int = DEFAULT_SEED) -> list[Example]:
-    """The property's explicit examples first, then ``count`` drawn ones."""
+    """The property's explicit examples first, then ``count`` drawn ones (at most ``prop.max_examples``)."""
     salt = sum(map(ord, prop.name))  # different properties get different draws, reproducibly
+    if prop.max_examples is not None:
+        count = min(count, prop.max_examples)
     return [*prop.explicit, *draw(prop.examples, count, seed_value + salt)]

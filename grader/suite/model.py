@@ -35,6 +35,7 @@ class Call:
     function: str
     args: tuple[Any, ...]
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    report_inputs: bool = False  # send the inputs back after the call (only purity checks read them)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,8 @@ class Property:
     needs_cuda: bool = False
     # Extra fixed examples tried first, e.g. the lecture's own numbers.
     explicit: tuple[Example, ...] = ()
+    # At most this many drawn examples, for properties that make several calls per example.
+    max_examples: int | None = None
 
     @property
     def name(self) -> str:

@@ -16,6 +16,7 @@ import contextlib
 import importlib.util
 import io
 import sys
+import threading
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,7 +24,11 @@ from typing import Any, Protocol
 
 import torch
 
+from grader.sandbox.api import Job, Request
+from grader.sandbox.values import GradFn, Opaque, TensorValue
 from grader.suite.model import Call, GradientFunction, OpaqueOut, Outcome, TensorOut
+
+MAX_CACHED_REQUESTS = 100_000
 
 
 class Runner(Protocol):
@@ -41,19 +46,31 @@ class SandboxRunner:
     def __init__(self, sandbox: Any, *, retries: int = 1) -> None:
         self.sandbox = sandbox
         self.retries = retries
+        # Call -> Request, so each suite call is encoded for the wire once per class (see Request.frame).
+        self._requests: dict[int, tuple[Call, Request]] = {}
+        self._lock = threading.Lock()
+
+    def request(self, call: Call) -> Request:
+        cached = self._requests.get(id(call))
+        if cached is not None and cached[0] is call:
+            return cached[1]
+        request = Request("call", tuple(to_wire(a) for a in call.args), {k: to_wire(v) for k, v in call.kwargs.items()},
+                          report_inputs=call.report_inputs)
+        with self._lock:
+            if len(self._requests) > MAX_CACHED_REQUESTS:  # shrink candidates are new calls per student
+                self._requests.clear()
+            self._requests[id(call)] = (call, request)
+        return request
 
     def run(self, files: Mapping[str, Path], module: str, function: str,
             calls: Sequence[Call]) -> list[Outcome]:
-        from grader.sandbox import Job, Request
-
         if module not in files:
             return [missing_file(module)] * len(calls)
         outcomes: list[Outcome] = []
         attempts = 0
         while len(outcomes) < len(calls):
             pending = calls[len(outcomes):]
-            requests = [Request("call", tuple(to_wire(a) for a in c.args),
-                                {k: to_wire(v) for k, v in c.kwargs.items()}) for c in pending]
+            requests = [self.request(c) for c in pending]
             result = self.sandbox.run(Job(files[module], function, requests))
             outcomes += [outcome_of_reply(r) for r in result.replies]
             if len(outcomes) >= len(calls):
@@ -83,16 +100,12 @@ def describe_status(status: str, detail: str, module: str) -> str:
 
 
 def to_wire(value: Any) -> Any:
-    from grader.sandbox import GradFn
-
     if isinstance(value, GradientFunction):
         return GradFn("quadratic", {"a": value.a, "c": value.c})
     return value
 
 
 def from_wire(value: Any) -> Any:
-    from grader.sandbox import Opaque, TensorValue
-
     if isinstance(value, TensorValue):
         return TensorOut(value.tensor, value.device, value.type_name)
     if isinstance(value, Opaque):

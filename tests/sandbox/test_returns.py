@@ -155,6 +155,19 @@ def test_in_place_modification_shows_in_inputs_after(sandbox: Sandbox, tmp_path:
     assert torch.equal(p, torch.tensor([1.0, 2.0], dtype=torch.float64))  # ours is untouched
 
 
+def test_inputs_are_not_sent_back_unless_asked(sandbox: Sandbox, tmp_path: Path) -> None:
+    p, g = torch.tensor([1.0, 2.0], dtype=torch.float64), torch.ones(2, dtype=torch.float64)
+    path = write_student(tmp_path, RETURNS)
+    quiet, asked = Request("call", (p, g, 0.5), report_inputs=False), Request("call", (p, g, 0.5))
+    result = sandbox.run(Job(path, "inplace", [quiet, asked]))
+    assert result.status == "ok", result.detail
+    assert result.replies[0].inputs_after == ()
+    assert torch.equal(result.replies[0].value.tensor, torch.tensor([0.5, 1.5], dtype=torch.float64))  # type: ignore[union-attr]
+    assert len(result.replies[1].inputs_after) == 3
+    assert b"report_inputs" in quiet.frame
+    assert b"report_inputs" not in asked.frame  # the default frame is unchanged
+
+
 def test_aliasing_survives_the_trip(sandbox: Sandbox, tmp_path: Path) -> None:
     x = torch.tensor([2.0], dtype=torch.float64)
     after = _run(sandbox, tmp_path, "inplace", x, x, 0.5).inputs_after  # type: ignore[attr-defined]

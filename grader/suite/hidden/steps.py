@@ -20,6 +20,7 @@ from grader.suite.hidden import hints, reference
 from grader.suite.model import Call, Case, Example, Failure, GradientFunction, Outcome, Property
 
 TRAJECTORY_STEPS = 6
+TRAJECTORY_EXAMPLES = 8  # 6 calls each; the 2-D bowl starts vary little, and single steps are tested widely
 
 
 def judge_against(f: StepFunction, case: Case, outcome: Outcome, expected: Sequence[torch.Tensor],
@@ -126,7 +127,8 @@ def trajectory(f: StepFunction) -> Property:
         return None
 
     return Property(f.name, f"multi-step trajectory on the elongated bowl ({TRAJECTORY_STEPS} steps)",
-                    public=False, examples=bowl_starts(f), case=case, judge=judge, formula=f.formula)
+                    public=False, examples=bowl_starts(f), case=case, judge=judge, formula=f.formula,
+                    max_examples=TRAJECTORY_EXAMPLES)
 
 
 def any_dtype(f: StepFunction) -> st.SearchStrategy[Example]:

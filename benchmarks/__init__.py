@@ -1,0 +1,1 @@
+"""Benchmarks with budgets from the issues; run them all with ``python -m benchmarks``."""
