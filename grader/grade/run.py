@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 import threading
 from collections import Counter
@@ -30,7 +31,7 @@ from rich.table import Table
 from grader.errors import GraderFault, SandboxUnavailableError, UsageError
 from grader.grade.report import StudentReport, dumps, feedback_html, feedback_markdown, results_json
 from grader.grade.rubric import load_rubric
-from grader.grade.submissions import Submission, clear_box, discover, stage
+from grader.sandbox.staging import Submission, stage_submissions
 from grader.suite.contract import FUNCTIONS
 from grader.suite.engine import Suite
 from grader.suite.examples import DEFAULT_SEED
@@ -74,11 +75,21 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
     props = suite_properties()
     rules = load_rubric(rubric, props)
     points = rules.property_points(props)
-    entries = discover(submissions)
+    boxes = Path(tempfile.mkdtemp(prefix="optigrade-boxes-"))
+    try:
+        staged = stage_submissions(submissions, boxes / "staged")
+    except BaseException:
+        shutil.rmtree(boxes, ignore_errors=True)
+        raise
+    entries = staged.submissions
+    if staged.ignored:
+        console.print(f"Not submissions (ignored): {', '.join(staged.ignored[:10])}"
+                      f"{' …' if len(staged.ignored) > 10 else ''}")
     if only:
-        known = {sid for sid, _ in entries}
+        known = {s.student_id for s in entries}
         unknown = sorted(set(only) - known)
         if unknown:
+            shutil.rmtree(boxes, ignore_errors=True)
             raise UsageError(f"--only names students not found in {submissions}: {unknown}; "
                              f"found {len(known)} submissions, e.g. {sorted(known)[:5]}")
     version = hashlib.sha256(f"{seed}|{examples}|{sorted(points.items())}|{use_cuda}".encode()).hexdigest()[:12]
@@ -93,12 +104,11 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
         sandbox = Sandbox(jobs=jobs, limits=Limits(wall_s=wall_s), device="cuda" if use_cuda else "cpu",
                           unsafe_no_sandbox=unsafe_no_sandbox)
     except SandboxUnavailable as exc:
+        shutil.rmtree(boxes, ignore_errors=True)
         raise SandboxUnavailableError(f"{exc}\nTo grade without isolation anyway (only for code you trust), "
                                       f"pass --unsafe-no-sandbox; results are then marked unsandboxed.") from None
 
     result = ClassResult(out)
-    boxes = Path(tempfile.mkdtemp(prefix="optigrade-boxes-"))
-    os.chmod(boxes, 0o755)  # the sandbox's unprivileged uid must reach the staged files
     lock = threading.Lock()
     try:
         with sandbox, Progress(TextColumn("[bold]Grading"), BarColumn(), MofNCompleteColumn(),
@@ -107,11 +117,10 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
             task = progress.add_task("grade", total=len(entries), student="")
             runner = SandboxRunner(sandbox)
 
-            def one(sid: str, entry: Path) -> None:
-                box = boxes / sid
+            def one(sub: Submission) -> None:
+                sid = sub.student_id
                 try:
-                    sub = stage(sid, entry, box)
-                    fingerprint = f"{version}-{sub.fingerprint()}"
+                    fingerprint = f"{version}-{submission_fingerprint(sub)}"
                     if sid not in only and _is_current(out / sid / "results.json", fingerprint):
                         with lock:
                             result.resumed += 1
@@ -122,17 +131,16 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
                 except GraderFault as exc:
                     _write_grader_error(out / sid, str(exc))
                 finally:
-                    clear_box(box)
                     progress.update(task, advance=1, student=sid)
 
-            todo = [(sid, e) for sid, e in entries if not only or sid in only]
+            todo = [sub for sub in entries if not only or sub.student_id in only]
             progress.update(task, total=len(todo))
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-                for future in [pool.submit(one, sid, e) for sid, e in todo]:
+                for future in [pool.submit(one, sub) for sub in todo]:
                     future.result()
     finally:
-        clear_box(boxes) if boxes.exists() else None
-    result.rows = write_gradebook(out, [sid for sid, _ in entries])
+        _remove_boxes(boxes)
+    result.rows = write_gradebook(out, [sub.student_id for sub in entries])
     result.grader_errors = sum(r["status"] == "grader_error" for r in result.rows)
     write_summary(out, result.rows, console)
     return result
@@ -149,6 +157,19 @@ def _check_folders(submissions: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
+def submission_fingerprint(sub: Submission) -> str:
+    """A hash of what was staged, so a resumed run knows whether a result is still current."""
+    h = hashlib.sha256()
+    for module in sorted(sub.staged):
+        h.update(module.encode() + b"\0" + sub.staged[module].read_bytes() + b"\0")
+    h.update("\n".join(sub.problems).encode())
+    return h.hexdigest()[:16]
+
+
+def _remove_boxes(boxes: Path) -> None:
+    shutil.rmtree(boxes, ignore_errors=True)  # read-only files in owner-writable folders: removable
+
+
 def _is_current(results: Path, fingerprint: str) -> bool:
     try:
         data = json.loads(results.read_text(encoding="utf-8"))
@@ -159,11 +180,12 @@ def _is_current(results: Path, fingerprint: str) -> bool:
 
 def _grade_one(suite: Suite, runner: SandboxRunner, sub: Submission, points: dict[str, float],
                fingerprint: str, out: Path, backend: str) -> None:
-    results = suite.grade(runner, sub.files)
+    results = suite.grade(runner, sub.staged)
     import_failed = any(o.failure and "importing" in o.failure for r in results for o in r.outcomes)
-    status = "student_error" if (sub.problems and len(sub.files) < 3) or import_failed else "ok"
-    report = StudentReport(sub.student, status, results, points, sub.problems, backend, fingerprint)
-    folder = out / sub.student
+    status = "student_error" if sub.missing or import_failed else "ok"
+    problems = [*sub.problems, *(f"{name} is missing: its functions score zero" for name in sub.missing)]
+    report = StudentReport(sub.student_id, status, results, points, problems, backend, fingerprint)
+    folder = out / sub.student_id
     write_atomic(folder / "feedback.md", feedback_markdown(report))
     write_atomic(folder / "feedback.html", feedback_html(report))
     write_atomic(folder / "results.json", dumps(results_json(report)))  # last: it marks the student done

@@ -14,7 +14,7 @@ import pytest
 
 from grader.errors import UsageError
 from grader.grade.run import grade_class
-from grader.grade.submissions import discover, stage, student_id
+from grader.sandbox.staging import sanitize_id
 from tests.grading.conftest import DEMO
 
 FAST = {"examples": 4, "wall_s": 2.0, "jobs": 2}
@@ -88,32 +88,33 @@ def test_killed_run_resumes_without_loss_or_double_counting(graded: Path, tmp_pa
     assert all(r["status"] != "grader_error" for r in rows(tmp_path).values())
 
 
-def test_student_ids_are_clean_and_unique(tmp_path: Path) -> None:
-    assert student_id("Chen Mei_123456_assignsubmission_file_") == "chen-mei_123456"
-    assert student_id("submission_98765") == "98765"
-    assert student_id("../../etc") == "etc"
-    assert student_id("陳美") .startswith("student-")
-    for name in ("a b", "A_B", "a-b"):
-        (tmp_path / name).mkdir()
-    ids = [sid for sid, _ in discover(tmp_path)]
-    assert len(set(ids)) == 3
-
-
-def test_staging_refuses_symlinks_and_zip_slip(tmp_path: Path) -> None:
-    sub = tmp_path / "s1"
-    sub.mkdir()
-    (sub / "optimizers.py").symlink_to(Path(__file__).resolve().parents[2] / "solutions" / "optimizers.py")
-    staged = stage("s1", sub, tmp_path / "box1")
-    assert "optimizers" not in staged.files
-    assert any("symbolic link" in p for p in staged.problems)
-    archive = tmp_path / "s2.zip"
-    with zipfile.ZipFile(archive, "w") as z:
+def test_lms_names_hostile_ids_symlinks_and_zip_slip_end_to_end(tmp_path: Path) -> None:
+    """Staging rules in detail live in tests/sandbox/test_staging.py; here they reach the gradebook."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs.mkdir()
+    good = (DEMO / "b11002001" / "epochs.py").read_text()
+    moodle = subs / "Chen Mei_123456_assignsubmission_file_"
+    moodle.mkdir()
+    (moodle / "epochs.py").write_text(good)
+    (moodle / "optimizers.py").symlink_to(Path(__file__).resolve().parents[2] / "solutions" / "optimizers.py")
+    with zipfile.ZipFile(subs / "Mallory <script>%2F..%2F.zip", "w") as z:
         z.writestr("../../evil.py", "x = 1")
-        z.writestr("s2/epochs.py", "def steps_per_epoch(n, b, drop_last=False):\n    return 1\n")
-    staged = stage("s2", archive, tmp_path / "box2")
-    assert set(staged.files) == {"epochs"}
-    assert any("outside" in p for p in staged.problems)
+        z.writestr("s2/epochs.py", good)
+    (subs / "notes.txt").write_text("not a submission")
+    result = grade_class(subs, out, **FAST)
+    table = rows(out)
+    zipped = sanitize_id("Mallory <script>%2F..%2F")
+    assert set(table) == {"chen-mei_123456", zipped}, table
+    assert ".." not in zipped.split("/")
+    assert all(r["status"] == "student_error" for r in table.values())  # files missing
+    assert all(float(r["steps_per_epoch"]) > 0 for r in table.values())  # what they did submit counts
+    assert float(table["chen-mei_123456"]["sgd_step"]) == 0  # the symlinked reference earns nothing
+    feedback = (out / "chen-mei_123456" / "feedback.md").read_text()
+    assert "symlink; refused" in feedback
+    assert "outside" in (out / zipped / "feedback.md").read_text()
     assert not (tmp_path / "evil.py").exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted([*table, "class_summary.json", "grades.csv"])
+    assert result.graded == 2
 
 
 def test_bad_input_says_what_and_how_to_fix(tmp_path: Path) -> None:
