@@ -1,6 +1,7 @@
 """The student bundle holds the stubs and public checks, and no solution code or hidden test."""
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,8 +35,11 @@ def test_bundle_has_no_reference_and_no_hidden_tests(tmp_path: Path) -> None:
 def test_bundle_check_runs_on_its_own(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle"
     release(bundle)
-    done = subprocess.run([sys.executable, "-I", "check.py"], cwd=bundle, capture_output=True, text=True,
-                          timeout=300)
+    # -S: no site hooks, so this project's editable install cannot lend the bundle what it lacks;
+    # PYTHONPATH gives only the third-party packages a student has (torch, hypothesis, rich).
+    packages = [p for p in sys.path if p.endswith("site-packages")]
+    done = subprocess.run([sys.executable, "-S", "check.py"], cwd=bundle, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": os.pathsep.join(packages)})
     assert done.returncode == 0, done.stderr
     assert "hidden tests" in done.stdout
     assert "0/" in done.stdout  # the stubs pass nothing yet
