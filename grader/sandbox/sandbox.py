@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from grader.sandbox import drivers, isolation, objectives, policy
+from grader.sandbox import drivers, isolation, objectives, policy, substitutes
 from grader.sandbox.api import Job, JobResult, Limits, Reply, Request, SandboxUnavailable
 from grader.sandbox.pool import ZygoteDied, ZygoteProcess
 from grader.sandbox.values import GradFn, Value
@@ -161,6 +161,10 @@ def _encode_requests(requests: Sequence[Request]) -> Iterator[bytes]:
 
 
 def _validate(job: Job) -> None:
+    unknown = [name for name in job.substitutes if name not in substitutes.SUBSTITUTES]
+    if unknown:
+        raise ValueError(f"Job.substitutes {unknown} are not stand-ins; expected names from "
+                         f"{sorted(substitutes.SUBSTITUTES)} (grader/sandbox/substitutes.py)")
     for i, request in enumerate(job.requests):
         if request.driver not in drivers.DRIVERS:
             raise ValueError(
@@ -170,6 +174,11 @@ def _validate(job: Job) -> None:
         for value in (*request.args, *request.kwargs.values()):
             if isinstance(value, GradFn):
                 objectives.check(value.objective, value.params)
+        if request.driver == "rollout":
+            try:
+                drivers.check_rollout(tuple(request.args), request.kwargs)
+            except ValueError as exc:
+                raise ValueError(f"request {i}: {exc} (grader/sandbox/drivers.py: check_rollout)") from None
 
 
 def _process_identity(pid: int) -> str:
@@ -374,7 +383,8 @@ class Sandbox:
             slot = self._free.pop()
         try:
             with self._job_dir(job) as (box_file, tmp_dir):
-                head = encode_frame("job", {"module_path": str(box_file), "function": job.function})
+                head = encode_frame("job", {"module_path": str(box_file), "function": job.function,
+                                            "substitutes": tuple(job.substitutes)})
                 frames = itertools.chain([head], first, _encode_requests(job.requests[1:]))
                 return self._run(job, slot, frames, box_file, tmp_dir)
         finally:
