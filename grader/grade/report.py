@@ -59,8 +59,9 @@ def failure_text(r: PropertyResult) -> str:
     """What failed, on which (shrunk) inputs, the lecture formula, and a hint."""
     if r.status == "skipped":
         return f"Skipped: {r.reason}. Not counted in the score or the maximum."
+    note = f"\n{r.note}" if r.note else ""
     if r.status == "passed":
-        return f"Passed on {r.cases} examples."
+        return f"Passed on {r.cases} examples.{note}"
     assert r.failure is not None
     lines = [f"Failed: {r.failure.message}"]
     if r.example:
@@ -76,7 +77,7 @@ def failure_text(r: PropertyResult) -> str:
         lines.append(f"Hint: {r.failure.hint}")
     if r.stdout.strip():
         lines.append("Your code printed (truncated): " + r.stdout.strip()[:500])
-    return "\n".join(lines)
+    return "\n".join(lines) + note
 
 
 def results_json(report: StudentReport) -> dict[str, Any]:
@@ -105,7 +106,9 @@ def results_json(report: StudentReport) -> dict[str, Any]:
                                            "fingerprint": report.fingerprint}}
 
 
-def feedback_markdown(report: StudentReport) -> str:
+def feedback_markdown(report: StudentReport, plots: Mapping[str, str] | None = None,
+                      captions: Mapping[str, str] | None = None) -> str:
+    """feedback.md; ``plots`` maps a function to its trajectory plot's path relative to the file."""
     score, maximum = report.total
     out = [f"# Feedback for {report.student}", "", f"**Score: {score:g} / {maximum:g}**", ""]
     out += [f"> {p}" for p in report.problems]
@@ -119,17 +122,29 @@ def feedback_markdown(report: StudentReport) -> str:
             out.append(f"- {mark} {r.prop.title} ({kind}, {report.points[r.prop.name]:.2f} pts)")
             if r.status != "passed":
                 out += ["", "  ```", *("  " + line for line in failure_text(r).splitlines()), "  ```", ""]
+        if plots and function in plots:
+            out += ["", f"![trajectory of {function}]({plots[function]})"]
+            if captions and function in captions:
+                out += ["", f"*{_md_escape(captions[function])}*"]
     return "\n".join(out) + "\n"
 
 
-def feedback_html(report: StudentReport, plots: Mapping[str, str] | None = None) -> str:
-    """A self-contained page (no external resources) with the same content as feedback.md."""
+def _md_escape(text: str) -> str:
+    """Text that may quote a student's exception, safe inside emphasis (no markup, links or HTML)."""
+    return "".join("\\" + c if c in "\\`*_[]<>" else c for c in text.replace("\n", " "))
+
+
+def feedback_html(report: StudentReport, plots: Mapping[str, str] | None = None,
+                  captions: Mapping[str, str] | None = None) -> str:
+    """A self-contained page (no external resources) with the same content as feedback.md; ``plots``
+    maps a function to its trajectory plot as a ``data:`` URI."""
     score, maximum = report.total
     esc = html.escape
     parts = [f"<!doctype html><html lang='en'><meta charset='utf-8'><title>Feedback {esc(report.student)}</title>",
              "<style>body{font-family:system-ui,'Noto Sans TC',sans-serif;max-width:60rem;margin:2rem auto;"
              "line-height:1.45}pre{background:#f6f6f6;padding:.6rem;white-space:pre-wrap}.pass{color:#176317}"
-             ".fail{color:#a11}.skip{color:#777}img{max-width:100%}</style>",
+             ".fail{color:#a11}.skip{color:#777}img{max-width:100%}figure{margin:1rem 0}"
+             "figcaption{font-size:.9rem;color:#444}</style>",
              f"<h1>Feedback for {esc(report.student)}</h1><p><b>Score: {score:g} / {maximum:g}</b></p>"]
     parts += [f"<p class='fail'>{esc(p)}</p>" for p in report.problems]
     scores = report.function_scores()
@@ -145,7 +160,8 @@ def feedback_html(report: StudentReport, plots: Mapping[str, str] | None = None)
             parts.append("</li>")
         parts.append("</ul>")
         if plots and function in plots:
-            parts.append(f"<img alt='trajectory of {function}' src='{plots[function]}'>")
+            caption = f"<figcaption>{esc(captions[function])}</figcaption>" if captions and function in captions else ""
+            parts.append(f"<figure><img alt='trajectory of {function}' src='{esc(plots[function])}'>{caption}</figure>")
     parts.append("</html>")
     return "\n".join(parts)
 

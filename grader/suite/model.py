@@ -30,12 +30,18 @@ class GradientFunction:
 
 @dataclass(frozen=True)
 class Call:
-    """One call of a student function: positional arguments in the contract's order."""
+    """One call of a student function: positional arguments in the contract's order.
+
+    ``driver`` says how the sandbox exercises the function (``grader/sandbox/drivers.py``): ``"call"``
+    calls it once with ``args``/``kwargs``; ``"rollout"`` iterates an optimizer step from ``args``,
+    and ``kwargs`` is then the rollout's layout, not arguments of the function.
+    """
 
     function: str
     args: tuple[Any, ...]
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     report_inputs: bool = False  # send the inputs back after the call (only purity checks read them)
+    driver: str = "call"
 
 
 @dataclass(frozen=True)
