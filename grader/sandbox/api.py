@@ -59,6 +59,9 @@ class Job:
     module_path: Path
     function: str
     requests: Sequence[Request]
+    # Globals of the student's module replaced by trusted stand-ins while this job runs
+    # (names from grader/sandbox/substitutes.py), e.g. ("bias_correction",) while grading adam_step.
+    substitutes: tuple[str, ...] = ()
 
 
 @dataclass

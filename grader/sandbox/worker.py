@@ -14,6 +14,7 @@ import sys
 import traceback
 from types import ModuleType
 
+from grader.sandbox import substitutes
 from grader.sandbox.drivers import DRIVERS, HIDDEN_PREFIXES, describe_exception
 from grader.sandbox.values import Value
 from grader.sandbox.wire import Frame, FrameReader, encode_frame, safe_repr
@@ -91,6 +92,7 @@ def serve(channel: Channel) -> None:
     if problem is not None:
         channel.send("not_found", detail=problem)
         return
+    substitutes.apply(module.__dict__, job.body.get("substitutes"))
     channel.send("imported")
     while (frame := channel.receive()) is not None:
         if frame.kind != "request":

@@ -106,6 +106,11 @@ MODULE_OF: dict[str, str] = {
 
 FUNCTIONS: tuple[str, ...] = tuple(MODULE_OF)
 
+HELPERS: dict[str, tuple[str, ...]] = {"adam_step": ("bias_correction",), "adamw_step": ("bias_correction",)}
+"""Contract functions a student's function often calls.  When a helper fails any of its own properties,
+the callers are graded with the lecture's formula standing in for it (grader/sandbox/substitutes.py),
+so its bug is charged once, to the helper."""
+
 TENSOR_VALUES: dict[str, st.SearchStrategy[float]] = {
     "param": s.parameter_values,
     "grad": s.gradient_values,

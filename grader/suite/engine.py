@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.suite.contract import MODULE_OF
+from grader.suite.contract import HELPERS, MODULE_OF
 from grader.suite.examples import DEFAULT_SEED, examples_for
 from grader.suite.model import Call, Case, Example, Failure, Outcome, Property
 from grader.suite.runners import Runner
@@ -31,6 +31,7 @@ class PropertyResult:
     cases: int = 0
     reason: str = ""  # why it was skipped
     stdout: str = ""
+    note: str = ""  # how it was graded, when that is not the obvious way
 
 
 @dataclass
@@ -54,21 +55,37 @@ class Suite:
         return self.cuda or not prop.needs_cuda
 
     def grade(self, runner: Runner, files: Mapping[str, Path]) -> list[PropertyResult]:
-        """Judge every property against the submission's ``files`` (module name → path)."""
-        outcomes = self._run({p.name: self.cases[p.name] for p in self.properties if self.runnable(p)},
-                             runner, files)
+        """Judge every property against the submission's ``files`` (module name → path).
+
+        Helpers (``HELPERS``) are judged first; a helper that failed is replaced by its stand-in while
+        the functions that may call it run, so its bug costs marks once.
+        """
+        helpers = {h for hs in HELPERS.values() for h in hs}
+        judged: dict[str, PropertyResult] = {}
+        substitutes: dict[str, tuple[str, ...]] = {}
+        for phase in (True, False):
+            props = [p for p in self.properties if self.runnable(p) and (p.function in helpers) == phase]
+            outcomes = self._run({p.name: self.cases[p.name] for p in props}, runner, files, substitutes)
+            for prop in props:
+                judged[prop.name] = self._judge(prop, self.cases[prop.name], outcomes[prop.name])
+            failed = {r.prop.function for r in judged.values() if r.status == "failed"}
+            substitutes = {f: tuple(h for h in hs if h in failed) for f, hs in HELPERS.items()}
         results = []
         for prop in self.properties:
             if not self.runnable(prop):
                 results.append(PropertyResult(prop, "skipped", reason="no CUDA device on the grading machine"))
                 continue
-            results.append(self._judge(prop, self.cases[prop.name], outcomes[prop.name]))
-        self._shrink_failures(results, runner, files)
+            result = judged[prop.name]
+            if substitutes.get(prop.function):
+                result.note = (f"Graded with a correct {', '.join(substitutes[prop.function])} standing in for "
+                               f"yours (it failed its own tests), so that bug is not charged twice.")
+            results.append(result)
+        self._shrink_failures(results, runner, files, substitutes)
         return results
 
     @staticmethod
-    def _run(cases_by_prop: Mapping[str, Sequence[Case]], runner: Runner,
-             files: Mapping[str, Path]) -> dict[str, list[list[Outcome]]]:
+    def _run(cases_by_prop: Mapping[str, Sequence[Case]], runner: Runner, files: Mapping[str, Path],
+             substitutes: Mapping[str, tuple[str, ...]]) -> dict[str, list[list[Outcome]]]:
         """One runner batch per function; outcomes regrouped per property and case."""
         by_function: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
         calls: dict[str, list[Call]] = defaultdict(list)
@@ -81,7 +98,8 @@ class Suite:
             name: [[Outcome()] * len(c.calls) for c in cases] for name, cases in cases_by_prop.items()
         }
         for function, where in by_function.items():
-            got = runner.run(files, MODULE_OF[function], function, calls[function])
+            got = runner.run(files, MODULE_OF[function], function, calls[function],
+                             substitutes=substitutes.get(function, ()))
             for (name, ci, k), outcome in zip(where, got, strict=True):
                 grouped[name][ci][k] = outcome
         return grouped
@@ -95,7 +113,8 @@ class Suite:
                 return PropertyResult(prop, "failed", failure, case.example, got, len(cases), stdout=stdout)
         return PropertyResult(prop, "passed", cases=len(cases), stdout=stdout)
 
-    def _shrink_failures(self, results: list[PropertyResult], runner: Runner, files: Mapping[str, Path]) -> None:
+    def _shrink_failures(self, results: list[PropertyResult], runner: Runner, files: Mapping[str, Path],
+                         substitutes: Mapping[str, tuple[str, ...]]) -> None:
         """Replace each counter-example by the simplest candidate that still fails, a few rounds deep.
 
         A candidate only counts if every call finished: shrinking must not turn a wrong value
@@ -108,7 +127,7 @@ class Suite:
             candidates = {name: cases for name, cases in candidates.items() if cases}
             if not candidates:
                 return
-            outcomes = self._run(candidates, runner, files)
+            outcomes = self._run(candidates, runner, files, substitutes)
             still_active = []
             for r in active:
                 for case, got in zip(candidates.get(r.prop.name, ()), outcomes.get(r.prop.name, ()), strict=True):

@@ -21,9 +21,36 @@ def test_every_mutant_loses_marks_on_its_function(suite: Suite, tmp_path: Path, 
     assert any(r.prop.function == function for r in failed), f"{mutant.fn.__name__} was not caught"
     # Other functions keep their marks, except those that call the broken one in this submission
     # (adamw_step calls adam_step, total_steps calls steps_per_epoch) on the inputs where it matters.
-    callers = {"adam_step": {"adamw_step"}, "bias_correction": {"adam_step", "adamw_step"},
-               "steps_per_epoch": {"total_steps"}}.get(function, set())
+    callers = {"adam_step": {"adamw_step"}, "steps_per_epoch": {"total_steps"}}.get(function, set())
     assert {r.prop.function for r in failed} <= {function} | callers
+
+
+@pytest.mark.parametrize("mutant", MUTANTS["bias_correction"], ids=lambda m: m.fn.__name__)
+def test_a_wrong_helper_is_charged_once(suite: Suite, tmp_path: Path, mutant) -> None:
+    """The demo student's adam_step calls its own bias_correction; a bug there costs bias_correction only."""
+    source = inspect.getsource(mutant.fn).replace(f"def {mutant.fn.__name__}(", "def bias_correction(")
+    results = suite.grade(InProcessRunner(), submission_with(tmp_path, "bias_correction", source))
+    assert {r.prop.function for r in results if r.status == "failed"} == {"bias_correction"}
+    adam = [r for r in results if r.prop.function in ("adam_step", "adamw_step") and r.status != "skipped"]
+    assert all("standing in" in r.note for r in adam)
+    assert not any(r.note for r in results if r.prop.function not in ("adam_step", "adamw_step"))
+
+
+def test_compensating_helper_bugs_are_not_hidden(suite: Suite, tmp_path: Path) -> None:
+    """A wrong bias_correction undone inside adam_step: both deviate from the contract, both are charged."""
+    source = """
+def bias_correction(beta, t):
+    return beta ** t
+
+def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    m_hat = m / (1 - bias_correction(beta1, t))
+    v_hat = v / (1 - bias_correction(beta2, t))
+    return param - lr * m_hat / (v_hat.sqrt() + eps), m, v
+"""
+    results = suite.grade(InProcessRunner(), submission_with(tmp_path, "bias_correction", source))
+    assert {"bias_correction", "adam_step"} <= {r.prop.function for r in results if r.status == "failed"}
 
 
 def test_mutants_get_recognised_in_feedback(suite: Suite, tmp_path: Path) -> None:
