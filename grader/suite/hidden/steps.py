@@ -45,39 +45,15 @@ def differential(f: StepFunction, title: str, examples: st.SearchStrategy[Exampl
                  defaults: bool = False, cuda: bool = False) -> Property:
     def case(ex: Example) -> Case:
         calls = [Call(f.name, f.args(ex, defaults=defaults))]
-        if f.name in DELEGATES and not defaults:
-            calls.append(Call(DELEGATES[f.name][0], DELEGATES[f.name][1](ex)))
         if cuda:
             calls = [Call(c.function, tuple(_to_cuda(a) for a in c.args)) for c in calls]
         return Case(ex, tuple(calls), {"expected": reference.step(f, ex, defaults=defaults)})
 
     def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
-        failure = judge_against(f, case, outcomes[0], case.data["expected"], device="cuda" if cuda else None)
-        if failure is not None and len(outcomes) > 1 and _same_answer(f, outcomes[0], outcomes[1]):
-            return None  # the same answer as the student's own delegate: that function already pays for it
-        return failure
+        return judge_against(f, case, outcomes[0], case.data["expected"], device="cuda" if cuda else None)
 
     return Property(f.name, title, public=False, examples=examples, case=case, judge=judge,
                     formula=f.formula, needs_cuda=cuda)
-
-
-def _adam_after_decay(ex: Example) -> tuple[object, ...]:
-    decayed = {**ex, "param": ex["param"] * (1 - ex["lr"] * ex["weight_decay"])}
-    return STEP_FUNCTIONS["adam_step"].args(decayed)
-
-
-DELEGATES = {"adamw_step": ("adam_step", _adam_after_decay)}
-"""Functions commonly written by calling another contract function, and that call on the same input.
-
-Where a student's adamw_step gives exactly what their own adam_step gives after the decay, a wrong
-answer is adam_step's bug, already charged there; so adamw_step is graded on its own part."""
-
-
-def _same_answer(f: StepFunction, mine: Outcome, delegate: Outcome) -> bool:
-    a, b = unpack(mine, f.outputs), unpack(delegate, f.outputs)
-    if isinstance(a, Failure) or isinstance(b, Failure):
-        return False
-    return all(x.tensor.shape == y.tensor.shape and torch.equal(x.tensor, y.tensor) for x, y in zip(a, b, strict=True))
 
 
 def _to_cuda(value: object) -> object:
