@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import io
-import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ import torch
 from grader.suite.contract import STEP_FUNCTIONS, StepFunction
 from grader.suite.model import Call, GradientFunction, Outcome, TensorOut
 
+VERSION = "1"  # bump when the plots change, so resumed runs redraw them
 F64 = torch.float64
 BOWL = GradientFunction(torch.tensor([1.0, 10.0], dtype=F64), torch.zeros(2, dtype=F64))
 START = (-4.0, 1.5)
@@ -115,8 +115,8 @@ class Trajectory:
     def leaves_at(self) -> int | None:
         """The first step where the student's point is not the reference's (None: it follows throughout)."""
         n = min(len(self.student), len(self.reference))
-        gap = np.linalg.norm(self.student[:n] - self.reference[:n], axis=1)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):  # a diverged path: inf and nan are "off"
+            gap = np.linalg.norm(self.student[:n] - self.reference[:n], axis=1)
             off = ~(gap <= FOLLOW_RTOL * (1 + np.linalg.norm(self.reference[:n], axis=1)))
         return int(np.argmax(off)) if off.any() else None
 
@@ -146,7 +146,8 @@ class Trajectory:
             verdict = (f"Your path (orange) follows the reference (blue) at all {done} steps"
                        f"{'' if done == STEPS else ' it took'}")
         else:
-            gap = float(np.linalg.norm(self.student[k] - self.reference[k])) if k < len(self.reference) else math.nan
+            with np.errstate(invalid="ignore", over="ignore"):
+                gap = float(np.linalg.norm(self.student[k] - self.reference[k]))
             verdict = f"Your path (orange) leaves the reference (blue) at step {k} (off by {gap:.3g})"
         why = f": {self.stopped}" if self.stopped else ""
         return f"{self.title}: {where}. {verdict}{why}."

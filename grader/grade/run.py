@@ -29,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grader.errors import GraderFault, SandboxUnavailableError, UsageError
+from grader.grade import plots
 from grader.grade.report import StudentReport, dumps, feedback_html, feedback_markdown, results_json
 from grader.grade.rubric import load_rubric
 from grader.sandbox.staging import Submission, stage_submissions
@@ -38,13 +39,15 @@ from grader.suite.examples import DEFAULT_SEED
 from grader.suite.registry import suite_properties
 from grader.suite.runners import SandboxRunner
 
+TRAJECTORIES = "trajectories"  # OUT/<student>/trajectories/<function>.png
 
-def write_atomic(path: Path, text: str) -> None:
+
+def write_atomic(path: Path, text: str | bytes) -> None:
     """Write ``text`` so that readers see the old file or the whole new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
+    with os.fdopen(fd, "wb") as f:
+        f.write(text.encode() if isinstance(text, str) else text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -92,10 +95,11 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
             shutil.rmtree(boxes, ignore_errors=True)
             raise UsageError(f"--only names students not found in {submissions}: {unknown}; "
                              f"found {len(known)} submissions, e.g. {sorted(known)[:5]}")
-    version = hashlib.sha256(f"{seed}|{examples}|{sorted(points.items())}|{use_cuda}".encode()).hexdigest()[:12]
+    version = hashlib.sha256(f"{seed}|{examples}|{sorted(points.items())}|{use_cuda}|{plots.VERSION}".encode()
+                             ).hexdigest()[:12]  # a change of the plots makes older feedback stale too
 
     with console.status("Drawing the examples (once for the whole class)…"):
-        suite = Suite(props, examples_per_property=examples, seed=seed, cuda=use_cuda)
+        suite = Suite(props, examples_per_property=examples, seed=seed, cuda=use_cuda, probes=plots.probes())
     try:
         from grader.sandbox import Limits, Sandbox, SandboxUnavailable
     except ImportError as exc:  # pragma: no cover
@@ -180,14 +184,26 @@ def _is_current(results: Path, fingerprint: str) -> bool:
 
 def _grade_one(suite: Suite, runner: SandboxRunner, sub: Submission, points: dict[str, float],
                fingerprint: str, out: Path, backend: str) -> None:
-    results = suite.grade(runner, sub.staged)
+    graded = suite.evaluate(runner, sub.staged)
+    results = graded.results
     import_failed = any(o.failure and "importing" in o.failure for r in results for o in r.outcomes)
     status = "student_error" if sub.missing or import_failed else "ok"
     problems = [*sub.problems, *(f"{name} is missing: its functions score zero" for name in sub.missing)]
     report = StudentReport(sub.student_id, status, results, points, problems, backend, fingerprint)
     folder = out / sub.student_id
-    write_atomic(folder / "feedback.md", feedback_markdown(report))
-    write_atomic(folder / "feedback.html", feedback_html(report))
+    try:
+        drawn = plots.render_all(graded.probes)
+    except Exception as exc:  # a bug of ours: this student is a grader_error, the class run goes on
+        raise GraderFault(f"drawing the trajectory plots failed: {exc!r}") from exc
+    for function, (_, png) in drawn.items():
+        write_atomic(folder / TRAJECTORIES / f"{function}.png", png)
+    notes = {r.prop.function: r.note for r in results if r.note}  # e.g. a helper's stand-in: the probe had it too
+    captions = {f: f"{c} Drawn in the same run as the tests: {notes[f]}" if f in notes else c
+                for f, c in plots.captions(drawn).items()}
+    links = {function: f"{TRAJECTORIES}/{function}.png" for function in drawn}
+    uris = {function: plots.data_uri(png) for function, (_, png) in drawn.items()}
+    write_atomic(folder / "feedback.md", feedback_markdown(report, links, captions))
+    write_atomic(folder / "feedback.html", feedback_html(report, uris, captions))
     write_atomic(folder / "results.json", dumps(results_json(report)))  # last: it marks the student done
 
 

@@ -35,6 +35,15 @@ class PropertyResult:
 
 
 @dataclass
+class Graded:
+    """One submission's property results, and the outcomes of the suite's probes in ``Suite.probes`` order
+    (un-judged calls, e.g. the rollouts drawn in the feedback: they earn no points and change no result)."""
+
+    results: list[PropertyResult]
+    probes: list[tuple[Call, Outcome]]
+
+
+@dataclass
 class Suite:
     """A set of properties with their examples drawn once, ready to grade many submissions."""
 
@@ -43,6 +52,9 @@ class Suite:
     seed: int = DEFAULT_SEED
     cuda: bool = False
     shrink_rounds: int = 3
+    # Un-judged calls, each sent last in its function's batch: no extra job, and a probe that stalls
+    # or crashes the worker can only cost itself.
+    probes: Sequence[Call] = ()
     cases: dict[str, list[Case]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -55,7 +67,11 @@ class Suite:
         return self.cuda or not prop.needs_cuda
 
     def grade(self, runner: Runner, files: Mapping[str, Path]) -> list[PropertyResult]:
-        """Judge every property against the submission's ``files`` (module name → path).
+        """Judge every property against the submission's ``files`` (module name → path)."""
+        return self.evaluate(runner, files).results
+
+    def evaluate(self, runner: Runner, files: Mapping[str, Path]) -> Graded:
+        """Judge every property against the submission's ``files``, and run the probes alongside.
 
         Helpers (``HELPERS``) are judged first; a helper that failed is replaced by its stand-in while
         the functions that may call it run, so its bug costs marks once.
@@ -63,9 +79,12 @@ class Suite:
         helpers = {h for hs in HELPERS.values() for h in hs}
         judged: dict[str, PropertyResult] = {}
         substitutes: dict[str, tuple[str, ...]] = {}
+        probed: dict[int, Outcome] = {}
         for phase in (True, False):
             props = [p for p in self.properties if self.runnable(p) and (p.function in helpers) == phase]
-            outcomes = self._run({p.name: self.cases[p.name] for p in props}, runner, files, substitutes)
+            probes = [(i, c) for i, c in enumerate(self.probes) if (c.function in helpers) == phase]
+            outcomes = self._run({p.name: self.cases[p.name] for p in props}, runner, files, substitutes,
+                                 probes, probed)
             for prop in props:
                 judged[prop.name] = self._judge(prop, self.cases[prop.name], outcomes[prop.name])
             failed = {r.prop.function for r in judged.values() if r.status == "failed"}
@@ -81,27 +100,38 @@ class Suite:
                                f"yours (it failed its own tests), so that bug is not charged twice.")
             results.append(result)
         self._shrink_failures(results, runner, files, substitutes)
-        return results
+        return Graded(results, [(call, probed[i]) for i, call in enumerate(self.probes)])
 
     @staticmethod
     def _run(cases_by_prop: Mapping[str, Sequence[Case]], runner: Runner, files: Mapping[str, Path],
-             substitutes: Mapping[str, tuple[str, ...]]) -> dict[str, list[list[Outcome]]]:
-        """One runner batch per function; outcomes regrouped per property and case."""
-        by_function: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
+             substitutes: Mapping[str, tuple[str, ...]], probes: Sequence[tuple[int, Call]] = (),
+             probed: dict[int, Outcome] | None = None) -> dict[str, list[list[Outcome]]]:
+        """One runner batch per function; outcomes regrouped per property and case.
+
+        ``probes`` (index, call) go last in their function's batch; their outcomes land in ``probed``.
+        """
+        by_function: dict[str, list[tuple[str | None, int, int]]] = defaultdict(list)
         calls: dict[str, list[Call]] = defaultdict(list)
         for name, cases in cases_by_prop.items():
             for ci, case in enumerate(cases):
                 for k, call in enumerate(case.calls):
                     by_function[call.function].append((name, ci, k))
                     calls[call.function].append(call)
+        for i, call in probes:
+            by_function[call.function].append((None, i, 0))
+            calls[call.function].append(call)
         grouped: dict[str, list[list[Outcome]]] = {
             name: [[Outcome()] * len(c.calls) for c in cases] for name, cases in cases_by_prop.items()
         }
         for function, where in by_function.items():
             got = runner.run(files, MODULE_OF[function], function, calls[function],
                              substitutes=substitutes.get(function, ()))
-            for (name, ci, k), outcome in zip(where, got, strict=True):
-                grouped[name][ci][k] = outcome
+            for (owner, ci, k), outcome in zip(where, got, strict=True):
+                if owner is None:
+                    if probed is not None:
+                        probed[ci] = outcome
+                else:
+                    grouped[owner][ci][k] = outcome
         return grouped
 
     @staticmethod
