@@ -1,19 +1,46 @@
 """What a sandboxed worker may see: its Python path and the Landlock read allow-list.
 
-Computed on the trusted side from this interpreter and handed to the zygote.  The rule: Python's
-stdlib and the third-party packages (numpy, torch, …) are readable; the repository (which holds
-``solutions/``, the hidden tests and the grader) and everything else is not.  When the virtualenv lives
-inside the repository, only its ``site-packages`` is readable, entry by entry, minus this project's
-own packages and editable-install finders (an editable install maps ``solutions`` to the repo).
+Computed on the trusted side from this interpreter and handed to the zygote.  Readable: Python's
+stdlib, the system libraries, and from the site-packages on ``sys.path`` only ``WORKER_DISTRIBUTIONS``
+(torch, numpy, matplotlib, pytest) and what they require, from their metadata.  Not readable: the
+repository (``solutions/``, the hidden tests, the grader), every other third-party install location (the
+base interpreter's site-packages, Debian's dist-packages, ...), the grader's other dependencies
+(hypothesis, rich, typer, babel, ...), editable-install finders and ``.pth`` files, and everything else.
+
+Landlock rules only allow, each for everything beneath its path, so a tree that holds something denied
+(the stdlib dir holds the base ``site-packages``; ``/usr`` holds ``dist-packages``) is granted child by
+child down to the denied path, and the directories on the way are listable (READ_DIR: names, not
+contents; the denied dirs beneath them are listable too).
+A needed site dir is listable too (the import system finds modules by listing it); the packages in it
+that a worker may not read are hidden from imports (``SiteFinder``), so ``import hypothesis`` in a
+worker is a ModuleNotFoundError, as if not installed, rather than a PermissionError.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import re
 import sys
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from importlib.machinery import (
+    BYTECODE_SUFFIXES,
+    EXTENSION_SUFFIXES,
+    SOURCE_SUFFIXES,
+    ExtensionFileLoader,
+    FileFinder,
+    ModuleSpec,
+    SourceFileLoader,
+    SourcelessFileLoader,
+    all_suffixes,
+)
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importlib.metadata import Distribution
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SANDBOX_DIR = Path(__file__).resolve().parent
@@ -27,7 +54,11 @@ OWN_PACKAGES = (
     "scripts",
     "optigrade",
 )
+# What a worker may import from site dirs, with their requirements: torch and numpy for the worker itself,
+# matplotlib and pytest because submissions import them at the top (plots and tests left in the file).
+WORKER_DISTRIBUTIONS = ("torch", "numpy", "matplotlib", "pytest")
 SITE_DIR_NAMES = ("site-packages", "dist-packages")
+METADATA_SUFFIXES = (".dist-info", ".egg-info")
 SYSTEM_READ = (
     "/usr",
     "/lib",
@@ -53,10 +84,46 @@ class Policy:
     list_only: list[str]  # may list the directory, not read files beneath
     devices: list[str]  # read/write/ioctl
     bind_roots: list[str] = field(default_factory=list)  # mount points for the root-only hidden-home fix
+    hidden: dict[str, list[str]] = field(default_factory=dict)  # site dir -> top-level names not importable
 
 
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+class SiteFinder(FileFinder):
+    """The path-entry finder for a site dir in the zygote: names a worker may not read look not installed
+    (``find_spec`` → None), so optional imports (``try: import matplotlib``) fail the usual way."""
+
+    def __init__(self, path: str, hidden: Iterable[str]) -> None:
+        super().__init__(
+            path,
+            (ExtensionFileLoader, EXTENSION_SUFFIXES),
+            (SourceFileLoader, SOURCE_SUFFIXES),
+            (SourcelessFileLoader, BYTECODE_SUFFIXES),
+        )
+        self.hidden = frozenset(hidden)
+
+    def find_spec(self, fullname: str, target: ModuleType | None = None) -> ModuleSpec | None:
+        if fullname in self.hidden:
+            return None
+        return super().find_spec(fullname, target)
+
+
+def site_finders(hidden: Mapping[str, Iterable[str]]) -> dict[str, SiteFinder]:
+    """Entries for ``sys.path_importer_cache``, installed by the zygote before it imports anything."""
+    return {path: SiteFinder(path, names) for path, names in hidden.items()}
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _ancestors(path: str) -> Iterator[str]:
+    while (parent := os.path.dirname(path)) != path:
+        yield parent
+        path = parent
+
+
+def _leads_into(path: str, repo: str, sites: Iterable[str]) -> bool:
+    real = os.path.realpath(path)
+    return _inside(real, repo) and not any(_inside(real, site) for site in sites)
 
 
 def _own_entry(name: str) -> bool:
@@ -68,30 +135,211 @@ def _own_entry(name: str) -> bool:
     )
 
 
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _module_name(entry: str) -> str | None:
+    """The top-level module a site dir entry provides (``six.py`` → six), or None (metadata, libs, …)."""
+    if entry.isidentifier():
+        return entry
+    for suffix in sorted(all_suffixes(), key=len, reverse=True):
+        if entry.endswith(suffix) and entry[: -len(suffix)].isidentifier():
+            return entry[: -len(suffix)]
+    return None
+
+
+def install_locations(extra_prefixes: Iterable[str] = ("/usr", "/usr/local")) -> set[str]:
+    """Third-party install locations known to this interpreter (every sysconfig scheme, Debian's patched
+    ``site``), for the venv and its base, plus the usual ``lib*/python3*/{site,dist}-packages`` dirs."""
+    import site
+    import sysconfig
+
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    found: set[str] = set()
+    for scheme in sysconfig.get_scheme_names():
+        for prefix in prefixes:
+            paths = sysconfig.get_paths(scheme, vars={"base": prefix, "platbase": prefix})
+            found.update(paths[key] for key in ("purelib", "platlib") if key in paths)
+    found.update(site.getsitepackages(list(prefixes)))
+    found.add(site.getusersitepackages())
+    for prefix in sorted(prefixes | set(extra_prefixes)):
+        for name in SITE_DIR_NAMES:
+            found.update(glob.glob(os.path.join(glob.escape(prefix), "lib*", "python3*", name)))
+    return {os.path.realpath(p) for p in found if os.path.isdir(p)}
+
+
+@dataclass
+class _Grants:
+    read: list[str] = field(default_factory=list)
+    list_only: list[str] = field(default_factory=list)
+    listed: set[str] = field(default_factory=set)
+
+    def carve(self, path: str, holes: Iterable[str]) -> None:
+        """Grant ``path`` minus the ``holes`` beneath it: whole when none is, else listable and child by
+        child down to each hole.  Landlock follows symlinks, so rules go on (and compare) the target."""
+        real = os.path.realpath(path)
+        if not os.path.exists(real) or any(_inside(real, hole) for hole in holes):
+            return
+        if not any(_inside(hole, real) for hole in holes):
+            self.read.append(real)
+        elif real not in self.listed:  # (a symlink may lead back up)
+            self.listed.add(real)
+            self.list_only.append(real)
+            for child in sorted(os.listdir(real)):
+                self.carve(os.path.join(real, child), holes)
+
+    def owned(self, base: str, claims: Claims) -> None:
+        """Grant each entry of ``base`` installed only by needed distributions; descend into shared ones
+        (``__pycache__``, namespace packages such as ``nvidia``)."""
+        owners: dict[str, int] = {}  # entry -> 1: a needed distribution installed in it, 2: another one did
+        for rel, mine in claims:
+            head = rel.partition("/")[0]
+            owners[head] = owners.get(head, 0) | (1 if mine else 2)
+        below: dict[str, Claims] = {name: [] for name, bits in owners.items() if bits == 3}
+        if below:
+            for rel, mine in claims:
+                head, _, rest = rel.partition("/")
+                if head in below and rest:
+                    below[head].append((rest, mine))
+        for name, bits in sorted(owners.items()):
+            path = os.path.join(base, name)
+            if not bits & 1 or not os.path.lexists(path):
+                continue
+            if bits == 1:
+                self.read.append(path)
+            elif os.path.isdir(path) and not os.path.islink(path):
+                self.list_only.append(path)
+                self.owned(path, below[name])
+
+
+Claims = list[tuple[str, bool]]  # (a path below a dir, installed by a needed distribution)
+Dists = list[tuple[str, "Distribution"]]  # (normalized name, distribution) in one site dir
+
+
+def _dist_name(dist: Distribution) -> str:
+    """The normalized name, read from the header (parsing whole METADATA files is slow)."""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    match = re.search(r"^Name:[ \t]*(\S+)", text, re.MULTILINE)
+    return _norm(match.group(1)) if match else ""
+
+
+def _worker_distributions(dists: Mapping[str, Dists]) -> dict[str, str]:
+    """``WORKER_DISTRIBUTIONS`` and everything they require (extras excluded; other markers count, so a
+    CUDA build's nvidia-* and triton are in): normalized name -> the site dir it is imported from."""
+    found: dict[str, tuple[str, Distribution]] = {}
+    for site, pairs in dists.items():
+        for name, dist in pairs:
+            found.setdefault(name, (site, dist))  # the first on the path wins, as for imports
+    needed: dict[str, str] = {}
+    todo = list(WORKER_DISTRIBUTIONS)
+    while todo:
+        name = _norm(todo.pop())
+        if name in needed or name not in found:
+            continue
+        site, dist = found[name]
+        needed[name] = site
+        for requirement in dist.requires or []:
+            spec, _, marker = requirement.partition(";")
+            match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
+            if match and "extra" not in marker:
+                todo.append(match.group(1))
+    return needed
+
+
+def _installed_files(name: str, dist: Distribution, entries: list[str]) -> list[str]:
+    """What ``dist`` installed, relative to its site dir: RECORD, else installed-files.txt, else (Debian's
+    egg-info) its top-level modules and its metadata entry."""
+    import csv
+
+    record = dist.read_text("RECORD")
+    if record:  # path,hash,size; csv-quoted only when the path has a comma or quote
+        lines = record.splitlines()
+        return [next(csv.reader([ln]))[0] if ln.startswith('"') else ln.rsplit(",", 2)[0] for ln in lines if ln]
+    if dist.read_text("installed-files.txt") is not None:
+        return [str(p) for p in dist.files or []]
+    tops = set((dist.read_text("top_level.txt") or "").split())
+    return [
+        e
+        for e in entries
+        if name and (_module_name(e) in tops or (e.endswith(METADATA_SUFFIXES) and _norm(e.split("-")[0]) == name))
+    ]
+
+
+def _claims(site: str, dists: Dists, entries: list[str], needed: Mapping[str, str]) -> Claims | None:
+    """Each file installed in ``site`` and whether a needed distribution installed it; None when no
+    distribution there says what it installed (then who owns what is unknown)."""
+    own = {e for e in entries if _own_entry(e)}
+    claims: Claims = []
+    for name, dist in dists:
+        mine = needed.get(name) == site
+        for rel in _installed_files(name, dist, entries):
+            head = rel.partition("/")[0]
+            if head not in ("..", "") and head not in own:
+                claims.append((rel, mine))
+    if not claims:
+        return None
+    missing = {_norm(n) for n in WORKER_DISTRIBUTIONS} - set(needed)  # e.g. a source build with no metadata
+    return claims + [(e, True) for e in entries if _norm(_module_name(e) or "-") in missing]
+
+
+def _site_grants(site: str, dists: Dists, needed: Mapping[str, str]) -> tuple[_Grants, list[str]]:
+    """What a worker may read in one site dir on the path, and the top-level names hidden from imports."""
+    entries = sorted(os.listdir(site))
+    grants = _Grants(list_only=[site])
+    claims = _claims(site, dists, entries, needed)
+    if claims is None:  # nothing says who installed what: every entry but this project's own
+        grants.read += [os.path.join(site, e) for e in entries if not _own_entry(e)]
+    else:
+        grants.owned(site, claims)
+    granted = {os.path.basename(p) for p in grants.read + grants.list_only if os.path.dirname(p) == site}
+    importable = {_module_name(e) for e in granted} | set(sys.stdlib_module_names)
+    hidden = sorted({m for e in entries if e not in granted and (m := _module_name(e)) and m not in importable})
+    return grants, hidden
+
+
 def build(device: str = "cpu", path: list[str] | None = None, repo: Path = REPO_ROOT) -> Policy:
-    sys_path: list[str] = []
-    read: list[str] = []
-    list_only: list[str] = []
+    from importlib import metadata
+
+    entries: list[str] = []
     for entry in sys.path if path is None else path:
         if not entry or not os.path.isabs(entry) or not os.path.exists(entry):
             continue  # '' (the cwd), relative entries and path-hook markers such as __editable__…
-        resolved = Path(entry).resolve()
-        is_site = resolved.name in SITE_DIR_NAMES
-        if _inside(resolved, repo) and not is_site:
-            continue
-        if any(resolved.name == p for p in OWN_PACKAGES):
-            continue
-        if str(resolved) not in sys_path:
-            sys_path.append(str(resolved))
-        if is_site and resolved.is_dir():
-            list_only.append(str(resolved))
-            read.extend(str(resolved / n) for n in sorted(os.listdir(resolved)) if not _own_entry(n))
+        resolved = os.path.realpath(entry)
+        if resolved not in entries:
+            entries.append(resolved)
+    known_sites = install_locations()
+    sites = [e for e in entries if os.path.basename(e) in SITE_DIR_NAMES or e in known_sites]
+    nested = {os.path.realpath(os.path.join(e, n)) for e in entries for n in SITE_DIR_NAMES}  # in a stdlib dir
+    holes = sorted(known_sites | set(sites) | {p for p in nested if os.path.isdir(p)} | {os.path.realpath(repo)})
+    dists = {s: [(_dist_name(d), d) for d in metadata.distributions(path=[s])] for s in sites}
+    needed = _worker_distributions(dists)
+    sys_path: list[str] = []
+    grants = _Grants()
+    hidden: dict[str, list[str]] = {}
+    for resolved in entries:
+        if resolved in sites:
+            site_grants, site_hidden = _site_grants(resolved, dists[resolved], needed)
+            if not site_grants.read:
+                continue  # nothing a worker needs there: off its path altogether
+            grants.read += site_grants.read
+            grants.list_only += site_grants.list_only
+            hidden[resolved] = site_hidden
+        elif os.path.basename(resolved) in OWN_PACKAGES or any(_inside(resolved, hole) for hole in holes):
+            continue  # the repository, or inside a third-party install location
         else:
-            read.append(str(resolved))
+            grants.carve(resolved, holes)
+        sys_path.append(resolved)
     system = [p for p in SYSTEM_READ if os.path.exists(p)]
     devices = [p for p in DEVICES if os.path.exists(p)]
     if device == "cuda":
         system += [p for p in CUDA_READ if os.path.exists(p)]
         devices += sorted(glob.glob("/dev/nvidia*"))
+    for root in system:
+        grants.carve(root, holes)
+    repo_real = os.path.realpath(repo)  # a symlinked entry must not lead into the repository
+    read = [p for p in dict.fromkeys(grants.read) if not _leads_into(p, repo_real, sites)]
+    granted = set(read)
+    read = [p for p in read if not any(a in granted for a in _ancestors(p))]  # fewer rules per job
     roots = [p for p in sys_path if os.path.isdir(p)]
-    return Policy(sys_path, read + system, list_only, devices, roots)
+    return Policy(sys_path, read, list(dict.fromkeys(grants.list_only)), devices, roots, hidden)

@@ -384,6 +384,10 @@ def main() -> None:
     config = json.loads(ctl.recv(1 << 22))
     sys.path[:] = list(config["policy"]["sys_path"])
     _install_package_stubs()
+    from grader.sandbox import policy
+
+    # Before any import: what a worker may not read is not importable here either (nor in its memory).
+    sys.path_importer_cache.update(policy.site_finders(config["policy"]["hidden"]))
     import numpy  # noqa: F401
     import torch
 
@@ -393,7 +397,7 @@ def main() -> None:
         __import__(name)
     import importlib.util  # noqa: F401
 
-    from grader.sandbox import drivers, isolation, objectives, policy, values, wire, worker  # noqa: F401
+    from grader.sandbox import drivers, isolation, objectives, values, wire, worker  # noqa: F401
 
     leaked = sorted(m for m in sys.modules if m.split(".")[0] in FORBIDDEN_MODULES or m in FORBIDDEN_MODULES)
     if leaked:
