@@ -86,6 +86,8 @@ def test_captions_say_whether_the_student_follows_the_reference(graded: Path) ->
     buggy = (graded / "b11002002" / "feedback.md").read_text()
     adam = buggy.split("## `adam_step`", 1)[1].split("## ", 1)[0]
     assert "leaves the reference (blue) at step 1" in adam
+    rmsprop = buggy.split("## `rmsprop_step`", 1)[1].split("## ", 1)[0]  # δ outside the root: a tiny gap
+    assert re.search(r"leaves the reference \(blue\) at step \d+ \(off by [0-9.e-]+; too small to see", rmsprop)
 
 
 def test_pngs_are_byte_identical_across_runs(graded: Path, tmp_path: Path) -> None:
