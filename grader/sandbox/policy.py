@@ -175,10 +175,10 @@ class _Grants:
     list_only: list[str] = field(default_factory=list)
     listed: set[str] = field(default_factory=set)
 
-    def carve(self, path: str, holes: Iterable[str]) -> None:
+    def carve(self, path: str, holes: Iterable[str], in_real_dir: bool = False) -> None:
         """Grant ``path`` minus the ``holes`` beneath it: whole when none is, else listable and child by
         child down to each hole.  Landlock follows symlinks, so rules go on (and compare) the target."""
-        real = os.path.realpath(path)
+        real = path if in_real_dir and not os.path.islink(path) else os.path.realpath(path)
         if not os.path.exists(real) or any(_inside(real, hole) for hole in holes):
             return
         if not any(_inside(hole, real) for hole in holes):
@@ -187,21 +187,21 @@ class _Grants:
             self.listed.add(real)
             self.list_only.append(real)
             for child in sorted(os.listdir(real)):
-                self.carve(os.path.join(real, child), holes)
+                self.carve(os.path.join(real, child), holes, in_real_dir=True)
 
     def owned(self, base: str, claims: Claims) -> None:
         """Grant each entry of ``base`` installed only by needed distributions; descend into shared ones
         (``__pycache__``, namespace packages such as ``nvidia``)."""
+        heads = [{rel.partition("/")[0] for rel in paths} for _, paths in claims]
         owners: dict[str, int] = {}  # entry -> 1: a needed distribution installed in it, 2: another one did
-        for rel, mine in claims:
-            head = rel.partition("/")[0]
-            owners[head] = owners.get(head, 0) | (1 if mine else 2)
+        for (mine, _), names in zip(claims, heads, strict=True):
+            for name in names:
+                owners[name] = owners.get(name, 0) | (1 if mine else 2)
         below: dict[str, Claims] = {name: [] for name, bits in owners.items() if bits == 3}
-        if below:
-            for rel, mine in claims:
-                head, _, rest = rel.partition("/")
-                if head in below and rest:
-                    below[head].append((rest, mine))
+        for (mine, paths), names in zip(claims, heads, strict=True):
+            for name in names & below.keys():
+                prefix = name + "/"
+                below[name].append((mine, [rel[len(prefix) :] for rel in paths if rel.startswith(prefix)]))
         for name, bits in sorted(owners.items()):
             path = os.path.join(base, name)
             if not bits & 1 or not os.path.lexists(path):
@@ -213,7 +213,7 @@ class _Grants:
                 self.owned(path, below[name])
 
 
-Claims = list[tuple[str, bool]]  # (a path below a dir, installed by a needed distribution)
+Claims = list[tuple[bool, list[str]]]  # per distribution: is it needed, the paths it installed below a dir
 Dists = list[tuple[str, "Distribution"]]  # (normalized name, distribution) in one site dir
 
 
@@ -267,20 +267,17 @@ def _installed_files(name: str, dist: Distribution, entries: list[str]) -> list[
 
 
 def _claims(site: str, dists: Dists, entries: list[str], needed: Mapping[str, str]) -> Claims | None:
-    """Each file installed in ``site`` and whether a needed distribution installed it; None when no
+    """Per distribution in ``site``: whether it is needed, and the files it installed there; None when no
     distribution there says what it installed (then who owns what is unknown)."""
     own = {e for e in entries if _own_entry(e)}
     claims: Claims = []
     for name, dist in dists:
-        mine = needed.get(name) == site
-        for rel in _installed_files(name, dist, entries):
-            head = rel.partition("/")[0]
-            if head not in ("..", "") and head not in own:
-                claims.append((rel, mine))
-    if not claims:
+        paths = [rel for rel in _installed_files(name, dist, entries) if rel.partition("/")[0] not in own]
+        claims.append((needed.get(name) == site, [rel for rel in paths if not rel.startswith(("../", "/"))]))
+    if not any(paths for _, paths in claims):
         return None
     missing = {_norm(n) for n in WORKER_DISTRIBUTIONS} - set(needed)  # e.g. a source build with no metadata
-    return claims + [(e, True) for e in entries if _norm(_module_name(e) or "-") in missing]
+    return claims + [(True, [e for e in entries if _norm(_module_name(e) or "-") in missing])]
 
 
 def _site_grants(site: str, dists: Dists, needed: Mapping[str, str]) -> tuple[_Grants, list[str]]:
@@ -311,7 +308,8 @@ def build(device: str = "cpu", path: list[str] | None = None, repo: Path = REPO_
     known_sites = install_locations()
     sites = [e for e in entries if os.path.basename(e) in SITE_DIR_NAMES or e in known_sites]
     nested = {os.path.realpath(os.path.join(e, n)) for e in entries for n in SITE_DIR_NAMES}  # in a stdlib dir
-    holes = sorted(known_sites | set(sites) | {p for p in nested if os.path.isdir(p)} | {os.path.realpath(repo)})
+    repo_real = os.path.realpath(repo)
+    holes = sorted(known_sites | set(sites) | {p for p in nested if os.path.isdir(p)} | {repo_real})
     dists = {s: [(_dist_name(d), d) for d in metadata.distributions(path=[s])] for s in sites}
     needed = _worker_distributions(dists)
     sys_path: list[str] = []
@@ -322,7 +320,7 @@ def build(device: str = "cpu", path: list[str] | None = None, repo: Path = REPO_
             site_grants, site_hidden = _site_grants(resolved, dists[resolved], needed)
             if not site_grants.read:
                 continue  # nothing a worker needs there: off its path altogether
-            grants.read += site_grants.read
+            grants.read += [p for p in site_grants.read if not _leads_into(p, repo_real, sites)]  # (symlinks)
             grants.list_only += site_grants.list_only
             hidden[resolved] = site_hidden
         elif os.path.basename(resolved) in OWN_PACKAGES or any(_inside(resolved, hole) for hole in holes):
@@ -337,8 +335,7 @@ def build(device: str = "cpu", path: list[str] | None = None, repo: Path = REPO_
         devices += sorted(glob.glob("/dev/nvidia*"))
     for root in system:
         grants.carve(root, holes)
-    repo_real = os.path.realpath(repo)  # a symlinked entry must not lead into the repository
-    read = [p for p in dict.fromkeys(grants.read) if not _leads_into(p, repo_real, sites)]
+    read = list(dict.fromkeys(grants.read))
     granted = set(read)
     read = [p for p in read if not any(a in granted for a in _ancestors(p))]  # fewer rules per job
     roots = [p for p in sys_path if os.path.isdir(p)]
