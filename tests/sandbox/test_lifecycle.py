@@ -93,7 +93,9 @@ def test_reply_cap(tight: Sandbox, tmp_path: Path) -> None:
     source = (
         "import torch, os\n"
         "def f():\n    return torch.zeros(300_000)\n"
-        "def g():\n    os.write(4, (1_000_000).to_bytes(4, 'big') + b' ' * 1_500_000)\n"
+        # A header as long as the cap itself can never complete before the cap is hit, however the
+        # pipe chunks it (a shorter one may parse first and fail as bad JSON instead).
+        "def g():\n    os.write(4, (1 << 20).to_bytes(4, 'big') + b' ' * 1_500_000)\n"
     )
     path = write_student(tmp_path, source)
     result = tight.run(Job(path, "f", [Request()]))

@@ -26,7 +26,8 @@ def f():
 """
 WORKER_MODULES = {"grader", "grader.sandbox", "grader.sandbox.values", "grader.sandbox.wire",
                   "grader.sandbox.objectives", "grader.sandbox.drivers", "grader.sandbox.worker",
-                  "grader.sandbox.isolation", "grader.sandbox.policy"}
+                  "grader.sandbox.isolation", "grader.sandbox.policy",
+                  "grader.sandbox.substitutes"}  # the lecture's 1 − βᵗ only
 
 
 def test_worker_holds_no_trusted_code_or_secrets(sandbox: Sandbox, tmp_path: Path) -> None:
