@@ -197,8 +197,9 @@ def _grade_one(suite: Suite, runner: SandboxRunner, sub: Submission, points: dic
         raise GraderFault(f"drawing the trajectory plots failed: {exc!r}") from exc
     for function, (_, png) in drawn.items():
         write_atomic(folder / TRAJECTORIES / f"{function}.png", png)
-    notes = {r.prop.function: r.note for r in results if r.note}  # e.g. a helper's stand-in: the probe had it too
-    captions = {f: f"{c} Drawn in the same run as the tests: {notes[f]}" if f in notes else c
+    # How a function's tests ran (e.g. a helper's stand-in) holds for its rollout too: same job.
+    notes = {r.prop.function: r.note for r in results if r.note}
+    captions = {f: f"{c} As in the tests: {notes[f][:1].lower()}{notes[f][1:]}" if f in notes else c
                 for f, c in plots.captions(drawn).items()}
     links = {function: f"{TRAJECTORIES}/{function}.png" for function in drawn}
     uris = {function: plots.data_uri(png) for function, (_, png) in drawn.items()}

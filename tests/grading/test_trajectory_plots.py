@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import inspect
 import re
 import shutil
 from collections.abc import Iterator
@@ -17,9 +18,10 @@ from grader.grade.run import grade_class
 from grader.sandbox import Limits, Sandbox
 from grader.suite.contract import STEP_FUNCTIONS
 from grader.suite.engine import Suite
+from grader.suite.hidden.mutants import MUTANTS
 from grader.suite.registry import suite_properties
 from grader.suite.runners import InProcessRunner, SandboxRunner
-from tests.grading.conftest import CORRECT, DEMO
+from tests.grading.conftest import CORRECT, DEMO, submission_with
 
 FAST = {"examples": 4, "wall_s": 2.0, "jobs": 2}
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -88,6 +90,21 @@ def test_captions_say_whether_the_student_follows_the_reference(graded: Path) ->
     assert "leaves the reference (blue) at step 1" in adam
     rmsprop = buggy.split("## `rmsprop_step`", 1)[1].split("## ", 1)[0]  # δ outside the root: a tiny gap
     assert re.search(r"leaves the reference \(blue\) at step \d+ \(off by [0-9.e-]+; too small to see", rmsprop)
+
+
+def test_a_helpers_stand_in_is_noted_under_the_plot(tmp_path: Path) -> None:
+    """The rollout runs in the tests' job, so a failed helper's stand-in shaped the plotted path too."""
+    student = tmp_path / "subs" / "s1"
+    student.mkdir(parents=True)
+    mutant = MUTANTS["bias_correction"][0]
+    submission_with(student, "bias_correction",
+                    inspect.getsource(mutant.fn).replace(f"def {mutant.fn.__name__}(", "def bias_correction("))
+    grade_class(tmp_path / "subs", tmp_path / "out", **FAST)  # type: ignore[arg-type]
+    page = (tmp_path / "out" / "s1" / "feedback.html").read_text()
+    captions = dict(re.findall(r"<img alt='trajectory of (\w+)'[^>]*><figcaption>([^<]*)</figcaption>", page))
+    for function in ("adam_step", "adamw_step"):
+        assert "As in the tests: graded with a correct bias_correction standing in" in captions[function]
+    assert "As in the tests" not in captions["sgd_step"]
 
 
 def test_pngs_are_byte_identical_across_runs(graded: Path, tmp_path: Path) -> None:
