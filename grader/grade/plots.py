@@ -1,9 +1,12 @@
 """Trajectory plots for the feedback: each optimizer's path on the lecture's elongated bowl, yours and the reference.
 
-The bowl is the suite's quadratic (``bowl_starts`` in grader/suite/hidden/steps.py), with the steep
-direction along x₂, as in the lecture's ellipse picture::
+The bowl is the suite's quadratic (``bowl_starts`` in grader/suite/hidden/steps.py, the judged
+multi-step trajectory), an ellipse like the lecture's "learning rate per parameter" picture::
 
     f(x) = ½ Σᵢ aᵢ (xᵢ − cᵢ)²,   ∇f(x) = a ⊙ (x − c),   a = (1, 10),  c = (0, 0)
+
+The lecture names w1 as the steep direction; here it is x₂, as in ``bowl_starts``, so the long axis
+of the ellipse lies along the plot's width.
 
 From x₀ = START with zero state, each step function takes STEPS steps with the hyperparameters in
 SETTINGS (the contract's defaults otherwise).  The student's steps run in the sandbox, in the same job
@@ -100,7 +103,9 @@ def reference_path(function: str) -> Points:
     out = rollout(REFERENCE[function], tuple(to_wire(a) for a in call.args), dict(call.kwargs))
     if not isinstance(out.value, dict) or out.value["stopped"] is not None:
         raise RuntimeError(f"the reference {function} did not complete its rollout: {out}")
-    return np.stack([np.array(START), *(p.numpy() for p in out.value["path"])])
+    path = np.stack([np.array(START), *(p.numpy() for p in out.value["path"])])
+    path.flags.writeable = False  # cached and shared by every student's plot
+    return path
 
 
 @dataclass(frozen=True)
