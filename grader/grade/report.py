@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,16 @@ def show(value: Any, limit: int = 8) -> str:
     return repr(value)
 
 
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain_text(printed: str) -> str:
+    """Student output as inert text: terminal escapes, control and bidi-override characters removed
+    (so printed output cannot recolour, hide or reorder the feedback around it)."""
+    return _CONTROL.sub("", _ANSI.sub("", printed.replace("\r\n", "\n").replace("\r", "\n")))
+
+
 def failure_text(r: PropertyResult) -> str:
     """What failed, on which (shrunk) inputs, the lecture formula, and a hint."""
     if r.status == "skipped":
@@ -75,8 +86,9 @@ def failure_text(r: PropertyResult) -> str:
         lines.append(f"Lecture formula: {r.prop.formula}")
     if r.failure.hint:
         lines.append(f"Hint: {r.failure.hint}")
-    if r.stdout.strip():
-        lines.append("Your code printed (truncated): " + r.stdout.strip()[:500])
+    printed = plain_text(r.stdout).strip()
+    if printed:
+        lines.append("Your code printed (truncated): " + printed[:500])
     return "\n".join(lines) + note
 
 
