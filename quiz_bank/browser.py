@@ -28,6 +28,7 @@ from quiz_bank.errors import QuizError
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 TIMEOUT_S = 120
+CLOSE_S = 10  # how long a browser may take to shut down before it is killed
 
 
 def find_chromium() -> str | None:
@@ -41,12 +42,27 @@ def find_chromium() -> str | None:
 _PDF_DATE = re.compile(rb"/(CreationDate|ModDate) \(D:\d{14}")
 
 
-def reproducible_pdf(data: bytes) -> bytes:
-    """Chromium stamps the print time into a PDF; set it to 1980-01-01 (same length: offsets stay valid).
+_STRUCT_ID = re.compile(rb"\(node(\d+)\)")
 
-    Apart from these dates Chromium's PDFs are deterministic, so the same build gives the same bytes.
+
+def reproducible_pdf(data: bytes) -> bytes:
+    """The same page gives the same bytes: Chromium's two run-dependent stamps are normalized in place.
+
+    * The print time (/CreationDate, /ModDate) becomes 1980-01-01.
+    * Tagged PDFs name each structure element after its DOM node id, ``(node00000015)``.  Those ids
+      count every node the renderer process has made so far, so they shift with what it did before
+      this page (about:blank, the previous handout, timing under load): the cause of a build that
+      was once not byte-identical under parallel load.  They are renumbered by rank, zero-padded to
+      the same width, so the /IDTree stays sorted.
+
+    Every replacement has the length of what it replaces, so the xref offsets stay valid.
     """
-    return _PDF_DATE.sub(lambda m: b"/" + m.group(1) + b" (D:19800101000000", data)
+    data = _PDF_DATE.sub(lambda m: b"/" + m.group(1) + b" (D:19800101000000", data)
+    found = set(_STRUCT_ID.findall(data))
+    if len({len(n) for n in found}) != 1:  # none, or not zero-padded: renumbering could reorder the /IDTree
+        return data
+    rank = {n: str(i).zfill(len(n)).encode() for i, n in enumerate(sorted(found), start=1)}
+    return _STRUCT_ID.sub(lambda m: b"(node" + rank[m.group(1)] + b")", data)
 
 
 def font_warning(lang: str) -> str:
@@ -67,41 +83,28 @@ def _flags(profile: str) -> list[str]:
     return flags
 
 
-def _run(chromium: str, html: Path, args: list[str]) -> None:
-    with tempfile.TemporaryDirectory(prefix="optigrade-chromium-") as profile:
-        cmd = [chromium, *_flags(profile), *args, html.resolve().as_uri()]
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-        except subprocess.TimeoutExpired:
-            raise QuizError(f"Chromium took over {TIMEOUT_S} s on {html}. Fix: run the build again, "
-                            f"or pass --no-pdf and print the HTML handouts from a browser.") from None
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise QuizError(f"Chromium ({chromium}) failed on {html} with exit code {done.returncode}: "
-                        f"{' / '.join(tail)}. Fix: check the Chromium install, or pass --no-pdf.")
-
-
 def print_pdf(chromium: str, html: Path, pdf: Path) -> Path:
-    _run(chromium, html, ["--no-pdf-header-footer", f"--print-to-pdf={pdf.resolve()}"])
-    if not pdf.is_file():
-        raise QuizError(f"Chromium wrote no PDF for {html}. "
-                        f"Fix: check the Chromium install, or pass --no-pdf.")
-    pdf.write_bytes(reproducible_pdf(pdf.read_bytes()))
-    return pdf
+    """One page to PDF (a class set goes through :func:`print_pdfs`)."""
+    with DevToolsBrowser(chromium) as browser:
+        return browser.print_pdf(html, pdf)
 
 
 def screenshot(chromium: str, html: Path, png: Path, width: int = 900, height: int = 1400) -> Path:
-    _run(chromium, html, [f"--window-size={width},{height}", f"--screenshot={png.resolve()}"])
-    if not png.is_file():
-        raise QuizError(f"Chromium wrote no screenshot for {html}. Fix: check the Chromium install.")
-    return png
+    """One page to PNG, as laid out in a ``width`` × ``height`` window.
+
+    Taken over DevTools after the load and ``document.fonts.ready``: Chromium's own ``--screenshot``
+    with a fresh ``--user-data-dir`` captures before fallback fonts are in, so a Chinese-only line
+    comes out blank.
+    """
+    with DevToolsBrowser(chromium) as browser:
+        return browser.screenshot(html, png, width, height)
 
 
 class DevToolsBrowser:
     """One headless Chromium driven over the DevTools protocol on a pipe (fds 3 and 4 of the child)."""
 
     def __init__(self, chromium: str) -> None:
-        self._profile = tempfile.TemporaryDirectory(prefix="optigrade-chromium-")
+        self._profile = tempfile.TemporaryDirectory(prefix="optigrade-chromium-", ignore_cleanup_errors=True)
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -121,6 +124,8 @@ class DevToolsBrowser:
             target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
             self._session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
             self.call("Page.enable", session=self._session)
+            # Lifecycle events carry the loader id, so a page's load is never confused with an earlier one.
+            self.call("Page.setLifecycleEventsEnabled", {"enabled": True}, self._session)
         except BaseException:
             self.close()
             raise
@@ -157,21 +162,39 @@ class DevToolsBrowser:
                 return message.get("result", {})
             self._events.append(message)
 
-    def _wait_event(self, method: str) -> None:
+    def _wait_load(self, loader: str) -> None:
+        """Wait for the load event of the navigation ``loader`` (not a late one of about:blank's)."""
         deadline = time.monotonic() + TIMEOUT_S
         while True:
             for i, event in enumerate(self._events):
-                if event.get("method") == method and event.get("sessionId") == self._session:
+                params = event.get("params", {})
+                if (event.get("method") == "Page.lifecycleEvent" and event.get("sessionId") == self._session
+                        and params.get("name") == "load" and params.get("loaderId") == loader):
                     del self._events[i]
                     return
             self._events.append(self._message(deadline))
 
-    def print_pdf(self, html: Path, pdf: Path) -> Path:
+    def _open(self, html: Path) -> None:
+        """Load a page and its fonts."""
         self._events.clear()
-        self.call("Page.navigate", {"url": html.resolve().as_uri()}, self._session)
-        self._wait_event("Page.loadEventFired")
+        navigation = self.call("Page.navigate", {"url": html.resolve().as_uri()}, self._session)
+        if navigation.get("errorText"):
+            raise QuizError(f"Chromium could not open {html}: {navigation['errorText']}. "
+                            f"Fix: check that the file exists and is readable, or pass --no-pdf.")
+        self._wait_load(navigation["loaderId"])
         self.call("Runtime.evaluate", {"expression": "document.fonts.ready.then(() => true)",
                                        "awaitPromise": True}, self._session)
+
+    def screenshot(self, html: Path, png: Path, width: int, height: int) -> Path:
+        self.call("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, self._session)
+        self._open(html)
+        result = self.call("Page.captureScreenshot", {"format": "png"}, self._session)
+        png.write_bytes(base64.b64decode(result["data"]))
+        return png
+
+    def print_pdf(self, html: Path, pdf: Path) -> Path:
+        self._open(html)
         result = self.call("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True},
                            self._session)
         pdf.write_bytes(reproducible_pdf(base64.b64decode(result["data"])))
@@ -185,11 +208,30 @@ class DevToolsBrowser:
         finally:
             for fd in (self._to_child, self._from_child):
                 os.close(fd)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, 9)
-            with contextlib.suppress(ChildProcessError):  # already reaped
-                os.waitpid(self._pid, 0)
-            self._profile.cleanup()
+            # Let Chromium shut down (it stops its renderer and utility processes, which still write
+            # into the profile); kill it only if it hangs.  Removing the profile under a live child
+            # failed with "Directory not empty" under load.
+            if not self._exited(within=CLOSE_S):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self._pid, 9)
+                with contextlib.suppress(ChildProcessError):  # already reaped
+                    os.waitpid(self._pid, 0)
+            for _ in range(50):  # a killed browser's orphans may write a little longer
+                self._profile.cleanup()
+                if not os.path.exists(self._profile.name):
+                    break
+                time.sleep(0.1)
+
+    def _exited(self, within: float) -> bool:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(self._pid, os.WNOHANG)[0]:
+                    return True
+            except ChildProcessError:
+                return True
+            time.sleep(0.02)
+        return False
 
     def __enter__(self) -> DevToolsBrowser:
         return self
