@@ -22,6 +22,9 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 SIG_FIGS = 4
+# Float arithmetic leaves noise in the 16th-17th digit (1 - 0.999 = 0.0010000000000000009); answers are
+# stored to this many significant figures, far beyond the 4 asked and far below any tolerance.
+NOISE_FIGS = 13
 # Below this magnitude a value is asked in a scaled form (see the module docstring).
 SCALE_BELOW = Decimal("0.1")
 
@@ -50,6 +53,19 @@ def round_sig(x: Decimal, sig: int = SIG_FIGS) -> Decimal:
     if rounded.adjusted() > exp:  # 9.9996 → 10.000: one digit too many, requantize
         rounded = rounded.quantize(Decimal(1).scaleb(exp - sig + 2), rounding=ROUND_HALF_UP)
     return rounded
+
+
+def denoise(x: Decimal) -> Decimal:
+    """A computed value without float noise: rounded to 13 significant figures, trailing zeros dropped.
+
+    The key, Moodle and Canvas all get this value, so none of them shows 97.50000000000003.
+
+    >>> denoise(Decimal("97.50000000000003")), denoise(Decimal("-1.5500000007142858"))
+    (Decimal('97.5'), Decimal('-1.550000000714'))
+    """
+    if x == 0:
+        return Decimal(0)
+    return round_sig(x, NOISE_FIGS).normalize()
 
 
 def scale_exponent(value: Decimal) -> int:

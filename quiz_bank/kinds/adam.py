@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import cast
 
-from quiz_bank.kinds.base import Item, NumericKind, Params, Part, pick_decimal, scalar, unchanged
+from quiz_bank.kinds.base import NumericKind, Params, Part, pick_decimal, scalar, steps_shown
 from solutions.optimizers import adam_step, bias_correction
 
 # The lecture's β₁ = 0.9 and β₂ = 0.999 plus neighbours a course would use.
@@ -44,8 +44,9 @@ class CorrectedFirstMoment(NumericKind):
     parts = (Part("m_t", "m_{t}"), Part("m_hat_t", r"\hat{m}_{t}"))
 
     def draw(self, rng: random.Random) -> Params:
-        t = rng.randint(1, 3)
-        return {"beta1": rng.choice((0.8, 0.85, 0.9, 0.95)),
+        # Not t = 1: there m̂₁ = g₁ (the lecture's 0.5 → 0.5), an answer printed in the question.
+        t = rng.randint(2, 3)
+        return {"beta1": rng.choice((0.8, 0.85, 0.9, 0.95)), "t": t,
                 "grads": [pick_decimal(rng, -3, 3) for _ in range(t)]}
 
     def solve(self, params: Params) -> dict[str, float | int]:
@@ -54,9 +55,7 @@ class CorrectedFirstMoment(NumericKind):
         return {"m_t": m, "m_hat_t": m / bias_correction(beta1, len(grads))}
 
     def display(self, params: Params) -> dict[str, str]:
-        shown = super().display(params)
-        shown["t"] = str(len(cast(list[float], params["grads"])))
-        return shown
+        return steps_shown(super().display(params), params)
 
 
 class AdamFirstStep(NumericKind):
@@ -81,6 +80,3 @@ class AdamFirstStep(NumericKind):
         shown = super().display(params)
         shown["eps"] = "10^{-8}"
         return shown
-
-    def problems(self, params: Params, items: tuple[Item, ...]) -> list[str]:
-        return super().problems(params, items) + unchanged(items, "theta_1", cast(float, params["param"]))

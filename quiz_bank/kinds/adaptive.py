@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import cast
 
-from quiz_bank.kinds.base import Item, NumericKind, Params, Part, pick_decimal, scalar, unchanged
+from quiz_bank.kinds.base import NumericKind, Params, Part, pick_decimal, scalar, steps_shown
 from solutions.optimizers import adagrad_step, rmsprop_step
 
 
@@ -17,8 +17,8 @@ class AdagradEffectiveLR(NumericKind):
     parts = (Part("r_t", "r_{t}"), Part("effective_lr", r"\frac{\eta}{\delta + \sqrt{r_{t}}}"))
 
     def draw(self, rng: random.Random) -> Params:
-        return {"lr": rng.choice((0.01, 0.05, 0.1, 0.5, 1.0)), "delta": 1e-7,
-                "grads": [pick_decimal(rng, -4, 4) for _ in range(rng.randint(2, 3))]}
+        lr, t = rng.choice((0.01, 0.05, 0.1, 0.5, 1.0)), rng.randint(2, 3)
+        return {"lr": lr, "delta": 1e-7, "t": t, "grads": [pick_decimal(rng, -4, 4) for _ in range(t)]}
 
     def solve(self, params: Params) -> dict[str, float | int]:
         lr, delta = cast(float, params["lr"]), cast(float, params["delta"])
@@ -33,8 +33,7 @@ class AdagradEffectiveLR(NumericKind):
     def display(self, params: Params) -> dict[str, str]:
         shown = super().display(params)
         shown["delta"] = "10^{-7}"
-        shown["t"] = str(len(cast(list[float], params["grads"])))
-        return shown
+        return steps_shown(shown, params)
 
 
 class RMSPropAccumulator(NumericKind):
@@ -54,9 +53,6 @@ class RMSPropAccumulator(NumericKind):
         x, r = rmsprop_step(scalar(p["param"]), scalar(p["grad"]), scalar(p["r"]),
                             lr=p["lr"], decay=p["decay"], delta=p["delta"])
         return {"r_t": float(r), "x_next": float(x)}
-
-    def problems(self, params: Params, items: tuple[Item, ...]) -> list[str]:
-        return super().problems(params, items) + unchanged(items, "x_next", cast(float, params["param"]))
 
     def display(self, params: Params) -> dict[str, str]:
         shown = super().display(params)

@@ -14,7 +14,7 @@ import string
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import torch
 
@@ -63,10 +63,10 @@ class NumericItem:
 
     @property
     def answer(self) -> Decimal:
-        """The asked value; for non-counts, exactly the float the JSON key stores, so all targets agree."""
+        """The asked value without float noise; exactly the float the JSON key stores, so all targets agree."""
         if self.integer:
             return self.value
-        return numbers.to_decimal(float(self.value.scaleb(self.scale_exp)))
+        return numbers.to_decimal(float(numbers.denoise(self.value.scaleb(self.scale_exp))))
 
     @property
     def tolerance(self) -> Decimal:
@@ -79,7 +79,21 @@ class NumericItem:
     @property
     def asked_tex(self) -> str:
         """The TeX of what the student writes down, e.g. ``v_1 \\times 10^{3}``."""
-        return f"{self.symbol} \\times 10^{{{self.scale_exp}}}" if self.scale_exp else self.symbol
+        if not self.scale_exp:
+            return self.symbol
+        # (1 - \beta^{t}) \times 10^{3}, not 1 - \beta^{t} \times 10^{3}, which reads as 1 - (β^t·10³)
+        symbol = f"({self.symbol})" if _has_top_level_sum(self.symbol) else self.symbol
+        return f"{symbol} \\times 10^{{{self.scale_exp}}}"
+
+
+def _has_top_level_sum(tex: str) -> bool:
+    """Whether a TeX expression has a + or - outside braces (so a factor after it needs parentheses)."""
+    depth = 0
+    for ch in tex:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth == 0 and ch in "+-":
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -140,7 +154,7 @@ class Kind(ABC):
                 found.append(f"{i.part} = {i.display} rounds to 0 or ±1")
             if isinstance(i, NumericItem) and numbers.near_tie(i.answer, i.integer):
                 found.append(f"{i.part} = {i.answer} is a rounding tie at 4 significant figures")
-        return found
+        return found + echoes(params, items)
 
     def display(self, params: Params) -> dict[str, str]:
         """Parameter values as the template shows them (exact decimals, no float noise)."""
@@ -185,12 +199,26 @@ class NumericKind(Kind):
         return tuple(out)
 
 
-def unchanged(items: tuple[Item, ...], part: str, before: float) -> list[str]:
-    """An update too small to show at 4 significant figures: the answer would be the given value."""
-    item = next(i for i in items if isinstance(i, NumericItem) and i.part == part)
-    if numbers.round_sig(item.answer) == numbers.round_sig(numbers.to_decimal(before)):
-        return [f"{part} equals the given value at 4 significant figures"]
-    return []
+def echoes(params: Params, items: tuple[Item, ...]) -> list[str]:
+    """Answers a student could copy from the question: equal at 4 significant figures to a given value.
+
+    Catches updates too small to show (x_{t+1} = x_t, v_t = v_{t-1}, r_t = r_{t-1}), m̂₁ = g₁, and
+    chance coincidences.  Counts are exempt: 64 steps with batch_size 64 is no hint.
+    """
+    given = {numbers.round_sig(numbers.to_decimal(v)) for value in params.values()
+             for v in (value if isinstance(value, list) else [value])
+             if isinstance(v, int | float) and not isinstance(v, bool) and v != 0}
+    return [f"{i.part} = {i.display} is a value given in the question" for i in items
+            if isinstance(i, NumericItem) and not i.integer
+            and given & {numbers.round_sig(i.answer), numbers.round_sig(i.value)}]
+
+
+def steps_shown(shown: dict[str, str], params: Params) -> dict[str, str]:
+    """For a gradient history: t, its length, and ts, the steps written out ("1, 2, 3", not "1, …, 2")."""
+    t = len(cast(list[float], params["grads"]))
+    shown["t"] = str(t)
+    shown["ts"] = ", ".join(str(i) for i in range(1, t + 1))
+    return shown
 
 
 def pick_decimal(rng: random.Random, low: int, high: int, places: int = 1, nonzero: bool = True) -> float:

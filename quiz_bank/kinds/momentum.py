@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import cast
 
-from quiz_bank.kinds.base import Item, NumericKind, Params, Part, pick_decimal, scalar, unchanged
+from quiz_bank.kinds.base import NumericKind, Params, Part, pick_decimal, scalar
 from solutions.optimizers import momentum_step
 
 
@@ -24,6 +24,3 @@ class MomentumUpdate(NumericKind):
         x, v = momentum_step(scalar(p["param"]), scalar(p["grad"]), scalar(p["velocity"]),
                              lr=p["lr"], gamma=p["gamma"])
         return {"v_t": float(v), "x_next": float(x)}
-
-    def problems(self, params: Params, items: tuple[Item, ...]) -> list[str]:
-        return super().problems(params, items) + unchanged(items, "x_next", cast(float, params["param"]))

@@ -66,3 +66,24 @@ def test_adam_first_step_moves_by_lr() -> None:
     assert items["v_1"].scale_exp == 3
     assert items["v_1"].display == "4.000"
     assert items["theta_1"].display == "1.510"
+
+
+def test_a_scaled_difference_is_asked_in_parentheses() -> None:
+    """(1 − βᵗ) × 10³, not 1 − βᵗ × 10³, which reads as 1 − (βᵗ·10³)."""
+    item = _items("bias_correction", beta=0.95, t=2)["correction"]  # 1 − 0.9025 = 0.0975: asked × 10³
+    assert item.asked_tex == r"(1 - \beta^{t}) \times 10^{3}"
+    assert item.answer == Decimal("97.5")  # no float noise: 0.09750000000000003 × 10³ computes as 97.50000000000003
+    assert item.display == "97.50"
+    lr = _items("adagrad_effective_lr", lr=0.01, delta=1e-7, t=2, grads=[2.0, 1.5])["effective_lr"]
+    assert lr.asked_tex.startswith(r"\frac{")  # a fraction is one factor already: no parentheses
+
+
+def test_one_minus_0_999_is_exactly_0_001() -> None:
+    """1 − 0.999 computes as 0.0010000000000000009; the key stores and shows 0.001 (asked × 10³: 1)."""
+    item = _items("bias_correction", beta=0.999, t=1)["correction"]
+    assert item.value == Decimal("0.0010000000000000009")  # what solutions/ computed
+    assert item.scale_exp == 3
+    assert item.answer == 1
+    assert float(item.answer) == 1.0
+    assert item.display == "1.000"
+    assert KINDS["bias_correction"].problems({"beta": 0.999, "t": 1}, (item,))  # and it rounds to 1: not asked

@@ -80,3 +80,10 @@ def test_degenerate_and_ties() -> None:
     assert numbers.near_tie(Decimal("0.12345"), False)
     assert not numbers.near_tie(Decimal("0.12346"), False)
     assert not numbers.near_tie(Decimal("12345"), True)
+
+
+def test_denoise_removes_float_noise_only() -> None:
+    assert numbers.denoise(numbers.to_decimal((1 - 0.999) * 1000)) == Decimal(1)  # 1.0000000000000009
+    assert numbers.denoise(numbers.to_decimal(0.37999999999999995)) == Decimal("0.38")
+    assert numbers.denoise(Decimal("-1.5500000007142858")) == Decimal("-1.550000000714")  # ε's real effect stays
+    assert numbers.denoise(Decimal(0)) == 0

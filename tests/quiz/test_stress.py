@@ -105,3 +105,45 @@ def test_same_seed_and_student_same_variant_other_seed_other_numbers() -> None:
         != KINDS["momentum_update"].variant(student_rng(43, f"S{i}", "momentum_update")).params
         for i in range(50))
     assert changed >= 48
+
+
+def _given(params: dict[str, object]) -> set[Decimal]:
+    values = [v for value in params.values() for v in (value if isinstance(value, list) else [value])]
+    return {numbers.round_sig(Decimal(repr(v))) for v in values
+            if isinstance(v, int | float) and not isinstance(v, bool) and v != 0}
+
+
+def test_no_answer_can_be_copied_from_the_question(numeric_variants: tuple[str, list[Variant]]) -> None:
+    """x_{t+1} = x_t, v_t = v_{t-1}, r_t = r_{t-1} or m̂₁ = g₁ would be answers printed in the question."""
+    kind_id, variants = numeric_variants
+    for v in variants:
+        given = _given(v.params)
+        for item in v.items:
+            assert isinstance(item, NumericItem)
+            if not item.integer:
+                shown = {numbers.round_sig(item.answer), numbers.round_sig(item.value)}
+                assert not shown & given, (kind_id, v.params, item.part, item.display)
+
+
+def test_asked_forms_read_unambiguously(numeric_variants: tuple[str, list[Variant]]) -> None:
+    """A scaled sum is parenthesized: (1 − βᵗ) × 10³."""
+    kind_id, variants = numeric_variants
+    for v in variants:
+        for item in v.items:
+            assert isinstance(item, NumericItem)
+            top_level = item.symbol
+            while (inner := re.sub(r"\{[^{}]*\}", "", top_level)) != top_level:  # drop braced groups
+                top_level = inner
+            if item.scale_exp and re.search(r" [+-] ", top_level):
+                assert item.asked_tex.startswith("("), (kind_id, item.asked_tex)
+
+
+@pytest.mark.parametrize("kind_id", ["corrected_first_moment", "adagrad_effective_lr"])
+def test_gradient_histories_name_their_step(kind_id: str) -> None:
+    """The key's params carry t (the contract's name), and the question lists the steps: t = 1, 2, 3."""
+    for v in _variants(kind_id)[:100]:
+        grads = v.params["grads"]
+        assert isinstance(grads, list)
+        assert v.params["t"] == len(grads) >= 2
+        shown = KINDS[kind_id].display(v.params)
+        assert shown["ts"] == ", ".join(str(i) for i in range(1, len(grads) + 1))
