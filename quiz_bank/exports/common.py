@@ -1,8 +1,9 @@
-"""What the LMS exports share: one question per distinct variant and part, text with TeX math kept.
+"""What the LMS exports share: one entry per distinct variant of a kind, text with TeX math kept.
 
 An LMS gives each student a random question from a pool, so the exports hold
-every student's variant, grouped per kind (and per part for multi-part kinds,
-so the parts of a pool stay interchangeable), duplicates removed.
+every student's variant, grouped per kind, duplicates removed.  How a variant
+with several parts becomes questions is each target's business (Moodle: one
+cloze question; Canvas: one question per part).
 """
 
 from __future__ import annotations
@@ -19,24 +20,30 @@ from quiz_bank.render import RenderedQuestion, answer_form
 
 
 @dataclass(frozen=True)
-class LmsQuestion:
-    pool: str  # kind, or kind/part: one LMS category / question group
+class LmsPart:
+    """One numeric part: the sentence asking for it and its answer."""
+
+    part: str  # the part id (v_t, x_next, …)
+    ask: str  # HTML, math as \( … \)
+    asked_tex: str  # what the student writes down, e.g. v_{1} \times 10^{3}
+    form: str  # "4 significant figures" / "exact integer", in the handout language
+    item: NumericItem
+
+
+@dataclass(frozen=True)
+class LmsVariant:
+    """One distinct variant of a kind: its stem, and its numeric parts or its options."""
+
+    kind: str
     title: str
-    name: str
-    text: str  # HTML, math as \( … \) for the LMS's MathJax
-    numeric: NumericItem | None
+    number: int  # 1, 2, … within its kind, in first-seen order
+    stem: str  # HTML, math as \( … \) for the LMS's MathJax
+    parts: tuple[LmsPart, ...]
     options: tuple[str, ...]  # multiple choice: HTML of each option, the correct one first
-    integer: bool = False
 
     @property
-    def answer(self) -> Decimal:
-        assert self.numeric is not None
-        return self.numeric.answer
-
-    @property
-    def tolerance(self) -> Decimal:
-        assert self.numeric is not None
-        return self.numeric.tolerance
+    def name(self) -> str:
+        return f"{self.kind} #{self.number:03d}"
 
 
 def _option_order(kind: Kind, item: ChoiceItem, rendered: RenderedQuestion) -> tuple[str, ...]:
@@ -46,29 +53,27 @@ def _option_order(kind: Kind, item: ChoiceItem, rendered: RenderedQuestion) -> t
     return tuple(by_key[key] for key in kind.options)
 
 
-def collect(lang: str, entries: list[tuple[Kind, Variant, RenderedQuestion]]) -> list[LmsQuestion]:
-    """The distinct LMS questions of a class, pools in handout order, variants in first-seen order."""
+def collect(lang: str, entries: list[tuple[Kind, Variant, RenderedQuestion]]) -> list[LmsVariant]:
+    """The distinct variants of a class, kinds in handout order, variants in first-seen order."""
     seen: set[str] = set()
-    pools: dict[str, list[LmsQuestion]] = {}
+    per_kind: dict[str, list[LmsVariant]] = {}
     for kind, variant, rendered in entries:
         signature = json.dumps([kind.id, variant.params], sort_keys=True)
         if signature in seen:
             continue
         seen.add(signature)
+        members = per_kind.setdefault(kind.id, [])
         stem = f"<div>{rendered.stem}</div>"
-        multi = len(variant.items) > 1
+        parts: list[LmsPart] = []
+        options: tuple[str, ...] = ()
         for item, part in zip(variant.items, rendered.parts, strict=True):
-            pool = f"{kind.id}/{item.part}" if multi else kind.id
-            members = pools.setdefault(pool, [])
-            name = f"{pool} #{len(members) + 1:03d}"
             if isinstance(item, ChoiceItem):
-                members.append(LmsQuestion(pool, kind.title, name, stem, None,
-                                           _option_order(kind, item, rendered)))
-                continue
-            form = answer_form(lang, item.integer)
-            text = f"{stem}<p>{part.ask}</p><p>\\({part.asked_tex}\\) ({Markup.escape(form)})</p>"
-            members.append(LmsQuestion(pool, kind.title, name, text, item, (), item.integer))
-    return [q for members in pools.values() for q in members]
+                options = _option_order(kind, item, rendered)
+            else:
+                form = str(Markup.escape(answer_form(lang, item.integer)))
+                parts.append(LmsPart(item.part, str(part.ask), part.asked_tex, form, item))
+        members.append(LmsVariant(kind.id, kind.title, len(members) + 1, stem, tuple(parts), options))
+    return [v for members in per_kind.values() for v in members]
 
 
 def plain(x: Decimal) -> str:

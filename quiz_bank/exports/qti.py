@@ -1,5 +1,8 @@
 """Canvas (classic quizzes) QTI 1.2 zip: one question group per kind (and part), imsmanifest.xml.
 
+Canvas classic quizzes have no question with several numeric answers, so each part
+of a multi-part kind is its own question (with the whole stem) in its own group.
+
 Canvas's "exact answer with margin" is inclusive on both sides, like the quiz
 rule, so each numerical item is written as Canvas's own exporter writes it:
 ``<or><varequal>a</varequal><and><vargte>a−tol</vargte><varlte>a+tol</varlte></and></or>``.
@@ -13,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
-from quiz_bank.exports.common import LmsQuestion, plain
+from quiz_bank.exports.common import LmsPart, LmsVariant, plain
 
 # Fixed zip timestamps: the same build gives byte-identical output.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -36,11 +40,33 @@ def _material(html: str) -> str:
     return f'<material><mattext texttype="text/html">{escape(html)}</mattext></material>'
 
 
+@dataclass(frozen=True)
+class _Question:
+    pool: str  # the question group: kind, or kind/part
+    name: str
+    text: str
+    part: LmsPart | None
+    options: tuple[str, ...]
+
+
+def _questions(variants: list[LmsVariant]) -> list[_Question]:
+    out: list[_Question] = []
+    for v in variants:
+        if v.options:
+            out.append(_Question(v.kind, v.name, v.stem, None, v.options))
+        for part in v.parts:
+            pool = f"{v.kind}/{part.part}" if len(v.parts) > 1 else v.kind
+            text = f"{v.stem}<p>{part.ask}</p><p>\\({part.asked_tex}\\) ({part.form})</p>"
+            out.append(_Question(pool, f"{pool} #{v.number:03d}", text, part, ()))
+    return out
+
+
 OUTCOMES = ('<outcomes><decvar maxvalue="100" minvalue="0" varname="SCORE" vartype="Decimal"/></outcomes>')
 
 
-def _numerical_item(q: LmsQuestion, item_id: str) -> str:
-    answer, tol = q.answer, q.tolerance
+def _numerical_item(q: _Question, item_id: str) -> str:
+    assert q.part is not None
+    answer, tol = q.part.item.answer, q.part.item.tolerance
     condition = (f'<or><varequal respident="response1">{plain(answer)}</varequal>'
                  f'<and><vargte respident="response1">{plain(answer - tol)}</vargte>'
                  f'<varlte respident="response1">{plain(answer + tol)}</varlte></and></or>')
@@ -56,7 +82,7 @@ def _numerical_item(q: LmsQuestion, item_id: str) -> str:
     )
 
 
-def _choice_item(q: LmsQuestion, item_id: str) -> str:
+def _choice_item(q: _Question, item_id: str) -> str:
     answer_ids = [f"{item_id}_{i}" for i in range(len(q.options))]
     labels = "".join(f"<response_label ident={quoteattr(a)}>{_material(text)}</response_label>"
                      for a, text in zip(answer_ids, q.options, strict=True))
@@ -74,15 +100,15 @@ def _choice_item(q: LmsQuestion, item_id: str) -> str:
     )
 
 
-def assessment_xml(questions: list[LmsQuestion], title: str, assessment_id: str) -> str:
+def assessment_xml(variants: list[LmsVariant], title: str, assessment_id: str) -> str:
     """The QTI assessment: one section (question group) per pool, drawing one item."""
-    pools: dict[str, list[LmsQuestion]] = {}
-    for q in questions:
+    pools: dict[str, list[_Question]] = {}
+    for q in _questions(variants):
         pools.setdefault(q.pool, []).append(q)
     sections = []
     for pool, members in pools.items():
         items = "".join(
-            (_numerical_item if q.numeric is not None else _choice_item)(q, ident(assessment_id, q.name))
+            (_numerical_item if q.part is not None else _choice_item)(q, ident(assessment_id, q.name))
             for q in members)
         sections.append(
             f"<section ident={quoteattr(ident(assessment_id, pool))} title={quoteattr(pool)}>"
@@ -134,16 +160,16 @@ def manifest(assessment_id: str) -> str:
     )
 
 
-def qti_zip(questions: list[LmsQuestion], title: str, seed: int, rules: str) -> bytes:
+def qti_zip(variants: list[LmsVariant], title: str, seed: int, rules: str) -> bytes:
     """The Canvas import zip: imsmanifest.xml, the assessment and its Canvas settings.
 
     ``rules`` (HTML) states the number rule; it becomes the quiz description students see.
     """
     assessment_id = ident("optigrade", title, str(seed))
-    pools = len({q.pool for q in questions})
+    pools = len({q.pool for q in _questions(variants)})
     files = {
         "imsmanifest.xml": manifest(assessment_id),
-        f"{assessment_id}/{assessment_id}.xml": assessment_xml(questions, title, assessment_id),
+        f"{assessment_id}/{assessment_id}.xml": assessment_xml(variants, title, assessment_id),
         f"{assessment_id}/assessment_meta.xml": assessment_meta(title, assessment_id, pools, rules),
     }
     out = io.BytesIO()

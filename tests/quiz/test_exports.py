@@ -6,6 +6,7 @@ must equal the key's rule: tol = half a unit of the answer's 4th significant fig
 """
 
 import json
+import re
 import xml.etree.ElementTree as ET
 import zipfile
 from decimal import Decimal
@@ -37,40 +38,68 @@ def _key_answers(built: BuildResult) -> dict[str, set[Decimal]]:
     return pools
 
 
+CLOZE_NUMERICAL = re.compile(r"\{1:NUMERICAL:=(?P<a>-?[\d.]+):(?P<tol>[\d.]+)\}")
+
+
 def test_moodle_xml(built: BuildResult) -> None:
     root = ET.parse(built.moodle).getroot()  # type: ignore[arg-type]
     assert root.tag == "quiz"
     pools: dict[str, set[Decimal]] = {}
-    current = None
+    categories: list[str] = []
     choice_pools = set()
+    key = json.loads(built.key_json.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    parts = {k: [e["part"] for e in key if e["template"] == k and e["student"] == key[0]["student"]]
+             for k in KINDS}
     for q in root.findall("question"):
         kind = q.get("type")
         if kind == "category":
-            current = q.findtext("category/text")
-            assert current is not None
-            assert current.startswith("$course$/top/optigrade/")
+            path = q.findtext("category/text") or ""
+            assert path.startswith("$course$/top/optigrade/")
+            categories.append(path.split("/", 4)[4])
             assert "4 位有效數字" in (q.findtext("info/text") or "")  # the number rule, stated
             continue
-        assert current is not None, "every question sits in a category"
-        pool = current.split("/", 4)[4]
+        assert categories, "every question sits in a category"
+        pool = categories[-1]
         text = q.findtext("questiontext/text") or ""
         assert "<math" not in text  # TeX stays TeX for Moodle's MathJax filter
+        integer = pool in ("steps_per_epoch", "total_steps")
         if kind == "numerical":
             assert "\\(" in text
+            assert len(parts[pool]) == 1
             (answer,) = q.findall("answer")
             assert answer.get("fraction") == "100"
             a, tol = Decimal(answer.findtext("text") or ""), Decimal(answer.findtext("tolerance") or "")
-            integer = pool.split("/")[0] in ("steps_per_epoch", "total_steps")
             assert tol == _half_unit(a, integer), (pool, a, tol)
             pools.setdefault(pool, set()).add(a)
+        elif kind == "cloze":  # one question per variant: its parts share their numbers
+            fields = CLOZE_NUMERICAL.findall(text)
+            assert len(fields) == len(parts[pool]) > 1, (pool, text)
+            for part, (a, tol) in zip(parts[pool], fields, strict=True):
+                assert Decimal(tol) == _half_unit(Decimal(a), integer), (pool, a, tol)
+                pools.setdefault(f"{pool}/{part}", set()).add(Decimal(a))
         else:
             assert kind == "multichoice"
             assert q.findtext("shuffleanswers") == "true"
-            fractions = [a.get("fraction") for a in q.findall("answer")]
-            assert fractions == ["100", "0", "0", "0"]
+            assert q.findtext("single") == "true"
+            fractions = [float(a.get("fraction") or "nan") for a in q.findall("answer")]
+            assert sorted(fractions) == [0, 0, 0, 100]  # one right answer, fractions sum to 100 %
             choice_pools.add(pool)
+    assert sorted(categories) == sorted(KINDS)  # exactly one category per kind
     assert pools == _key_answers(built)  # every student's variant is in its kind's pool, nothing else
     assert choice_pools == {k.id for k in KINDS.values() if isinstance(k, ConceptKind)}
+
+
+def test_moodle_cloze_variants_are_whole(built: BuildResult) -> None:
+    """Each cloze question holds the answers of one student's variant, all its parts together."""
+    key = json.loads(built.key_json.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    texts = [q.findtext("questiontext/text") or "" for q in ET.parse(built.moodle).getroot()  # type: ignore[arg-type]
+             if q.get("type") == "cloze"]
+    variants = {tuple(Decimal(a) for a, _ in CLOZE_NUMERICAL.findall(t)) for t in texts}
+    for student in {e["student"] for e in key}:
+        for kind in ("momentum_update", "adam_first_step"):
+            answers = tuple(Decimal(repr(e["answer"])) for e in key if e["student"] == student and
+                            e["template"] == kind)
+            assert answers in variants, (student, kind)
 
 
 def test_canvas_qti_zip(built: BuildResult) -> None:
@@ -124,3 +153,20 @@ def test_cdata_terminator_is_split(text: str) -> None:
 
     wrapped = f"<t>{_cdata(text)}</t>"
     assert ET.fromstring(wrapped).text == text
+
+
+def _significant_digits(text: str) -> int:
+    return len(Decimal(text).normalize().as_tuple().digits)
+
+
+def test_no_float_noise_in_the_key_or_the_exports(built: BuildResult) -> None:
+    """Students see the LMS's "correct answer" after the quiz: 97.5, never 97.50000000000003."""
+    key = json.loads(built.key_json.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    assert all(_significant_digits(repr(e["answer"])) <= 13 for e in key if e["type"] == "numeric")
+    moodle = built.moodle.read_text(encoding="utf-8")  # type: ignore[union-attr]
+    answers = [*re.findall(r"<text>(-?\d[\d.]*)</text>", moodle), *(a for a, _ in CLOZE_NUMERICAL.findall(moodle))]
+    with zipfile.ZipFile(built.qti) as zf:  # type: ignore[arg-type]
+        qti = "".join(zf.read(n).decode("utf-8") for n in zf.namelist())
+    answers += re.findall(r'<varequal respident="response1">(-?\d[\d.]*)</varequal>', qti)
+    assert len(answers) > 20
+    assert all(_significant_digits(a) <= 13 for a in answers), max(answers, key=_significant_digits)
