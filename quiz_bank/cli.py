@@ -55,7 +55,7 @@ def build(
     if result.pdfs:
         console.print(f"{len(result.pdfs)} PDFs")
     if result.pdf_note:
-        console.print(result.pdf_note, highlight=False)
+        console.print(result.pdf_note, highlight=False, soft_wrap=True)  # one line: greppable
 
 
 @quiz_app.command()
@@ -74,6 +74,10 @@ def grade(
     console.print(f"{len(result.scores)} students graded, mean {total / max(1, len(result.scores)):.2f} "
                   f"of {possible // max(1, len(result.scores))}; scores in {out}")
     console.print(stats_table(result.stats))
+    if result.absent:
+        console.print(f"{len(result.absent)} student(s) with no response at all (score 0, left out of the "
+                      f"statistics): {', '.join(result.absent[:MAX_ISSUES_SHOWN])}"
+                      f"{' …' if len(result.absent) > MAX_ISSUES_SHOWN else ''}", highlight=False)
     if result.issues:
         table = Table(title=f"{len(result.issues)} response row(s) not used or unreadable (score 0)")
         for column in ("line", "student", "question", "response", "problem"):

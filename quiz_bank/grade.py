@@ -54,6 +54,7 @@ class GradeResult:
     stats: list[KindStats]
     issues: list[Issue]
     files: list[Path] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)  # students without any response (not in the statistics)
 
 
 def _entry(i: int, raw: Any, source: str) -> KeyEntry:
@@ -89,26 +90,40 @@ def read_key(path: Path) -> list[KeyEntry]:
 def read_responses(path: Path) -> list[tuple[int, str, str, str]]:
     """(line, student, question, response) for every row."""
     reader = dict_rows(read_text(path, "--responses"), ("student", "question", "response"), "--responses", path)
-    return [(reader.line_num, (row["student"] or "").strip(), (row["question"] or "").strip(),
-             row["response"] or "") for row in reader]
+    last_is_response = (reader.fieldnames or [])[-1] == "response"
+    rows = []
+    for row in reader:
+        response = row["response"] or ""
+        extra = row.get(None)
+        if extra and last_is_response:  # 3,200 written without quotes: the CSV split it, join it back
+            response = ",".join([response, *extra])
+        rows.append((reader.line_num, (row["student"] or "").strip(), (row["question"] or "").strip(), response))
+    return rows
+
+
+def _student_id(text: str) -> str:
+    """Student ids as typed: ``b11001`` and ``Ｂ１１００１`` mean B11001 (the roster refuses ids differing only so)."""
+    return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
 
 
 def _question_id(text: str) -> str:
-    """Question ids as students copy them: ``q2a``, ``Ｑ２ａ`` and ``Q2A`` all mean Q2a."""
-    return "".join(unicodedata.normalize("NFKC", text).split()).upper()
+    """Question ids as students copy them: ``q2a``, ``Ｑ２ａ``, ``2a`` and ``Q2A`` all mean Q2a."""
+    text = "".join(unicodedata.normalize("NFKC", text).split()).upper()
+    return f"Q{text}" if text[:1].isdigit() else text
 
 
 def score(key: list[KeyEntry], rows: list[tuple[int, str, str, str]]) -> tuple[dict[tuple[str, str], int],
-                                                                              list[Issue]]:
-    """0/1 per (student, question) of the key, and the rows that could not be used."""
-    entries = {(e.student, _question_id(e.question)): e for e in key}
-    students = {e.student for e in key}
+                                                                              list[Issue], set[str]]:
+    """0/1 per (student, question) of the key, the rows that could not be used, the students who answered."""
+    answered: set[str] = set()
+    entries = {(_student_id(e.student), _question_id(e.question)): e for e in key}
+    students = {_student_id(e.student) for e in key}
     marks = {(e.student, e.question): 0 for e in key}
     issues: list[Issue] = []
     seen: dict[tuple[str, str], int] = {}
     for line, student, question, response in rows:
-        where = (student, _question_id(question))
-        if student not in students:
+        where = (_student_id(student), _question_id(question))
+        if where[0] not in students:
             issues.append(Issue(line, student, question, response, f"student {student!r} is not in the key"))
             continue
         if where not in entries:
@@ -121,6 +136,7 @@ def score(key: list[KeyEntry], rows: list[tuple[int, str, str, str]]) -> tuple[d
         seen[where] = line
         entry = entries[where]
         mark = (entry.student, entry.question)
+        answered.add(entry.student)
         if not response.strip():
             marks[mark] = 0
             continue
@@ -129,7 +145,7 @@ def score(key: list[KeyEntry], rows: list[tuple[int, str, str, str]]) -> tuple[d
         except Unreadable as e:
             marks[mark] = 0
             issues.append(Issue(line, student, question, response, f"unreadable: {e}"))
-    return marks, issues
+    return marks, issues, answered
 
 
 def grade_responses(key_path: Path, responses_path: Path, out_path: Path) -> GradeResult:
@@ -139,7 +155,7 @@ def grade_responses(key_path: Path, responses_path: Path, out_path: Path) -> Gra
     ``SCORES_detail.csv`` (every item's mark) and ``SCORES_issues.csv`` (rows not used).
     """
     key = read_key(key_path)
-    marks, issues = score(key, read_responses(responses_path))
+    marks, issues, answered = score(key, read_responses(responses_path))
     students = list(dict.fromkeys(e.student for e in key))
     kinds = list(dict.fromkeys(e.template for e in key))
     per_kind: dict[str, dict[str, list[int]]] = {s: {} for s in students}
@@ -147,7 +163,10 @@ def grade_responses(key_path: Path, responses_path: Path, out_path: Path) -> Gra
         per_kind[e.student].setdefault(e.template, []).append(marks[(e.student, e.question)])
     scores = [(s, sum(sum(v) for v in per_kind[s].values()), sum(len(v) for v in per_kind[s].values()))
               for s in students]
-    stats = kind_stats(per_kind, kinds)
+    # A student with no response row at all did not sit the quiz: they score 0, but counting them in the
+    # statistics would lower every facility and inflate every discrimination.
+    absent = [s for s in students if s not in answered]
+    stats = kind_stats({s: per_kind[s] for s in students if s in answered}, kinds)
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     stem = out_path.with_suffix("")
@@ -160,7 +179,7 @@ def grade_responses(key_path: Path, responses_path: Path, out_path: Path) -> Gra
                [[e.student, e.question, e.template, str(marks[(e.student, e.question)])] for e in key])
     _write_csv(files[3], ["line", "student", "question", "response", "problem"],
                [[str(i.line), i.student, i.question, i.response, i.problem] for i in issues])
-    return GradeResult(scores, stats, issues, files)
+    return GradeResult(scores, stats, issues, files, absent)
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:

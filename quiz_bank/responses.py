@@ -1,4 +1,4 @@
-"""Reading answers as students write them: ``≈ 1.000×10⁻³``, ``３２００``, ``5 000``, ``1/10``, ``−0.5``.
+"""Reading answers as students write them: ``≈ 1.000×10⁻³``, ``３，２００``, ``5 000``, ``1/10``, ``−0.5``, ``65.13%``.
 
 Every reader either returns a value or raises :class:`Unreadable` with the
 reason, which grading reports per row instead of failing.
@@ -13,10 +13,15 @@ from decimal import Decimal, InvalidOperation
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 _SUPERSCRIPT_RUN = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+")
 _MINUSES = str.maketrans({"−": "-", "–": "-", "—": "-", "‒": "-", "﹣": "-", "－": "-"})
-_PREFIXES = ("≈", "~", "≃", "=", "ans:", "answer:", "答:", "答案:")
+_PREFIXES = ("≈", "~", "≃", "=", "ans:", "answer:", "答:", "答案:", "約", "大約", "約為")
+# A count written with its unit: "100 steps", "100 次", "100 步", "100 個 steps".
+_COUNT_UNIT = re.compile(r"(?<=\d)(?:個)?(?:steps?|次|步|個)$", re.IGNORECASE)
+# A Chinese input method's full stop typed as the decimal point: 0。6513.
+_IDEOGRAPHIC_POINT = re.compile(r"(?<=\d)。(?=\d)")
 _NUMBER = r"[+-]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)"
 _SCIENTIFIC = re.compile(
-    rf"^(?P<m>{_NUMBER})?(?:(?:[x×*·]|\*\*)?10(?:\^|\*\*)\(?(?P<e1>[+-]?\d+)\)?|[eE](?P<e2>[+-]?\d+))?$")
+    rf"^(?P<m>{_NUMBER})?(?:(?:[x×*·]|\*\*)?10(?:\^|\*\*)(?P<open>[({{])?(?P<e1>[+-]?\d+)(?(open)[)}}])"
+    rf"|[eE](?P<e2>[+-]?\d+))?$")
 _FRACTION = re.compile(rf"^(?P<n>{_NUMBER})/(?P<d>{_NUMBER})$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
@@ -31,11 +36,13 @@ def normalize(text: str) -> str:
     text = _SUPERSCRIPT_RUN.sub(lambda m: "^" + m.group().translate(_SUPERSCRIPTS), text)
     text = unicodedata.normalize("NFKC", text).translate(_MINUSES)
     text = "".join(ch for ch in text if not ch.isspace())
+    text = _IDEOGRAPHIC_POINT.sub(".", text)
     lowered = text.lower()
-    for prefix in _PREFIXES:
+    for prefix in sorted(_PREFIXES, key=len, reverse=True):  # 大約 before 約
         if lowered.startswith(prefix):
             text = text[len(prefix):]
             break
+    text = _COUNT_UNIT.sub("", text)
     return text.rstrip("。.") if text.count(".") > 1 or text.endswith("。") else text
 
 
@@ -61,12 +68,16 @@ def parse_number(text: str) -> Decimal:
 
     >>> [str(parse_number(s)) for s in ("≈ 0.6513", "1.000×10⁻³", "３，２００", "−1/10", "5 000", "2.5e-3")]
     ['0.6513', '0.001000', '3200', '-0.1', '5000', '0.0025']
+    >>> [str(parse_number(s)) for s in ("65.13%", "約 0.6513", "0。6513", "1.2×10^{-3}", "100 steps", "100 次")]
+    ['0.6513', '0.6513', '0.6513', '0.0012', '100', '100']
     """
     s = normalize(text)
     if not s:
         raise Unreadable("the response is empty")
-    if "%" in s:
-        raise Unreadable(f"{text.strip()!r} is a percentage; write the number itself (0.5, not 50%)")
+    if s.endswith("%"):  # 65.13% is exactly 0.6513
+        if "%" in s[:-1]:
+            raise Unreadable(f"{text.strip()!r} is not a number")
+        return parse_number(s[:-1]) / 100
     fraction = _FRACTION.match(s)
     if fraction:
         denominator = _plain_number(fraction["d"])
@@ -74,7 +85,7 @@ def parse_number(text: str) -> Decimal:
             raise Unreadable(f"{text.strip()!r} divides by zero")
         return _plain_number(fraction["n"]) / denominator
     m = _SCIENTIFIC.match(s)
-    if not m or (m["m"] is None and m["e1"] is None):
+    if not m or (m["m"] is None and m["e1"] is None) or (m["open"] and s[-1] != {"(": ")", "{": "}"}[m["open"]]):
         raise Unreadable(f"{text.strip()!r} is not a number")
     mantissa = _plain_number(m["m"]) if m["m"] is not None else Decimal(1)
     exponent = m["e1"] if m["e1"] is not None else m["e2"]

@@ -23,14 +23,18 @@ from quiz_bank.stats import kind_stats, pearson
         ("1.5 x 10^-3", "0.0015"), ("1.5*10**-3", "0.0015"), ("1.5×10^(-3)", "0.0015"), ("10^-3", "0.001"),
         ("1/10", "0.1"), ("-3/4", "-0.75"), ("0,5", "0.5"), ("+2", "2"), (".5", "0.5"), ("0.6513。", "0.6513"),
         ("答: 0.25", "0.25"), ("9.955 × 10⁰", "9.955"),
+        # as students in Taiwan type them: full-width comma, 約/大約, an IME full stop, a unit, a percentage
+        ("３，２００", "3200"), ("約 0.6513", "0.6513"), ("大約0.6513", "0.6513"), ("0。6513", "0.6513"),
+        ("100 steps", "100"), ("100次", "100"), ("３，２００ 個 steps", "3200"), ("65.13%", "0.6513"),
+        ("−5%", "-0.05"), ("1.2×10^{-3}", "0.0012"), ("1.2E−3", "0.0012"), ("1.2 ×10 ⁻³", "0.0012"),
     ],
 )
 def test_parse_number(text: str, value: str) -> None:
     assert parse_number(text) == Decimal(value)
 
 
-@pytest.mark.parametrize("text", ["", "   ", "abc", "0.48?", "1..2", "1,23,4", "50%", "1/0", "e5", "5e", "nan",
-                                  "inf", "0.5 0.6x"])
+@pytest.mark.parametrize("text", ["", "   ", "abc", "0.48?", "1..2", "1,23,4", "50%%", "%", "1/0", "e5", "5e", "nan",
+                                  "inf", "0.5 0.6x", "1.2×10^{-3)", "100 apples"])
 def test_unreadable_numbers_say_why(text: str) -> None:
     with pytest.raises(Unreadable) as info:
         parse_number(text)
@@ -134,3 +138,49 @@ def test_statistics() -> None:
     assert k1.discrimination == pytest.approx(pearson([2, 1, 0], [1, 0, 0]))  # k1 against the rest (k2)
     assert k2.discrimination is not None
     assert k2.discrimination > 0
+
+
+def test_statistics_match_a_hand_computation() -> None:
+    """Four students, three kinds; facility and discrimination worked out by hand.
+
+    k1 (2 items): per student X = 2, 1, 0, 1; the rest of the test Y = 2, 1, 1, 0.
+    Means 1 and 1; deviations (1, 0, −1, 0) and (1, 0, 0, −1): Sxy = 1, Sxx = Syy = 2, r = 1/2.
+    k2: X = 1, 1, 0, 0; Y = 3, 1, 1, 1: Sxy = 1, Sxx = 1, Syy = 3, r = 1/√3.
+    k3: X = 1, 0, 1, 0; Y = 3, 2, 0, 1: Sxy = 0.75 − 0.25 − 0.75 + 0.25 = 0, r = 0.
+    Facility: k1 4 of 8 items right, k2 2 of 4, k3 2 of 4: all 0.5.
+    """
+    scores = {"a": {"k1": [1, 1], "k2": [1], "k3": [1]}, "b": {"k1": [1, 0], "k2": [1], "k3": [0]},
+              "c": {"k1": [0, 0], "k2": [0], "k3": [1]}, "d": {"k1": [1, 0], "k2": [0], "k3": [0]}}
+    k1, k2, k3 = kind_stats(scores, ["k1", "k2", "k3"])
+    assert [s.facility for s in (k1, k2, k3)] == [0.5, 0.5, 0.5]
+    assert k1.discrimination == pytest.approx(0.5)
+    assert k2.discrimination == pytest.approx(1 / 3**0.5)
+    assert k3.discrimination == pytest.approx(0.0)
+    assert (k1.items, k2.items, k1.students) == (2, 1, 4)
+
+
+def test_students_without_any_response_are_left_out_of_the_statistics(built: BuildResult, tmp_path: Path) -> None:
+    key = json.loads(built.key_json.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    rows = [(e["student"], e["question"], e["display"]) for e in key if e["student"] in ("B11001", "B11002")]
+    result = grade_responses(built.key_json, _write_responses(tmp_path / "r.csv", rows),  # type: ignore[arg-type]
+                             tmp_path / "s.csv")
+    assert result.absent == ["B11003", "B11004"]
+    assert {s: score for s, score, _ in result.scores}["B11003"] == 0  # still scored
+    assert all(s.students == 2 and s.facility == 1.0 for s in result.stats)  # absentees would make it 0.5
+
+
+def test_ids_and_numbers_as_students_type_them(built: BuildResult, tmp_path: Path) -> None:
+    """Lower-case or full-width student ids, question ids without the Q, and 3,200 left unquoted in the CSV."""
+    key = json.loads(built.key_json.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    count = max((e for e in key if e["student"] == "B11002" and e["type"] == "integer"), key=lambda e: e["answer"])
+    numeric = next(e for e in key if e["student"] == "B11002" and e["type"] == "numeric")
+    thousands = f"{count['answer']:,}"
+    assert "," in thousands
+    lines = ["student,question,response",
+             f"b11002,{count['question'].lower()},{thousands}",  # not quoted: the CSV splits it at the comma
+             f"Ｂ１１００２,{numeric['question'][1:]},{numeric['display']}"]  # full-width id, "2a" for Q2a
+    responses = tmp_path / "r.csv"
+    responses.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = grade_responses(built.key_json, responses, tmp_path / "s.csv")  # type: ignore[arg-type]
+    assert result.issues == []
+    assert {s: score for s, score, _ in result.scores}["B11002"] == 2
