@@ -23,26 +23,31 @@ def parse_roster(text: str, source: str = "roster") -> list[Student]:
     """The students of a roster CSV's text; every problem names the line and the fix."""
     rows = dict_rows(text.lstrip("\ufeff"), ("student_id", "name"), "--roster", source)  # Excel writes a BOM
     students: list[Student] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, str]] = {}
     for row in rows:
         line = rows.line_num
         sid, name = (row.get("student_id") or "").strip(), (row.get("name") or "").strip()
         if not sid and not name:
             continue  # blank line
         if not sid:
-            raise QuizError(f"{source} line {line}: student_id is empty (name {name!r}). "
+            raise QuizError(f"--roster: {source} line {line}: student_id is empty (name {name!r}). "
                             f"Fix: fill in the student's id.")
         if not ID_PATTERN.fullmatch(sid):
-            raise QuizError(f"{source} line {line}: student_id {sid!r} is not usable as a file name; "
+            raise QuizError(f"--roster: {source} line {line}: student_id {sid!r} is not usable as a file name; "
                             f"expected letters, digits, '.', '_' or '-' (at most 64, starting with a "
                             f"letter or digit). Fix: use the university's student number.")
-        if sid in seen:
-            raise QuizError(f"{source} line {line}: student_id {sid!r} already appears on line {seen[sid]}. "
-                            f"Fix: list each student once.")
-        seen[sid] = line
+        # Ids that differ only in case would share a handout file on macOS and Windows, and grading
+        # matches ids regardless of case: they count as the same student.
+        same = sid.casefold()
+        if same in seen:
+            first, earlier = seen[same]
+            also = "" if earlier == sid else f" (as {earlier!r}; ids are compared regardless of case)"
+            raise QuizError(f"--roster: {source} line {line}: student_id {sid!r} already appears on line "
+                            f"{first}{also}; expected each student_id once. Fix: list each student once.")
+        seen[same] = (line, sid)
         students.append(Student(sid, name or sid))
     if not students:
-        raise QuizError(f"{source}: no students found; expected one 'student_id,name' row per student "
+        raise QuizError(f"--roster: {source}: no students found; expected one 'student_id,name' row per student "
                         f"after the header. Fix: add the class list.")
     return students
 

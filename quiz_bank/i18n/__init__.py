@@ -45,10 +45,13 @@ def mo_path(locale: str) -> Path:
 
 
 def check_language(lang: str) -> str:
-    if lang not in LANGUAGES:
-        raise QuizError(f"--lang: {lang!r} is not a handout language; expected one of "
+    """The language tag as the CLI spells it; ``zh_TW``, ``zh-tw`` and ``EN`` are read as zh-TW and en."""
+    spelled = {tag.casefold(): tag for tag in LANGUAGES}.get(lang.strip().replace("_", "-").casefold())
+    if spelled is None:
+        hint = " (the Chinese handouts are in Traditional Chinese, zh-TW)" if lang[:2].lower() == "zh" else ""
+        raise QuizError(f"--lang: {lang!r} is not a handout language{hint}; expected one of "
                         f"{', '.join(LANGUAGES)}. Fix: pass --lang zh-TW or --lang en.")
-    return lang
+    return spelled
 
 
 def translations(lang: str) -> gettext.NullTranslations:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 from quiz_bank.errors import QuizError
 from quiz_bank.kinds.adam import AdamFirstStep, BiasCorrection, CorrectedFirstMoment
 from quiz_bank.kinds.adaptive import AdagradEffectiveLR, RMSPropAccumulator
@@ -34,8 +36,11 @@ def select(kind_ids: list[str] | None) -> list[Kind]:
         return list(KINDS.values())
     unknown = [k for k in kind_ids if k not in KINDS]
     if unknown:
+        guesses = {k: close[0] for k in unknown if (close := difflib.get_close_matches(k, KINDS, 1))}
+        fix = (f"did you mean --kinds {','.join(guesses.get(k, k) for k in kind_ids)}?"
+               if len(guesses) == len(unknown) else "spell them as listed.")
         raise QuizError(f"--kinds: unknown kind(s) {', '.join(unknown)}; expected some of: "
-                        f"{', '.join(KINDS)}. Fix: spell them as listed.")
+                        f"{', '.join(KINDS)}. Fix: {fix}")
     if len(set(kind_ids)) != len(kind_ids):
         raise QuizError(f"--kinds: {', '.join(kind_ids)} names a kind twice. Fix: list each kind once.")
     return [KINDS[k] for k in kind_ids]

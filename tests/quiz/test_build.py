@@ -160,6 +160,8 @@ def test_kind_ids_keep_numbers_stable(roster_file: Path, tmp_path: Path, built: 
         ("id,name\nB1,x\n", "missing: student_id"),
         ("student_id,name\nB1,Amy\n,Ben\n", "line 3: student_id is empty"),
         ("student_id,name\nB1,Amy\nB1,Ben\n", "line 3: student_id 'B1' already appears on line 2"),
+        # one handout file on macOS/Windows, one student for grading
+        ("student_id,name\nB1,Amy\nb1,Ben\n", "line 3: student_id 'b1' already appears on line 2 (as 'B1'"),
         ("student_id,name\n../etc,Amy\n", "not usable as a file name"),
         ("student_id,name\n", "no students found"),
     ],

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from quiz_bank.cli import quiz_app
@@ -40,3 +41,41 @@ def test_bad_input_exits_2_with_the_message(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "line 3: student_id is empty" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("roster", "options", "says"),
+    [
+        # each message names the option and the value, says what was expected, and how to fix it
+        ("id,name\nB1,Amy\n", [], ["--roster", "header id,name", "expected the columns student_id,name",
+                                   "missing: student_id", "Fix: make line 1 'student_id,name'"]),
+        ("student_id,name\nB1,Amy\nB1,Ben\n", [], ["--roster", "line 3", "student_id 'B1'", "line 2",
+                                                   "expected each student_id once", "Fix:"]),
+        (None, ["--kinds", "bias_corection,total_steps"], ["--kinds", "bias_corection", "expected some of",
+                                                           "Fix: did you mean --kinds bias_correction,total_steps?"]),
+        (None, ["--lang", "fr"], ["--lang", "'fr'", "expected one of zh-TW, en", "Fix: pass --lang zh-TW"]),
+        (None, ["--lang", "zh-CN"], ["--lang", "'zh-CN'", "Traditional Chinese, zh-TW", "Fix:"]),
+    ],
+)
+def test_bad_input_messages_name_the_value_the_expectation_and_the_fix(
+        roster: str | None, options: list[str], says: list[str], roster_file: Path, tmp_path: Path) -> None:
+    path = roster_file
+    if roster is not None:
+        path = tmp_path / "roster.csv"
+        path.write_text(roster, encoding="utf-8")
+    result = runner.invoke(quiz_app, ["build", "--roster", str(path), "--seed", "1", "-o", str(tmp_path / "o"),
+                                      "--no-pdf", *options])
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert message.startswith("error:")
+    for part in says:
+        assert part in message, (part, message)
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()  # nothing half-written
+
+
+def test_lang_is_read_in_any_case_or_separator(roster_file: Path, tmp_path: Path) -> None:
+    result = runner.invoke(quiz_app, ["build", "--roster", str(roster_file), "--seed", "1", "-o", str(tmp_path),
+                                      "--lang", "ZH_tw", "--kinds", "bias_correction", "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    assert 'lang="zh-Hant-TW"' in (tmp_path / "handouts" / "handout_B11001.html").read_text(encoding="utf-8")
