@@ -9,8 +9,10 @@ Quick use::
 How a job runs: a zygote (a fresh ``python -I -S`` that imported torch once) forks one child per job.
 Before importing the student file the child enters new namespaces (as root: mount + network, with a
 tmpfs for its tmp dir and the instructor's 0700 home hidden; otherwise a user namespace when the
-kernel allows), applies a Landlock ruleset (read: Python's stdlib and third-party packages, minus this
-project; write: its own tmp dir; no TCP; signals and abstract sockets scoped), rlimits (CPU soft =
+kernel allows), applies a Landlock ruleset (read: Python's stdlib without any site-/dist-packages, and
+from the venv only the distributions torch, numpy, matplotlib and pytest need — never this project,
+the grader's own dependencies or .pth files (``policy``); write: its own tmp dir; no TCP; signals and
+abstract sockets scoped), rlimits (CPU soft =
 hard, address space, threads, file size, open files, no core), drops to a per-slot uid when root,
 drops capabilities, sets no_new_privs, and loads a seccomp filter (threads only, no fork/exec, no
 sockets, no ptrace, no chmod/chown, signals to itself only).  Answers come back as frames on a private
