@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import io
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -164,7 +165,7 @@ def student_path(outcome: Outcome) -> tuple[Points, str | None]:
     """
     start = np.array([START])
     if outcome.problem is not None:
-        return start, outcome.problem.split("\n", 1)[0]
+        return start, inert(outcome.problem.split("\n", 1)[0])
     value = outcome.returned
     if not isinstance(value, dict) or set(value) != {"path", "stopped"}:
         return start, "the rollout sent back an unreadable answer"
@@ -177,7 +178,13 @@ def student_path(outcome: Outcome) -> tuple[Points, str | None]:
     points = np.stack([start[0], *(p.tensor.double().numpy() for p in path)])
     if stopped is None and len(path) < STEPS:
         stopped = "the rollout ended early"
-    return points, None if stopped is None else stopped.split("\n", 1)[0][:300]
+    return points, None if stopped is None else inert(stopped.split("\n", 1)[0])[:300]
+
+
+def inert(text: str) -> str:
+    """A student's message without control, format (bidi override, zero-width) or unassigned characters,
+    so it cannot hide or reorder the caption around it."""
+    return "".join(c for c in text if not unicodedata.category(c).startswith("C"))
 
 
 def trajectories(probed: Sequence[tuple[Call, Outcome]]) -> dict[str, Trajectory]:

@@ -143,7 +143,7 @@ def sgd_step(param, grad, lr):
     global CALLS
     CALLS += 1
     if CALLS == 3:
-        raise ZeroDivisionError("<b>$x$</b> [link](http://evil.example)")
+        raise ZeroDivisionError("<b>$x$</b> [link](http://evil.example)\u202e\x1b[2J")
     return param - lr * grad
 
 def nesterov_step(param, velocity, grad_fn, lr, gamma=0.9):
@@ -166,7 +166,7 @@ def test_failing_functions_plot_what_exists_with_the_reason(runner: SandboxRunne
     got = probed(runner, tmp_path)
     assert len(got["sgd_step"].student) == 3  # the start and two steps
     assert got["sgd_step"].note == "your path stops after step 2: step 3 raised ZeroDivisionError: " \
-                                   "<b>$x$</b> [link](http://evil.example)"
+                                   "<b>$x$</b> [link](http://evil.example)[2J"  # no bidi override, no ESC
     assert got["momentum_step"].note is not None
     assert got["momentum_step"].note.startswith("no path: could not run:")
     assert got["nesterov_step"].note == ("your path stops after step 2: diverged: the parameter is not finite "
