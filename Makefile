@@ -4,7 +4,7 @@ VENV     ?= .venv
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed-stamp
 # Debian packages the project uses where they can be had (see scripts/system-packages.sh).
-SYSTEM_PACKAGES ?= chromium
+SYSTEM_PACKAGES ?= chromium fonts-noto-cjk
 
 .PHONY: demo test setup system lint stubs bench clean
 
