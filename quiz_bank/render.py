@@ -40,6 +40,7 @@ def environment(lang: str) -> Environment:
     env.policies["ext.i18n.trimmed"] = True  # one-line msgids whatever the template's line breaks
     # Between two translated sentences: English needs a space, Chinese (。) none.
     env.globals["sep"] = "" if lang == "zh-TW" else " "
+    env.filters["minus"] = lambda text: str(text).replace("-", "\u2212")  # the key's −0.4500, not -0.4500
     env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
     return env
 
