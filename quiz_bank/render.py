@@ -69,10 +69,17 @@ class RenderedQuestion:
     options: tuple[tuple[str, Markup], ...]
 
 
-def _accepted(item: NumericItem) -> str:
+def accepted(item: NumericItem) -> str:
+    """The accepted range as the key shows it: centred on the exact answer, as grading and the LMSs do.
+
+    "0.6414 ± 0.00005" would suggest 0.64135 passes, but the exact answer is 0.6414094 and grading
+    rejects it; the centre is written to 3 more figures than asked (off by < 0.1 % of the tolerance).
+    """
     if item.integer:
         return item.display
-    return f"{item.display} ± {numbers.plain(item.tolerance)}"
+    centre = numbers.round_sig(item.answer, numbers.SIG_FIGS + 3).normalize()
+    shown = item.display if centre == numbers.round_sig(item.answer) else numbers.plain(centre)
+    return f"{shown} ± {numbers.plain(item.tolerance)}"
 
 
 def _macro(env: Environment, kind: Kind, name: str) -> Any:
@@ -98,7 +105,7 @@ def render_question(lang: str, number: int, kind: Kind, variant: Variant) -> Ren
         else:
             ask = Markup(_macro(env, kind, "ask")(item.part, shown)).strip()
             parts.append(RenderedPart(item_id, ask, item.asked_tex, item.integer, item.display,
-                                      _accepted(item)))
+                                      accepted(item)))
     return RenderedQuestion(number, kind.id, stem, tuple(parts), tuple(options))
 
 

@@ -61,6 +61,17 @@ def test_key_is_a_flat_list_with_the_contract_names(built: BuildResult) -> None:
     assert set(by_kind["total_steps"]) == {"num_examples", "batch_size", "epochs", "drop_last"}
     assert set(by_kind["momentum_update"]) == {"gamma", "lr", "velocity", "grad", "param"}
     assert {"lr", "beta1", "beta2", "eps", "param", "grad"} == set(by_kind["adam_first_step"])
+    assert set(by_kind["corrected_first_moment"]) == {"beta1", "t", "grads"}
+    assert set(by_kind["adagrad_effective_lr"]) == {"lr", "delta", "t", "grads"}
+    assert set(by_kind["rmsprop_accumulator"]) == {"decay", "lr", "delta", "r", "grad", "param"}
+    numeric = [e for e in key if e["type"] != "choice"]
+    assert all(isinstance(e["answer"], int | float) and isinstance(e["tolerance"], float) for e in numeric)
+
+
+def test_key_handout_writes_real_minus_signs(built: BuildResult) -> None:
+    html = built.key_html.read_text(encoding="utf-8")  # type: ignore[union-attr]
+    assert re.search(r'class="num">\u2212\d', html)  # −0.4500, as the handouts write it
+    assert not re.search(r'class="num">-\d', html)
 
 
 def _t(x: float) -> torch.Tensor:

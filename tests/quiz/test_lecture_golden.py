@@ -87,3 +87,14 @@ def test_one_minus_0_999_is_exactly_0_001() -> None:
     assert float(item.answer) == 1.0
     assert item.display == "1.000"
     assert KINDS["bias_correction"].problems({"beta": 0.999, "t": 1}, (item,))  # and it rounds to 1: not asked
+
+
+def test_the_keys_accepted_range_is_the_one_grading_uses() -> None:
+    from quiz_bank.render import accepted
+
+    items = _items("rmsprop_accumulator", decay=0.9, lr=0.05, delta=1e-6, r=2.52, grad=1.9, param=0.7)
+    x = items["x_next"]  # 0.641409361…: 0.64135 is within 0.00005 of 0.6414, not of the exact answer
+    assert x.display == "0.6414"
+    assert accepted(x) == "0.6414094 ± 0.00005"
+    assert not numbers.accepts(Decimal("0.64135"), x.answer, x.tolerance)
+    assert accepted(items["r_t"]) == "2.629 ± 0.0005"  # exactly 2.629: nothing more to say
