@@ -28,10 +28,13 @@ pytestmark = [
 ]
 
 
-def test_handout_renders_to_png(built: BuildResult, tmp_path: Path) -> None:
+@pytest.mark.parametrize("lang", ["zh-TW", "en"])
+def test_handout_renders_to_png(lang: str, built: BuildResult, roster_file: Path, tmp_path: Path) -> None:
     image = pytest.importorskip("PIL.Image")
     assert CHROMIUM is not None
-    png = screenshot(CHROMIUM, built.handouts[0], tmp_path / "handout.png", width=900, height=1400)
+    handout = built.handouts[0] if lang == "zh-TW" else build_quiz(roster_file, 1, tmp_path, lang="en",
+                                                                    pdf=False).handouts[0]
+    png = screenshot(CHROMIUM, handout, tmp_path / "handout.png", width=900, height=1400)
     with image.open(png) as im:
         assert im.size == (900, 1400)
         gray = im.convert("L")
