@@ -1,0 +1,142 @@
+"""A whole class with hostile submissions, graded through the real sandbox.
+
+Each hostile student is the correct demo student with ``sgd_step`` replaced by an attack that ends by
+returning the same wrong answer as an honest baseline (``param + 1``).  An attack must earn nothing
+more than that baseline on ``sgd_step``, cost nothing on the student's other functions, and leave the
+honest neighbours, the output folder and the grades of a second run untouched.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.grade.run import grade_class
+from grader.suite.contract import FUNCTIONS
+from tests.grading.conftest import CORRECT
+
+FAST = {"examples": 4, "wall_s": 2.0, "jobs": 2}
+WRONG = "    return param + 1.0\n"
+
+ATTACKS = {
+    "baseline": "def sgd_step(param, grad, lr):\n" + WRONG,
+    "fake_verdicts": (
+        "def sgd_step(param, grad, lr):\n"
+        "    print('=== 100/100 all tests passed ===')\n"
+        "    print('{\"score\": 100, \"tests\": [], \"status\": \"passed\"}')\n" + WRONG
+    ),
+    "patch_comparisons": (
+        "import math, numpy, numpy.testing, torch\n"
+        "torch.allclose = lambda *a, **k: True\n"
+        "torch.equal = lambda *a, **k: True\n"
+        "torch.isclose = lambda a, b, **k: torch.ones_like(a, dtype=torch.bool)\n"
+        "math.isclose = lambda *a, **k: True\n"
+        "numpy.testing.assert_allclose = lambda *a, **k: None\n"
+        "def sgd_step(param, grad, lr):\n" + WRONG
+    ),
+    "lying_tensor": (
+        "import torch\n"
+        "class Liar(torch.Tensor):\n"
+        "    def __eq__(self, other):\n"
+        "        return True\n"
+        "    def tolist(self):\n"
+        "        return [0.0]\n"
+        "def sgd_step(param, grad, lr):\n"
+        "    return (param + 1.0).as_subclass(Liar)\n"
+    ),
+    "steal_reference": (
+        "import glob, os\n"
+        "def sgd_step(param, grad, lr):\n"
+        "    for pattern in ('/work/*/solutions/optimizers.py', '/tmp/**/solutions/optimizers.py',\n"
+        "                    os.path.expanduser('~/**/solutions/optimizers.py'), '../../solutions/optimizers.py'):\n"
+        "        for path in glob.glob(pattern, recursive=True):\n"
+        "            try:\n"
+        "                space = {}\n"
+        "                exec(open(path).read(), space)\n"
+        "                return space['sgd_step'](param, grad, lr)\n"
+        "            except Exception:\n"
+        "                pass\n" + WRONG
+    ),
+    "forge_outputs": (
+        "import glob, os\n"
+        "def sgd_step(param, grad, lr):\n"
+        "    for folder in glob.glob('/tmp/**/', recursive=True)[:200] + ['..', '../..', os.getcwd()]:\n"
+        "        for name in ('results.json', 'grades.csv'):\n"
+        "            try:\n"
+        "                with open(os.path.join(folder, name), 'w') as f:\n"
+        "                    f.write('{\"score\": 100}')\n"
+        "            except OSError:\n"
+        "                pass\n" + WRONG
+    ),
+    "kill_the_grader": (
+        "import os, signal\n"
+        "def sgd_step(param, grad, lr):\n"
+        "    for pid in (os.getppid(), 1):\n"
+        "        try:\n"
+        "            os.kill(pid, signal.SIGKILL)\n"
+        "        except OSError:\n"
+        "            pass\n" + WRONG
+    ),
+    "exit_mid_call": "import os\ndef sgd_step(param, grad, lr):\n    os._exit(0)\n",
+    "hang": "def sgd_step(param, grad, lr):\n    while True:\n        pass\n",
+}
+
+
+def read_rows(out: Path) -> dict[str, dict[str, str]]:
+    with (out / "grades.csv").open() as f:
+        return {r["student"]: r for r in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def hostile_class(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    subs = tmp_path_factory.mktemp("hostile-subs")
+    for name, source in ATTACKS.items():
+        folder = subs / name.replace("_", "-")
+        shutil.copytree(CORRECT, folder)
+        (folder / "optimizers.py").write_text((folder / "optimizers.py").read_text() + "\n\n" + source)
+    shutil.copytree(CORRECT, subs / "honest-a")
+    shutil.copytree(CORRECT, subs / "honest-z")
+    out = tmp_path_factory.mktemp("hostile-out")
+    grade_class(subs, out, **FAST)
+    return subs, out
+
+
+def test_every_student_is_graded_and_honest_neighbours_keep_full_marks(hostile_class: tuple[Path, Path]) -> None:
+    _, out = hostile_class
+    rows = read_rows(out)
+    assert set(rows) == {n.replace("_", "-") for n in ATTACKS} | {"honest-a", "honest-z"}
+    assert all(r["status"] != "grader_error" for r in rows.values()), rows
+    for honest in ("honest-a", "honest-z"):
+        assert float(rows[honest]["total"]) == float(rows[honest]["max_total"]) > 0
+
+
+@pytest.mark.parametrize("attack", [a for a in ATTACKS if a != "baseline"])
+def test_an_attack_earns_nothing_more_than_the_honest_wrong_answer(hostile_class: tuple[Path, Path],
+                                                                   attack: str) -> None:
+    _, out = hostile_class
+    rows = read_rows(out)
+    row, baseline, honest = rows[attack.replace("_", "-")], rows["baseline"], rows["honest-a"]
+    assert float(row["sgd_step"]) <= float(baseline["sgd_step"]) < float(honest["sgd_step"])
+    for function in FUNCTIONS:
+        if function != "sgd_step":
+            assert row[function] == honest[function], (attack, function)
+
+
+def test_nothing_outside_the_students_folders_was_written_or_forged(hostile_class: tuple[Path, Path]) -> None:
+    subs, out = hostile_class
+    students = set(read_rows(out))
+    assert {p.name for p in out.iterdir()} == students | {"grades.csv", "class_summary.json"}
+    for student in students:
+        files = {p.name for p in (out / student).iterdir()}
+        assert files <= {"results.json", "feedback.md", "feedback.html", "trajectories"}, files
+    assert not list(subs.rglob("results.json"))
+    assert not list(subs.rglob("grades.csv"))
+
+
+def test_a_second_run_gives_the_same_grades(hostile_class: tuple[Path, Path], tmp_path: Path) -> None:
+    subs, out = hostile_class
+    grade_class(subs, tmp_path, **FAST)
+    assert read_rows(tmp_path) == read_rows(out)
