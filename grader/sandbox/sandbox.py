@@ -267,11 +267,10 @@ class Sandbox:
             self.close()
             raise
         self.zygote_start_seconds = float(self._zygote.ready["start_seconds"])
-        if not unsafe_no_sandbox:
-            namespaces = str(self._zygote.ready["namespaces"])
-            self.features.append(f"namespaces:{namespaces}")
-            if self.root and namespaces == "none":
-                self._refuse_unreadable_python()
+        namespaces = str(self._zygote.ready["namespaces"])
+        self.features.append(f"namespaces:{namespaces}")
+        if self.root and namespaces == "none":  # unsafe too: student code must never run as root
+            self._refuse_unreadable_python()
 
     # ------------------------------------------------------------------ lifecycle
 

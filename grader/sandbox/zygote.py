@@ -94,7 +94,9 @@ class Zygote:
         self.abi = 0 if self.unsafe else isolation.landlock_abi()
         # Probe once: a root without CAP_SYS_ADMIN (e.g. Docker's defaults) or a kernel that forbids
         # unprivileged user namespaces falls back to Landlock + seccomp + rlimits (+ uid drop) alone.
-        self.rootns = self.root and not self.unsafe and _probe(lambda d: isolation.enter_namespaces(d, 1, 0, 0, []))
+        # Unsafe mode too: there the mount namespace only lets the dropped uid read a Python kept in
+        # root's 0700 home (a pyenv), which lazily imported stdlib modules need.
+        self.rootns = self.root and _probe(lambda d: isolation.enter_namespaces(d, 1, 0, 0, []))
         self.userns = (
             not self.root
             and not self.unsafe
@@ -280,6 +282,8 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
     if zygote.unsafe:  # no isolation, but limits still apply and root is still dropped
         for fd, _ in zygote.base_rules:
             os.close(fd)
+        if zygote.rootns:
+            isolation.enter_namespaces(tmp_dir, int(limits["tmp_mb"]), int(uid), int(gid), zygote.policy.bind_roots)
         isolation.set_rlimits(
             isolation.ChildLimits(
                 int(limits["cpu_s"]),

@@ -138,6 +138,15 @@ def test_unsafe_mode_is_marked_and_really_unsafe(unsafe: Sandbox, sandbox: Sandb
     assert sandboxed.startswith("PermissionError")
 
 
+def test_unsafe_mode_can_import_the_stdlib_lazily(unsafe: Sandbox, tmp_path: Path) -> None:
+    """As root the worker still drops to a slot uid, which must reach a Python kept in root's home."""
+    source = "def f():\n    import fractions, statistics, sysconfig\n    return str(statistics.mean([1, 2]))\n"
+    result = unsafe.run(Job(write_student(tmp_path, source), "f", [Request()]))
+    assert result.status == "ok", result.detail
+    assert result.replies[0].raised is None, result.replies[0].raised
+    assert result.replies[0].value == "1.5"
+
+
 def test_unsafe_mode_still_kills_daemons(unsafe: Sandbox, tmp_path: Path) -> None:
     daemon = next(c for c in CASES if c.name == "daemonize")
     try:
