@@ -90,6 +90,46 @@ def mse_gradients(w, b, x, y):
 def sgd_step(param, grad, lr):
     return torch.add(param, grad, alpha=-lr)
 ''',
+    "nesterov_step": '''
+def nesterov_step(param, velocity, grad_fn, lr, gamma=0.9):
+    _ = grad_fn(param)  # a wasted look at x_t: not wrong, the look-ahead gradient is what is used
+    ahead = param - gamma * velocity
+    velocity = gamma * velocity + lr * grad_fn(ahead)
+    return param - velocity, velocity
+''',
+    "momentum_step": '''
+def momentum_step(param, grad, velocity, lr, gamma=0.9):
+    v = torch.lerp(lr / (1 - gamma) * grad, velocity, gamma) if gamma != 1 else velocity + lr * grad
+    return param.sub(v), v
+''',
+    "rmsprop_step": '''
+def rmsprop_step(param, grad, r, lr, decay=0.9, delta=1e-6):
+    r = r * decay + grad.square() * (1 - decay)
+    return param - lr * grad * torch.rsqrt(r + delta), r
+''',
+    "adamw_step": '''
+def adamw_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+    param = param - lr * weight_decay * param
+    m = torch.lerp(grad, m, beta1)
+    v = beta2 * v + (1 - beta2) * grad * grad
+    denom = (v / (1 - beta2 ** t)).sqrt() + eps
+    return torch.addcdiv(param, m / (1 - beta1 ** t), denom, value=-lr), m, v
+''',
+    "bias_correction": '''
+def bias_correction(beta, t):
+    import numpy as np
+    return 1 - np.power(beta, t)  # a numpy.float64, which is a Python float
+''',
+    "batch_bounds": '''
+def batch_bounds(step, num_examples, batch_size):
+    start = step * batch_size
+    return [start, min(start + batch_size, num_examples)]
+''',
+    "total_steps": '''
+def total_steps(num_examples, batch_size, epochs, drop_last=False):
+    per_epoch = num_examples // batch_size if drop_last else math.ceil(num_examples / batch_size)
+    return epochs * per_epoch
+''',
 }
 
 
