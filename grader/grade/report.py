@@ -110,12 +110,15 @@ def results_json(report: StudentReport) -> dict[str, Any]:
             test["extra_data"] = {"skipped": True}
         tests.append(test)
     score, maximum = report.total
-    notes = [f"Graded by optigrade ({report.backend or 'sandbox'})."]
+    sandboxed = report.backend != "unsafe"
+    notes = [f"Graded by optigrade ({report.backend or 'sandbox'})." if sandboxed else
+             "UNSANDBOXED: graded with --unsafe-no-sandbox (student code ran without isolation)."]
     notes += [f"Note: {p}" for p in report.problems]
     notes.append("Hidden tests also count towards your grade; they are shown after grades are published.")
     return {"score": score, "output": "\n".join(notes), "visibility": "visible", "stdout_visibility": "hidden",
             "tests": tests, "extra_data": {"max_score": maximum, "status": report.status,
-                                           "fingerprint": report.fingerprint}}
+                                           "fingerprint": report.fingerprint, "sandboxed": sandboxed,
+                                           "backend": report.backend}}
 
 
 def feedback_markdown(report: StudentReport, plots: Mapping[str, str] | None = None,

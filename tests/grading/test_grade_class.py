@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -128,3 +129,13 @@ def test_bad_input_says_what_and_how_to_fix(tmp_path: Path) -> None:
     bad.write_text('[points]\nadam = 3\n')
     with pytest.raises(UsageError, match="unknown functions"):
         grade_class(DEMO, tmp_path / "out", rubric=bad)
+
+
+def test_unsandboxed_results_say_so(tmp_path: Path) -> None:
+    subs = tmp_path / "subs"
+    shutil.copytree(DEMO / "b11002001", subs / "b11002001")
+    grade_class(subs, tmp_path / "out", **{**FAST, "jobs": 1}, unsafe_no_sandbox=True)
+    data = json.loads((tmp_path / "out" / "b11002001" / "results.json").read_text())
+    assert data["extra_data"]["sandboxed"] is False
+    assert data["output"].startswith("UNSANDBOXED")
+    assert data["score"] == data["extra_data"]["max_score"]  # isolation off changes no score
