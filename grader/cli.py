@@ -40,6 +40,9 @@ def grade(
     """Grade a whole class: gradebook, Gradescope results.json and feedback per student."""
     from grader.grade.run import grade_class
 
+    if unsafe_no_sandbox:
+        console.print("[bold red]--unsafe-no-sandbox: student code runs WITHOUT isolation (limits still apply); "
+                      "only for code you trust. Results are marked UNSANDBOXED.[/]")
     result = _run(grade_class, submissions, out, jobs=jobs, device=device, only=only or (), rubric=rubric,
                   unsafe_no_sandbox=unsafe_no_sandbox, wall_s=wall, console=console)
     console.print(f"Graded {result.graded}, kept {result.resumed} up-to-date results; gradebook: {out / 'grades.csv'}")
