@@ -95,11 +95,11 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
             shutil.rmtree(boxes, ignore_errors=True)
             raise UsageError(f"--only names students not found in {submissions}: {unknown}; "
                              f"found {len(known)} submissions, e.g. {sorted(known)[:5]}")
-    version = hashlib.sha256(f"{seed}|{examples}|{sorted(points.items())}|{use_cuda}|{plots.VERSION}".encode()
-                             ).hexdigest()[:12]  # a change of the plots makes older feedback stale too
-
     with console.status("Drawing the examples (once for the whole class)…"):
         suite = Suite(props, examples_per_property=examples, seed=seed, cuda=use_cuda, probes=plots.probes())
+    # Results stay current only for the same questions, points and plots: a resumed run regrades otherwise.
+    version = hashlib.sha256(f"{suite.digest()}|{sorted(points.items())}|{use_cuda}|{plots.VERSION}".encode()
+                             ).hexdigest()[:12]
     try:
         from grader.sandbox import Limits, Sandbox, SandboxUnavailable
     except ImportError as exc:  # pragma: no cover

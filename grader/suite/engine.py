@@ -9,14 +9,17 @@ one that still fails, so feedback shows small, readable numbers.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from grader.suite.contract import HELPERS, MODULE_OF
 from grader.suite.examples import DEFAULT_SEED, examples_for
-from grader.suite.model import Call, Case, Example, Failure, Outcome, Property
+from grader.suite.model import Call, Case, Example, Failure, GradientFunction, Outcome, Property
 from grader.suite.runners import Runner
 from grader.suite.shrink import simpler_examples
 
@@ -62,6 +65,31 @@ class Suite:
             p.name: [p.case(ex) for ex in examples_for(p, self.examples_per_property, self.seed)]
             for p in self.properties if self.runnable(p)
         }
+
+    def digest(self) -> str:
+        """A hash of every call this suite makes (functions, argument values, bit for bit), so a resumed
+        run notices when other examples would be drawn (another hypothesis version, a changed suite)."""
+        h = hashlib.sha256()
+
+        def feed(value: object) -> None:
+            if isinstance(value, torch.Tensor):
+                h.update(f"T{value.dtype}{tuple(value.shape)}{value.device}".encode())
+                h.update(value.detach().cpu().contiguous().numpy().tobytes())
+            elif isinstance(value, GradientFunction):
+                h.update(b"G")
+                feed(value.a)
+                feed(value.c)
+            else:
+                h.update(repr(value).encode())
+
+        for name in sorted(self.cases):
+            h.update(name.encode())
+            for case in self.cases[name]:
+                for call in case.calls:
+                    h.update(f"|{call.function}|{call.driver}|".encode())
+                    for arg in (*call.args, *sorted(call.kwargs.items())):
+                        feed(arg)
+        return h.hexdigest()[:16]
 
     def runnable(self, prop: Property) -> bool:
         return self.cuda or not prop.needs_cuda

@@ -139,3 +139,14 @@ def test_unsandboxed_results_say_so(tmp_path: Path) -> None:
     assert data["extra_data"]["sandboxed"] is False
     assert data["output"].startswith("UNSANDBOXED")
     assert data["score"] == data["extra_data"]["max_score"]  # isolation off changes no score
+
+
+def test_resume_fingerprint_tracks_the_examples_asked() -> None:
+    from grader.suite.engine import Suite
+    from grader.suite.registry import suite_properties
+
+    props = suite_properties()
+    first = Suite(props, examples_per_property=2).digest()
+    assert Suite(props, examples_per_property=2).digest() == first  # same draw, same questions
+    assert Suite(props, examples_per_property=2, seed=7).digest() != first
+    assert Suite(props[:-1], examples_per_property=2).digest() != first
