@@ -150,3 +150,15 @@ def test_resume_fingerprint_tracks_the_examples_asked() -> None:
     assert Suite(props, examples_per_property=2).digest() == first  # same draw, same questions
     assert Suite(props, examples_per_property=2, seed=7).digest() != first
     assert Suite(props[:-1], examples_per_property=2).digest() != first
+
+
+def test_the_examples_do_not_depend_on_what_else_was_imported() -> None:
+    """Hypothesis draws literals from loaded local modules; the suite must not (CLI vs library vs tests)."""
+    script = ("{pre}\nfrom grader.suite.engine import Suite\nfrom grader.suite.registry import suite_properties\n"
+              "print(Suite(suite_properties(), examples_per_property=5).digest())")
+    digests = {
+        subprocess.run([sys.executable, "-c", script.format(pre=pre)], capture_output=True, text=True,
+                       check=True, timeout=300).stdout.strip()
+        for pre in ("", "import grader.cli, grader.grade.run, quiz_bank.build")
+    }
+    assert len(digests) == 1, digests
