@@ -171,7 +171,41 @@ def adamw_step__no_decay(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, 
     return _adam_ref(param, grad, m, v, t, lr, beta1, beta2, eps)
 
 
+def adamw_step__decay_after_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                                 weight_decay=1e-2):
+    new, m, v = _adam_ref(param, grad, m, v, t, lr, beta1, beta2, eps)
+    return new * (1 - lr * weight_decay), m, v
+
+
+def adam_step__swapped_betas(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return _adam(param, grad, m, v, t, lr, beta2, beta1, eps)
+
+
+def momentum_step__swapped_outputs(param, grad, velocity, lr, gamma=0.9):
+    v = gamma * velocity + lr * grad
+    return v, param - v
+
+
+def rmsprop_step__returns_old_r(param, grad, r, lr, decay=0.9, delta=1e-6):
+    new_r = decay * r + (1 - decay) * grad * grad
+    return param - lr * grad / torch.sqrt(delta + new_r), r
+
+
 # --- bias_correction, epochs, regression -----------------------------------------------------------
+def bias_correction__linear(beta, t):
+    return 1 - beta * t
+
+
+def total_steps__epochs_merged(num_examples, batch_size, epochs, drop_last=False):
+    if drop_last:
+        return num_examples * epochs // batch_size
+    return math.ceil(num_examples * epochs / batch_size)
+
+
+def batch_bounds__one_based(step, num_examples, batch_size):
+    return (step - 1) * batch_size, min(step * batch_size, num_examples)
+
+
 def bias_correction__power_only(beta, t):
     return beta**t
 
@@ -251,6 +285,15 @@ HINTS = {
                                   "the parameter directly: θ ← θ(1 − αλ).",
     "adamw_step__decay_without_lr": "The decay is multiplied by the learning rate: θ ← θ(1 − αλ), as in PyTorch.",
     "adamw_step__no_decay": "Weight decay is missing: θ ← θ(1 − αλ) before the Adam step.",
+    "adamw_step__decay_after_step": "The decay comes first: θ ← θ(1 − αλ), then the Adam step on the decayed θ "
+                                    "(as torch.optim.AdamW).",
+    "adam_step__swapped_betas": "β₁ belongs to m (the gradient's average) and β₂ to v (the squared gradient's).",
+    "momentum_step__swapped_outputs": "Return (param, velocity): the new parameter first.",
+    "rmsprop_step__returns_old_r": "Return the new accumulator r_t, the state the next step needs.",
+    "bias_correction__linear": "βᵗ is a power, not β·t: 1 − 0.9² = 0.19, not 1 − 1.8.",
+    "total_steps__epochs_merged": "Each epoch has its own short last batch: epochs × ⌈n/b⌉ (or ⌊n/b⌋ with "
+                                  "drop_last), not ⌈epochs·n/b⌉.",
+    "batch_bounds__one_based": "step counts from 0: the first batch is [0, b).",
     "bias_correction__power_only": "That is βᵗ; the correction term is 1 − βᵗ.",
     "bias_correction__slide_product": "βᵗ is a power, not the product β¹×β²×…×βᵗ.",
     "steps_per_epoch__floor_always": "Without drop_last the short last batch is still a step: ⌈n/b⌉.",
