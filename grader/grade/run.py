@@ -67,9 +67,11 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
                 wall_s: float = 10.0, examples: int = 20, seed: int = DEFAULT_SEED,
                 console: Console | None = None) -> ClassResult:
     console = console or Console(stderr=True)
-    _check_folders(submissions, out)
+    _check_numbers(jobs=jobs, wall_s=wall_s, examples=examples)
     if device not in ("auto", "cpu", "cuda"):
-        raise UsageError(f"--device {device!r} is not one of auto, cpu, cuda")
+        raise UsageError(f"--device {device!r} is not one of auto, cpu, cuda; fix: --device auto (CUDA where "
+                         f"a GPU is, else skipped with the reason)")
+    _check_folders(submissions, out)
     use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     if device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda was asked for, but torch.cuda.is_available() is False here; "
@@ -158,7 +160,25 @@ def _check_folders(submissions: Path, out: Path) -> None:
     if dest == sub or sub in dest.parents:
         raise UsageError(f"the output folder {out} is inside SUBMISSIONS {submissions}; choose a folder outside "
                          f"it, e.g. -o {submissions.parent / 'graded'}")
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"the output {out} is a file, expected a folder (created if missing); fix: -o a new "
+                         f"folder, e.g. -o {out.parent / 'graded'}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the output folder {out}: {exc.strerror}; fix: -o a folder you can "
+                         f"write to") from None
+
+
+def _check_numbers(*, jobs: int, wall_s: float, examples: int) -> None:
+    if jobs < 1:
+        raise UsageError(f"--jobs {jobs}: expected at least 1 (students graded in parallel); fix: --jobs 2 "
+                         f"on a 2-core machine")
+    if not wall_s > 0:
+        raise UsageError(f"--wall {wall_s}: expected seconds > 0 a student function may run; fix: keep the "
+                         f"default 10 (a correct batch takes well under 1 s)")
+    if examples < 1:
+        raise UsageError(f"examples={examples}: expected at least 1 drawn example per property (default 20)")
 
 
 def submission_fingerprint(sub: Submission) -> str:

@@ -125,6 +125,15 @@ def test_bad_input_says_what_and_how_to_fix(tmp_path: Path) -> None:
         grade_class(DEMO, DEMO / "out")
     with pytest.raises(UsageError, match="--only names students"):
         grade_class(DEMO, tmp_path / "out", only=["nobody"])
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(UsageError, match="is a file, expected a folder.*fix"):
+        grade_class(DEMO, tmp_path / "a-file")
+    with pytest.raises(UsageError, match="--jobs 0: expected at least 1.*fix"):
+        grade_class(DEMO, tmp_path / "out", jobs=0)
+    with pytest.raises(UsageError, match="--wall 0: expected seconds > 0.*fix"):
+        grade_class(DEMO, tmp_path / "out", wall_s=0)
+    with pytest.raises(UsageError, match="'gpu' is not one of auto, cpu, cuda; fix"):
+        grade_class(DEMO, tmp_path / "out", device="gpu")
     bad = tmp_path / "rubric.toml"
     bad.write_text('[points]\nadam = 3\n')
     with pytest.raises(UsageError, match="unknown functions"):
