@@ -49,6 +49,8 @@ check(Path(sys.argv[1] if len(sys.argv) > 1 else "exercises"))
 
 def release(out: Path) -> list[Path]:
     """Write the student bundle into ``out`` (which must be empty or absent)."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is a file; expected a new or empty folder for the bundle. Fix: -o {out}-bundle")
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"{out} is not empty; give a new folder for the bundle (it is written from scratch)")
     written = []

@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from grader.errors import UsageError
 from grader.release import release
 from grader.suite.engine import Suite
 from grader.suite.registry import suite_properties
@@ -55,3 +58,13 @@ def test_public_properties_use_no_reference() -> None:
     results = suite.grade(InProcessRunner(), {m: ROOT / "examples/demo_class/b11002001" / f"{m}.py"
                                               for m in ("optimizers", "epochs", "regression")})
     assert all(r.status != "failed" for r in results)
+
+
+def test_release_refuses_a_file_or_a_full_folder(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UsageError, match="is a file; expected a new or empty folder"):
+        release(tmp_path / "file")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    with pytest.raises(UsageError, match="is not empty"):
+        release(tmp_path / "full")
