@@ -56,9 +56,14 @@ def missing_file(module: str) -> Outcome:
 
 
 class SandboxRunner:
-    """Run calls in sandboxed workers; after a timeout or crash, retry the calls that never ran once."""
+    """Run calls in sandboxed workers, one job per batch, with bounded retries after a failure.
 
-    def __init__(self, sandbox: Any, *, retries: int = 1) -> None:
+    A call that was running when its job timed out is first run again at the head of a fresh job (a
+    slow, loaded machine must not cost an honest student a mark); timing out twice, it is charged.  A
+    call that crashed its worker is charged at once.  The calls after it get ``retries`` more jobs in
+    all, then share its fate, so a stalling function costs at most (1 + retries) × the wall limit."""
+
+    def __init__(self, sandbox: Any, *, retries: int = 2) -> None:
         self.sandbox = sandbox
         self.retries = retries
         # Call -> Request, so each suite call is encoded for the wire once per class (see Request.frame).
@@ -84,7 +89,7 @@ class SandboxRunner:
         if module not in files:
             return [missing_file(module)] * len(calls)
         outcomes: list[Outcome] = []
-        attempts = 0
+        attempts, rerun = 0, -1
         while len(outcomes) < len(calls):
             pending = calls[len(outcomes):]
             requests = [self.request(c) for c in pending]
@@ -97,9 +102,12 @@ class SandboxRunner:
                 from grader.errors import GraderFault
 
                 raise GraderFault(f"the sandbox failed while running {function}: {result.detail}")
+            attempts += 1
+            if result.status == "timeout" and rerun != len(outcomes) and attempts <= self.retries:
+                rerun = len(outcomes)  # give the timed-out call a second, fresh worker before charging it
+                continue
             # The call that was running when the job ended is charged with it ...
             outcomes.append(Outcome(failure=reason, stdout=result.stdout[-2000:]))
-            attempts += 1
             if result.status in ("import_error", "not_found") or attempts > self.retries:
                 # ... and the rest share its fate once retries are spent (or nothing can run at all).
                 outcomes += [Outcome(failure=reason)] * (len(calls) - len(outcomes))

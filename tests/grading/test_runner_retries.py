@@ -1,0 +1,65 @@
+"""SandboxRunner's retries: a slow machine costs nothing, a stalling function costs a bounded time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from grader.suite.model import Call
+from grader.suite.runners import SandboxRunner
+
+CALLS = [Call("f", (i,)) for i in range(6)]
+FILES = {"optimizers": Path("optimizers.py")}
+
+
+class ScriptedSandbox:
+    """Answers each request with its argument, except where ``fails(index, job_number)`` says the job
+    ended there (a status such as "timeout" or "crashed")."""
+
+    def __init__(self, fails: Callable[[int, int], str | None]) -> None:
+        self.fails, self.jobs = fails, 0
+
+    def run(self, job: Any) -> SimpleNamespace:
+        self.jobs += 1
+        replies = []
+        for request in job.requests:
+            index = request.args[0]
+            status = self.fails(index, self.jobs)
+            if status is not None:
+                return SimpleNamespace(status=status, replies=replies, detail="ended", stdout="")
+            replies.append(SimpleNamespace(value=index, raised=None, inputs_after=(), grad_fn_points=()))
+        return SimpleNamespace(status="ok", replies=replies, detail="", stdout="")
+
+
+def run(fails: Callable[[int, int], str | None]) -> tuple[list[Any], int]:
+    box = ScriptedSandbox(fails)
+    outcomes = SandboxRunner(box).run(FILES, "optimizers", "f", CALLS)
+    return outcomes, box.jobs
+
+
+def test_a_timeout_that_does_not_repeat_costs_nothing() -> None:
+    outcomes, jobs = run(lambda i, job: "timeout" if (i, job) == (2, 1) else None)
+    assert [o.returned for o in outcomes] == list(range(6))
+    assert all(o.failure is None for o in outcomes)
+    assert jobs == 2
+
+
+def test_a_call_that_hangs_every_time_is_charged_and_the_rest_still_run() -> None:
+    outcomes, jobs = run(lambda i, job: "timeout" if i == 2 else None)
+    assert [o.failure is not None for o in outcomes] == [False, False, True, False, False, False]
+    assert "did not finish" in (outcomes[2].failure or "")
+    assert jobs == 3
+
+
+def test_a_function_that_always_hangs_costs_at_most_three_jobs() -> None:
+    outcomes, jobs = run(lambda i, job: "timeout")
+    assert all(o.failure for o in outcomes)
+    assert jobs == 3
+
+
+def test_a_crash_is_charged_at_once() -> None:
+    outcomes, jobs = run(lambda i, job: "crashed" if i == 1 else None)
+    assert [o.failure is not None for o in outcomes] == [False, True, False, False, False, False]
+    assert jobs == 2
