@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -37,13 +39,27 @@ def trajectories() -> Table:
     return table
 
 
+HOSTILE = "b11002004"  # examples/demo_class: tries to cheat, stall and escape
+
+
 def run_demo(out: Path, console: Console) -> None:
+    from grader.errors import SandboxUnavailableError
     from grader.grade.run import grade_class
 
     console.print(trajectories())
     console.rule("Grading the demo class (examples/demo_class)")
     grades = out / "graded"
-    grade_class(DEMO_CLASS, grades, jobs=2, console=console, wall_s=3.0)
+    try:
+        grade_class(DEMO_CLASS, grades, jobs=2, console=console, wall_s=3.0)
+    except SandboxUnavailableError as exc:
+        # Degrade: the demo's own honest students are trusted code, so they may run unsandboxed (and are
+        # marked so); the hostile one is never run without isolation.
+        console.print(f"[bold yellow]No sandbox here[/]: {exc}\nGrading only the demo's honest students, "
+                      f"UNSANDBOXED; the hostile one ({HOSTILE}) is skipped.")
+        with tempfile.TemporaryDirectory() as tmp:
+            for student in sorted(p for p in DEMO_CLASS.iterdir() if p.is_dir() and p.name != HOSTILE):
+                shutil.copytree(student, Path(tmp) / student.name)
+            grade_class(Path(tmp), grades, jobs=2, console=console, wall_s=3.0, unsafe_no_sandbox=True)
     written = [grades / "grades.csv", grades / "class_summary.json"]
     try:
         from quiz_bank.demo import build_demo
