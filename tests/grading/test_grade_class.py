@@ -171,3 +171,14 @@ def test_the_examples_do_not_depend_on_what_else_was_imported() -> None:
         for pre in ("", "import grader.cli, grader.grade.run, quiz_bank.build")
     }
     assert len(digests) == 1, digests
+
+
+def test_only_regrades_the_chosen_students_and_keeps_the_rest(graded: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(graded, out)
+    before = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
+    result = grade_class(DEMO, out, only=["b11002002"], **FAST)
+    assert (result.graded, result.resumed) == (1, 0)
+    after = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
+    assert {sid for sid in after if after[sid] != before[sid]} == {"b11002002"}
+    assert rows(out) == rows(graded)  # the gradebook still lists everyone, with the same grades
