@@ -43,14 +43,14 @@ class StudentReport:
         return round(sum(x for x, _ in s), 2), round(sum(m for _, m in s), 2)
 
 
-def show(value: Any, limit: int = 8) -> str:
+def show(value: Any, limit: int = 8, digits: int = 6) -> str:
     """A compact, readable rendering of an input or output value."""
     if isinstance(value, torch.Tensor):
         flat = value.detach().double().reshape(-1).tolist()
-        body = ", ".join(f"{x:.6g}" for x in flat[:limit]) + (", …" if len(flat) > limit else "")
+        body = ", ".join(f"{x:.{digits}g}" for x in flat[:limit]) + (", …" if len(flat) > limit else "")
         return f"{body}" if value.dim() == 0 else f"[{body}] (shape {tuple(value.shape)})"
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return f"{value:.{digits}g}"
     if isinstance(value, torch.dtype):
         return str(value).removeprefix("torch.")
     return repr(value)
@@ -66,6 +66,15 @@ def plain_text(printed: str) -> str:
     return _CONTROL.sub("", _ANSI.sub("", printed.replace("\r\n", "\n").replace("\r", "\n")))
 
 
+def digits_to_tell_apart(expected: Any, got: Any) -> int:
+    """Significant digits (6 at least) so that a wrong answer never reads the same as the expected one."""
+    digits = 6
+    if show(expected, digits=17) != show(got, digits=17):
+        while digits < 17 and show(expected, digits=digits) == show(got, digits=digits):
+            digits += 2
+    return digits
+
+
 def failure_text(r: PropertyResult) -> str:
     """What failed, on which (shrunk) inputs, the lecture formula, and a hint."""
     if r.status == "skipped":
@@ -78,10 +87,12 @@ def failure_text(r: PropertyResult) -> str:
     if r.example:
         shown = {k: v for k, v in r.example.items() if not k.startswith("_")}
         lines.append("Inputs: " + "; ".join(f"{k} = {show(v)}" for k, v in shown.items()))
-    if r.failure.expected is not None:
-        lines.append(f"Expected: {show(r.failure.expected)}")
-    if r.failure.got is not None:
-        lines.append(f"Returned: {show(r.failure.got)}")
+    expected, got = r.failure.expected, r.failure.got
+    digits = digits_to_tell_apart(expected, got) if expected is not None and got is not None else 6
+    if expected is not None:
+        lines.append(f"Expected: {show(expected, digits=digits)}")
+    if got is not None:
+        lines.append(f"Returned: {show(got, digits=digits)}")
     if r.prop.formula:
         lines.append(f"Lecture formula: {r.prop.formula}")
     if r.failure.hint:

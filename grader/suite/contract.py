@@ -35,6 +35,16 @@ class StepFunction:
     module: str = "optimizers"
 
     @property
+    def passed_with_defaults(self) -> int:
+        """How many hyperparameters a "defaults" call still passes: lr has no default in the SGD family."""
+        return 0 if self.takes_t else 1
+
+    def with_defaults(self, ex: Example) -> Example:
+        """``ex`` with the hyperparameters a "defaults" call leaves out set to the contract's defaults, so
+        the example shows (and hints use) the values that call really runs with."""
+        return {**ex, **{h.name: h.default for h in self.hypers[self.passed_with_defaults:]}}
+
+    @property
     def state(self) -> tuple[str, ...]:
         return self.outputs[1:]
 
@@ -46,7 +56,7 @@ class StepFunction:
         if self.takes_t:
             args.append(ex["t"])
         # lr has no default in the SGD family, so a "defaults" call still passes it.
-        keep = len(self.hypers) if not defaults else 0 if self.takes_t else 1
+        keep = len(self.hypers) if not defaults else self.passed_with_defaults
         args += [ex[h.name] for h in self.hypers[:keep]]
         return tuple(args)
 

@@ -123,7 +123,8 @@ def properties() -> list[Property]:
                          step_examples(f, zero_state=False)),
             differential(f, "matches the reference in float32",
                          step_examples(f, dtype=torch.float32, timesteps=small_t | s.timesteps)),
-            differential(f, "uses the contract's default hyperparameters", step_examples(f), defaults=True),
+            differential(f, "uses the contract's default hyperparameters", step_examples(f).map(f.with_defaults),
+                         defaults=True),
             trajectory(f),
             differential(f, "CUDA float32 and float64 parity with the CPU reference", any_dtype(f), cuda=True),
         ]
