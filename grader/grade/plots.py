@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import io
 import threading
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from grader.grade.report import plain_text
 from grader.suite.contract import STEP_FUNCTIONS, StepFunction
 from grader.suite.model import Call, GradientFunction, Outcome, TensorOut
 
@@ -165,7 +165,7 @@ def student_path(outcome: Outcome) -> tuple[Points, str | None]:
     """
     start = np.array([START])
     if outcome.problem is not None:
-        return start, inert(outcome.problem.split("\n", 1)[0])
+        return start, plain_text(outcome.problem.split("\n", 1)[0])
     value = outcome.returned
     if not isinstance(value, dict) or set(value) != {"path", "stopped"}:
         return start, "the rollout sent back an unreadable answer"
@@ -178,13 +178,7 @@ def student_path(outcome: Outcome) -> tuple[Points, str | None]:
     points = np.stack([start[0], *(p.tensor.double().numpy() for p in path)])
     if stopped is None and len(path) < STEPS:
         stopped = "the rollout ended early"
-    return points, None if stopped is None else inert(stopped.split("\n", 1)[0])[:300]
-
-
-def inert(text: str) -> str:
-    """A student's message without control, format (bidi override, zero-width) or unassigned characters,
-    so it cannot hide or reorder the caption around it."""
-    return "".join(c for c in text if not unicodedata.category(c).startswith("C"))
+    return points, None if stopped is None else plain_text(stopped.split("\n", 1)[0])[:300]
 
 
 def trajectories(probed: Sequence[tuple[Call, Outcome]]) -> dict[str, Trajectory]:

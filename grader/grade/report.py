@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,13 +58,14 @@ def show(value: Any, limit: int = 8, digits: int = 6) -> str:
 
 
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def plain_text(printed: str) -> str:
-    """Student output as inert text: terminal escapes, control and bidi-override characters removed
-    (so printed output cannot recolour, hide or reorder the feedback around it)."""
-    return _CONTROL.sub("", _ANSI.sub("", printed.replace("\r\n", "\n").replace("\r", "\n")))
+    """Student text (output, exception messages) made inert: terminal escapes, and control, format
+    (bidi override, zero-width) and unassigned characters removed, newlines and tabs kept — so it cannot
+    recolour, hide or reorder the feedback around it."""
+    text = _ANSI.sub("", printed.replace("\r\n", "\n").replace("\r", "\n"))
+    return "".join(c for c in text if c in "\n\t" or not unicodedata.category(c).startswith("C"))
 
 
 def digits_to_tell_apart(expected: Any, got: Any) -> int:

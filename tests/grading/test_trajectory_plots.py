@@ -166,7 +166,7 @@ def test_failing_functions_plot_what_exists_with_the_reason(runner: SandboxRunne
     got = probed(runner, tmp_path)
     assert len(got["sgd_step"].student) == 3  # the start and two steps
     assert got["sgd_step"].note == "your path stops after step 2: step 3 raised ZeroDivisionError: " \
-                                   "<b>$x$</b> [link](http://evil.example)[2J"  # no bidi override, no ESC
+                                   "<b>$x$</b> [link](http://evil.example)"  # no bidi override, no escape sequence
     assert got["momentum_step"].note is not None
     assert got["momentum_step"].note.startswith("no path: could not run:")
     assert got["nesterov_step"].note == ("your path stops after step 2: diverged: the parameter is not finite "
