@@ -81,42 +81,36 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
     rules = load_rubric(rubric, props)
     points = rules.property_points(props)
     boxes = Path(tempfile.mkdtemp(prefix="optigrade-boxes-"))
-    try:
+    try:  # the staged copies go away however the run ends
         staged = stage_submissions(submissions, boxes / "staged")
-    except BaseException:
-        shutil.rmtree(boxes, ignore_errors=True)
-        raise
-    entries = staged.submissions
-    if staged.ignored:
-        console.print(f"Not submissions (ignored): {', '.join(staged.ignored[:10])}"
-                      f"{' …' if len(staged.ignored) > 10 else ''}")
-    if only:
-        known = {s.student_id for s in entries}
-        unknown = sorted(set(only) - known)
-        if unknown:
-            shutil.rmtree(boxes, ignore_errors=True)
-            raise UsageError(f"--only names students not found in {submissions}: {unknown}; "
-                             f"found {len(known)} submissions, e.g. {sorted(known)[:5]}")
-    with console.status("Drawing the examples (once for the whole class)…"):
-        suite = Suite(props, examples_per_property=examples, seed=seed, cuda=use_cuda, probes=plots.probes())
-    # Results stay current only for the same questions, points and plots: a resumed run regrades otherwise.
-    version = hashlib.sha256(f"{suite.digest()}|{sorted(points.items())}|{use_cuda}|{plots.VERSION}".encode()
-                             ).hexdigest()[:12]
-    try:
-        from grader.sandbox import Limits, Sandbox, SandboxUnavailable
-    except ImportError as exc:  # pragma: no cover
-        raise GraderFault(f"the sandbox package is missing: {exc}") from exc
-    try:
-        sandbox = Sandbox(jobs=jobs, limits=Limits(wall_s=wall_s), device="cuda" if use_cuda else "cpu",
-                          unsafe_no_sandbox=unsafe_no_sandbox)
-    except SandboxUnavailable as exc:
-        shutil.rmtree(boxes, ignore_errors=True)
-        raise SandboxUnavailableError(f"{exc}\nTo grade without isolation anyway (only for code you trust), "
-                                      f"pass --unsafe-no-sandbox; results are then marked unsandboxed.") from None
+        entries = staged.submissions
+        if staged.ignored:
+            console.print(f"Not submissions (ignored): {', '.join(staged.ignored[:10])}"
+                          f"{' …' if len(staged.ignored) > 10 else ''}")
+        if only:
+            known = {s.student_id for s in entries}
+            unknown = sorted(set(only) - known)
+            if unknown:
+                raise UsageError(f"--only names students not found in {submissions}: {unknown}; "
+                                 f"found {len(known)} submissions, e.g. {sorted(known)[:5]}")
+        with console.status("Drawing the examples (once for the whole class)…"):
+            suite = Suite(props, examples_per_property=examples, seed=seed, cuda=use_cuda, probes=plots.probes())
+        # Results stay current only for the same questions, points and plots: a resumed run regrades otherwise.
+        version = hashlib.sha256(f"{suite.digest()}|{sorted(points.items())}|{use_cuda}|{plots.VERSION}".encode()
+                                 ).hexdigest()[:12]
+        try:
+            from grader.sandbox import Limits, Sandbox, SandboxUnavailable
+        except ImportError as exc:  # pragma: no cover
+            raise GraderFault(f"the sandbox package is missing: {exc}") from exc
+        try:
+            sandbox = Sandbox(jobs=jobs, limits=Limits(wall_s=wall_s), device="cuda" if use_cuda else "cpu",
+                              unsafe_no_sandbox=unsafe_no_sandbox)
+        except SandboxUnavailable as exc:
+            raise SandboxUnavailableError(f"{exc}\nTo grade without isolation anyway (only for code you trust), "
+                                          f"pass --unsafe-no-sandbox; results are then marked unsandboxed.") from None
 
-    result = ClassResult(out)
-    lock = threading.Lock()
-    try:
+        result = ClassResult(out)
+        lock = threading.Lock()
         with sandbox, Progress(TextColumn("[bold]Grading"), BarColumn(), MofNCompleteColumn(),
                                TimeElapsedColumn(), TextColumn("{task.fields[student]}"),
                                console=console) as progress:
@@ -145,7 +139,7 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
                 for future in [pool.submit(one, sub) for sub in todo]:
                     future.result()
     finally:
-        _remove_boxes(boxes)
+        shutil.rmtree(boxes, ignore_errors=True)  # read-only files in owner-writable folders: removable
     result.rows = write_gradebook(out, [sub.student_id for sub in entries])
     result.grader_errors = sum(r["status"] == "grader_error" for r in result.rows)
     write_summary(out, result.rows, console)
@@ -188,10 +182,6 @@ def submission_fingerprint(sub: Submission) -> str:
         h.update(module.encode() + b"\0" + sub.staged[module].read_bytes() + b"\0")
     h.update("\n".join(sub.problems).encode())
     return h.hexdigest()[:16]
-
-
-def _remove_boxes(boxes: Path) -> None:
-    shutil.rmtree(boxes, ignore_errors=True)  # read-only files in owner-writable folders: removable
 
 
 def _is_current(results: Path, fingerprint: str) -> bool:
