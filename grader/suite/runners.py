@@ -184,12 +184,13 @@ class InProcessRunner:
             return [Outcome(failure=f"could not run: {module}.py defines no function {function}")] * len(calls)
         if not substitutes:
             return [self._call(fn, call) for call in calls]
-        saved = dict(vars(loaded))
+        namespace = vars(loaded)
+        saved = {k: namespace[k] for k in substitutes if k in namespace}
         try:
-            _sandbox_substitutes().apply(vars(loaded), tuple(substitutes))
+            _sandbox_substitutes().apply(namespace, tuple(substitutes))
             return [self._call(fn, call) for call in calls]
         finally:  # the helper itself is graded as written
-            vars(loaded).update({k: saved[k] for k in substitutes if k in saved})
+            namespace.update(saved)
 
     @staticmethod
     def _call(fn: Any, call: Call) -> Outcome:
