@@ -43,8 +43,8 @@ OWN_CHECKS = frozenset({"adamw_step: equals decay θ(1 − αλ) then your adam_
 
 
 def same_answer(mine: Outcome, theirs: Outcome, dtype: torch.dtype | None) -> bool:
-    """Whether two answers agree: the same tensors (within the dtype's tolerance, NaN where NaN is)
-    or the same exception."""
+    """Whether two answers agree: the same tensors (within the dtype's tolerance, NaN where NaN is,
+    the same infinity where one is) or the same exception."""
     if mine.failure is not None or theirs.failure is not None:
         return False
     if mine.raised is not None or theirs.raised is not None:
@@ -59,10 +59,16 @@ def same_answer(mine: Outcome, theirs: Outcome, dtype: torch.dtype | None) -> bo
             return False
         if x.tensor.shape != y.tensor.shape or x.tensor.dtype != y.tensor.dtype or x.device != y.device:
             return False
-        nan_x, nan_y = torch.isnan(x.tensor), torch.isnan(y.tensor)
-        if not torch.equal(nan_x, nan_y):
+        # Non-finite answers must agree exactly (NaN where NaN, the same ±inf): inf − inf is NaN, so
+        # first_mismatch alone would call two identical infinities different.
+        finite_x, finite_y = torch.isfinite(x.tensor), torch.isfinite(y.tensor)
+        if not torch.equal(finite_x, finite_y):
             return False
-        keep = ~nan_x
+        odd_x, odd_y = x.tensor[~finite_x], y.tensor[~finite_y]
+        if not torch.equal(torch.isnan(odd_x), torch.isnan(odd_y)) or not torch.equal(
+                torch.nan_to_num(odd_x, nan=0.0), torch.nan_to_num(odd_y, nan=0.0)):
+            return False
+        keep = finite_x
         if first_mismatch(x.tensor[keep], y.tensor[keep], dtype or x.tensor.dtype) is not None:
             return False
     return True

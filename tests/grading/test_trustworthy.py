@@ -8,6 +8,7 @@ import pytest
 from grader.suite.engine import Suite
 from grader.suite.hidden.mutants import MUTANTS
 from grader.suite.runners import InProcessRunner
+from tests.grading.alternatives import ALTERNATIVES
 from tests.grading.conftest import CORRECT, submission_with
 
 ALL = [(f, m) for f, ms in MUTANTS.items() for m in ms]
@@ -61,85 +62,14 @@ def test_mutants_get_recognised_in_feedback(suite: Suite, tmp_path: Path) -> Non
     assert mutant.hint in hints
 
 
-ALTERNATIVES = {
-    "adam_step": '''
-def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-    m = m.clone(); v = v.clone()
-    m.mul_(beta1).add_((1 - beta1) * grad)
-    v.mul_(beta2).add_((1 - beta2) * grad ** 2)
-    m_hat = m / (1 - torch.tensor(beta1, dtype=torch.float64) ** t).item()
-    v_hat = v / (1 - beta2 ** t)
-    return param - lr * m_hat / (v_hat ** 0.5 + eps), m, v
-''',
-    "adagrad_step": '''
-def adagrad_step(param, grad, r, lr, delta=1e-7):
-    new_r = torch.addcmul(r, grad, grad)
-    return torch.addcdiv(param, grad, new_r.sqrt().add(delta), value=-lr), new_r
-''',
-    "steps_per_epoch": '''
-def steps_per_epoch(num_examples, batch_size, drop_last=False):
-    full, rest = divmod(num_examples, batch_size)
-    return int(full + (1 if rest and not drop_last else 0))
-''',
-    "mse_gradients": '''
-def mse_gradients(w, b, x, y):
-    residual = y - (w * x + b)
-    return torch.mean(-2 * x * residual), torch.mean(-2 * residual)
-''',
-    "sgd_step": '''
-def sgd_step(param, grad, lr):
-    return torch.add(param, grad, alpha=-lr)
-''',
-    "nesterov_step": '''
-def nesterov_step(param, velocity, grad_fn, lr, gamma=0.9):
-    _ = grad_fn(param)  # a wasted look at x_t: not wrong, the look-ahead gradient is what is used
-    ahead = param - gamma * velocity
-    velocity = gamma * velocity + lr * grad_fn(ahead)
-    return param - velocity, velocity
-''',
-    "momentum_step": '''
-def momentum_step(param, grad, velocity, lr, gamma=0.9):
-    v = torch.lerp(lr / (1 - gamma) * grad, velocity, gamma) if gamma != 1 else velocity + lr * grad
-    return param.sub(v), v
-''',
-    "rmsprop_step": '''
-def rmsprop_step(param, grad, r, lr, decay=0.9, delta=1e-6):
-    r = r * decay + grad.square() * (1 - decay)
-    return param - lr * grad * torch.rsqrt(r + delta), r
-''',
-    "adamw_step": '''
-def adamw_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
-    param = param - lr * weight_decay * param
-    m = torch.lerp(grad, m, beta1)
-    v = beta2 * v + (1 - beta2) * grad * grad
-    denom = (v / (1 - beta2 ** t)).sqrt() + eps
-    return torch.addcdiv(param, m / (1 - beta1 ** t), denom, value=-lr), m, v
-''',
-    "bias_correction": '''
-def bias_correction(beta, t):
-    import numpy as np
-    return 1 - np.power(beta, t)  # a numpy.float64, which is a Python float
-''',
-    "batch_bounds": '''
-def batch_bounds(step, num_examples, batch_size):
-    start = step * batch_size
-    return [start, min(start + batch_size, num_examples)]
-''',
-    "total_steps": '''
-def total_steps(num_examples, batch_size, epochs, drop_last=False):
-    per_epoch = num_examples // batch_size if drop_last else math.ceil(num_examples / batch_size)
-    return epochs * per_epoch
-''',
-}
-
-
 def test_the_differently_written_correct_student_keeps_every_mark(suite: Suite) -> None:
     files = {p.stem: p for p in CORRECT.glob("*.py")}
     failed = [r.prop.name for r in suite.grade(InProcessRunner(), files) if r.status == "failed"]
     assert failed == []
 
 
-@pytest.mark.parametrize("function", sorted(ALTERNATIVES))
-def test_correct_alternatives_keep_every_mark(suite: Suite, tmp_path: Path, function: str) -> None:
-    results = suite.grade(InProcessRunner(), submission_with(tmp_path, function, ALTERNATIVES[function]))
+@pytest.mark.parametrize("name", sorted(ALTERNATIVES))
+def test_correct_alternatives_keep_every_mark(suite: Suite, tmp_path: Path, name: str) -> None:
+    function, source = ALTERNATIVES[name]
+    results = suite.grade(InProcessRunner(), submission_with(tmp_path, function, source))
     assert [r.prop.name for r in results if r.status == "failed"] == []

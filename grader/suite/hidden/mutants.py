@@ -54,6 +54,11 @@ def momentum_step__old_velocity(param, grad, velocity, lr, gamma=0.9):
     return param - velocity, v
 
 
+def momentum_step__other_sign(param, grad, velocity, lr, gamma=0.9):
+    v = gamma * velocity - lr * grad  # the v ← γv − ηg, x ← x + v convention of many notes
+    return param + v, v
+
+
 # --- nesterov_step ---------------------------------------------------------------------------------
 def nesterov_step__no_look_ahead(param, velocity, grad_fn, lr, gamma=0.9):
     v = gamma * velocity + lr * grad_fn(param)
@@ -62,6 +67,17 @@ def nesterov_step__no_look_ahead(param, velocity, grad_fn, lr, gamma=0.9):
 
 def nesterov_step__look_ahead_plus(param, velocity, grad_fn, lr, gamma=0.9):
     v = gamma * velocity + lr * grad_fn(param + gamma * velocity)
+    return param - v, v
+
+
+def nesterov_step__torch_form(param, velocity, grad_fn, lr, gamma=0.9):
+    g = grad_fn(param)  # torch.optim.SGD(nesterov=True): gradient at x_t, step by γv_t + ηg
+    v = gamma * velocity + lr * g
+    return param - (gamma * v + lr * g), v
+
+
+def nesterov_step__look_ahead_with_lr(param, velocity, grad_fn, lr, gamma=0.9):
+    v = gamma * velocity + lr * grad_fn(param - lr * gamma * velocity)
     return param - v, v
 
 
@@ -86,6 +102,11 @@ def adagrad_step__no_sqrt(param, grad, r, lr, delta=1e-7):
     return param - lr / (delta + r) * grad, r
 
 
+def adagrad_step__no_delta(param, grad, r, lr, delta=1e-7):
+    r = r + grad * grad
+    return param - lr / torch.sqrt(r) * grad, r
+
+
 # --- rmsprop_step ----------------------------------------------------------------------------------
 def rmsprop_step__delta_outside(param, grad, r, lr, decay=0.9, delta=1e-6):
     r = decay * r + (1 - decay) * grad * grad
@@ -100,6 +121,16 @@ def rmsprop_step__no_one_minus_p(param, grad, r, lr, decay=0.9, delta=1e-6):
 def rmsprop_step__swapped_decay(param, grad, r, lr, decay=0.9, delta=1e-6):
     r = (1 - decay) * r + decay * grad * grad
     return param - lr / torch.sqrt(delta + r) * grad, r
+
+
+def rmsprop_step__no_sqrt(param, grad, r, lr, decay=0.9, delta=1e-6):
+    r = decay * r + (1 - decay) * grad * grad
+    return param - lr / (delta + r) * grad, r
+
+
+def rmsprop_step__old_r(param, grad, r, lr, decay=0.9, delta=1e-6):
+    new_r = decay * r + (1 - decay) * grad * grad
+    return param - lr / torch.sqrt(delta + r) * grad, new_r
 
 
 # --- adam_step -------------------------------------------------------------------------------------
@@ -150,6 +181,31 @@ def adam_step__returns_corrected(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2
 
 def adam_step__no_square(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     return _adam(param, grad, m, v, t, lr, beta1, beta2, eps, no_square=True)
+
+
+def adam_step__eps_outside_fraction(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    return param - (lr * (m / (1 - beta1**t)) / torch.sqrt(v / (1 - beta2**t)) + eps), m, v
+
+
+def adam_step__efficient_raw_eps(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    alpha_t = lr * math.sqrt(1 - beta2**t) / (1 - beta1**t)  # Algorithm 1's note, but without ε̂
+    return param - alpha_t * m / (torch.sqrt(v) + eps), m, v
+
+
+def adam_step__m_weighted_by_beta2(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta2) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    return param - lr * (m / (1 - beta1**t)) / (torch.sqrt(v / (1 - beta2**t)) + eps), m, v
+
+
+def adam_step__gradient_not_m(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    return param - lr * grad / (torch.sqrt(v / (1 - beta2**t)) + eps), m, v
 
 
 # --- adamw_step ------------------------------------------------------------------------------------
@@ -214,6 +270,10 @@ def bias_correction__slide_product(beta, t):
     return 1 - beta ** (t * (t + 1) / 2)
 
 
+def bias_correction__t_minus_one(beta, t):
+    return 1 - beta ** (t - 1)
+
+
 def steps_per_epoch__floor_always(num_examples, batch_size, drop_last=False):
     return num_examples // batch_size
 
@@ -226,6 +286,18 @@ def steps_per_epoch__plus_one(num_examples, batch_size, drop_last=False):
     return num_examples // batch_size + (0 if drop_last else 1)
 
 
+def steps_per_epoch__at_least_one(num_examples, batch_size, drop_last=False):
+    return max(1, num_examples // batch_size if drop_last else math.ceil(num_examples / batch_size))
+
+
+def steps_per_epoch__rounded(num_examples, batch_size, drop_last=False):
+    return num_examples // batch_size if drop_last else round(num_examples / batch_size)
+
+
+def total_steps__precedence(num_examples, batch_size, epochs, drop_last=False):
+    return epochs * num_examples // batch_size
+
+
 def total_steps__ignores_drop_last(num_examples, batch_size, epochs, drop_last=False):
     return epochs * math.ceil(num_examples / batch_size)
 
@@ -236,6 +308,10 @@ def batch_bounds__not_clipped(step, num_examples, batch_size):
 
 def batch_bounds__inclusive_end(step, num_examples, batch_size):
     return step * batch_size, min(step * batch_size + batch_size, num_examples) - 1
+
+
+def batch_bounds__clipped_at_n_minus_one(step, num_examples, batch_size):
+    return step * batch_size, min(step * batch_size + batch_size, num_examples - 1)
 
 
 def mse_gradients__no_two(w, b, x, y):
@@ -251,6 +327,22 @@ def mse_gradients__sum_not_mean(w, b, x, y):
 def mse_gradients__sign(w, b, x, y):
     residual = y - (w * x + b)
     return (2 * residual * x).mean(), (2 * residual).mean()
+
+
+def mse_gradients__swapped(w, b, x, y):
+    residual = y - (w * x + b)
+    return (-2 * residual).mean(), (-2 * residual * x).mean()
+
+
+def mse_gradients__n_minus_one(w, b, x, y):
+    residual = y - (w * x + b)
+    n = max(x.numel() - 1, 1)
+    return (-2 * residual * x).sum() / n, (-2 * residual).sum() / n
+
+
+def mse_gradients__product_of_means(w, b, x, y):
+    residual = y - (w * x + b)
+    return -2 * residual.mean() * x.mean(), -2 * residual.mean()
 
 
 HINTS = {
@@ -305,6 +397,29 @@ HINTS = {
     "mse_gradients__no_two": "The derivative of (·)² brings a factor 2.",
     "mse_gradients__sum_not_mean": "L is a mean (1/n Σ), so its gradient is a mean too.",
     "mse_gradients__sign": "∂/∂w of (y − (wx + b))² is 2(y − (wx + b))·(−x): mind the minus sign.",
+    "momentum_step__other_sign": "Your velocity has the opposite sign (v ← γv − ηg, x ← x + v). The contract "
+                                 "returns the lecture's v_t = γv_{t−1} + η∇f(x_t), with x_{t+1} = x_t − v_t.",
+    "nesterov_step__torch_form": "That is torch.optim.SGD(nesterov=True)'s rewritten form (gradient at x_t). The "
+                                 "lecture takes g at the look-ahead point x_t − γ·v_{t−1} and moves by v_t.",
+    "nesterov_step__look_ahead_with_lr": "The look-ahead point is x_t − γ·v_{t−1}: v already holds η, so no "
+                                         "extra η.",
+    "adagrad_step__no_delta": "δ is missing: η/(δ + √r_t) keeps the denominator from being 0.",
+    "rmsprop_step__no_sqrt": "The denominator is √(δ + r_t) (a square root): η/√(δ + r_t).",
+    "rmsprop_step__old_r": "Use the new r_t (including this step's g⊙g) in the update.",
+    "adam_step__eps_outside_fraction": "ε belongs in the denominator: α·m̂_t/(√v̂_t + ε), not α·m̂_t/√v̂_t + ε.",
+    "adam_step__efficient_raw_eps": "α_t = α√(1 − β₂ᵗ)/(1 − β₁ᵗ) with √v_t + ε is not the lecture's update: it "
+                                    "needs ε̂ = ε√(1 − β₂ᵗ). Use m̂_t/(√v̂_t + ε).",
+    "adam_step__m_weighted_by_beta2": "m_t = β₁m_{t−1} + (1 − β₁)g_t: both weights of m use β₁.",
+    "adam_step__gradient_not_m": "The update uses m̂_t (the moving average of g), not this step's g_t.",
+    "bias_correction__t_minus_one": "Use this step's t: the first step is t = 1, so 1 − 0.9¹ = 0.1.",
+    "steps_per_epoch__at_least_one": "An epoch can have 0 steps: n = 0, or n < b with drop_last (⌊n/b⌋).",
+    "steps_per_epoch__rounded": "round(n/b) rounds to the nearest; the count is ⌈n/b⌉ (⌊n/b⌋ with drop_last).",
+    "total_steps__precedence": "epochs * n // b is (epochs·n)//b; count one epoch's steps first: epochs × ⌈n/b⌉.",
+    "batch_bounds__clipped_at_n_minus_one": "end is exclusive: the last batch ends at n, end = min(start + b, n).",
+    "mse_gradients__swapped": "Return (∂L/∂w, ∂L/∂b), in that order.",
+    "mse_gradients__n_minus_one": "L is the mean over all n points: divide by n, not n − 1.",
+    "mse_gradients__product_of_means": "A mean of products is not the product of means: "
+                                       "∂L/∂w = (1/n) Σ 2(yᵢ − ŷᵢ)(−xᵢ).",
 }
 
 MUTANTS: dict[str, list[Mutant]] = {}
