@@ -9,6 +9,7 @@ students whose results are current, so nothing is lost or counted twice.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -36,6 +37,7 @@ from grader.sandbox.staging import Submission, stage_submissions
 from grader.suite.contract import FUNCTIONS
 from grader.suite.engine import Suite
 from grader.suite.examples import DEFAULT_SEED
+from grader.suite.model import Case, Failure, Outcome, Property
 from grader.suite.registry import suite_properties
 from grader.suite.runners import SandboxRunner
 
@@ -77,7 +79,7 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
         raise UsageError("--device cuda was asked for, but torch.cuda.is_available() is False here; "
                          "use --device auto (CUDA tests are then skipped with the reason) or a GPU machine")
 
-    props = suite_properties()
+    props = [guarded_judge(p) for p in suite_properties()]
     rules = load_rubric(rubric, props)
     points = rules.property_points(props)
     boxes = Path(tempfile.mkdtemp(prefix="optigrade-boxes-"))
@@ -130,6 +132,8 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
                             result.graded += 1
                 except GraderFault as exc:
                     _write_grader_error(out / sid, str(exc))
+                except Exception as exc:  # a bug of ours on this student's answers: the class run goes on
+                    _write_grader_error(out / sid, f"grading this submission failed unexpectedly: {exc!r}")
                 finally:
                     progress.update(task, advance=1, student=sid)
 
@@ -144,6 +148,25 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
     result.grader_errors = sum(r["status"] == "grader_error" for r in result.rows)
     write_summary(out, result.rows, console)
     return result
+
+
+def guarded_judge(prop: Property) -> Property:
+    """``prop`` whose judge counts an answer it cannot handle as failed instead of raising.
+
+    Judges run here, on whatever a worker sent back (any decodable value: a bfloat16 tensor numpy
+    cannot read, a shape that does not broadcast against the expected one, ...).  An exception from a
+    judge would otherwise end the whole class run; an answer the judge cannot even read is not right.
+    """
+    judge = prop.judge
+
+    def guarded(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
+        try:
+            return judge(case, outcomes)
+        except Exception as exc:  # noqa: BLE001 - judged data came from student code
+            return Failure(f"the answer could not be judged, so it counts as failed "
+                           f"({type(exc).__name__}: {str(exc)[:300]})")
+
+    return dataclasses.replace(prop, judge=guarded)
 
 
 def _check_folders(submissions: Path, out: Path) -> None:

@@ -9,6 +9,7 @@ honest neighbours, the output folder and the grades of a second run untouched.
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -80,6 +81,14 @@ ATTACKS = {
         "        except OSError:\n"
         "            pass\n" + WRONG
     ),
+    # Answers the judges (trusted code) cannot read: each used to raise in the grading process and end
+    # the whole class run (numpy has no bfloat16; shapes that do not broadcast against the expected one).
+    "bfloat16_answer": "def sgd_step(param, grad, lr):\n    return (param + 1.0).bfloat16()\n",
+    "unbroadcastable_shape": (
+        "import torch\n"
+        "def sgd_step(param, grad, lr):\n"
+        "    return torch.cat([(param + 1.0).reshape(-1)] * 3)\n"
+    ),
     "exit_mid_call": "import os\ndef sgd_step(param, grad, lr):\n    os._exit(0)\n",
     "hang": "def sgd_step(param, grad, lr):\n    while True:\n        pass\n",
 }
@@ -123,6 +132,12 @@ def test_an_attack_earns_nothing_more_than_the_honest_wrong_answer(hostile_class
     for function in FUNCTIONS:
         if function != "sgd_step":
             assert row[function] == honest[function], (attack, function)
+
+
+def test_an_answer_the_judges_cannot_read_fails_its_properties(hostile_class: tuple[Path, Path]) -> None:
+    _, out = hostile_class
+    tests = json.loads((out / "bfloat16-answer" / "results.json").read_text())["tests"]
+    assert any("could not be judged" in t["output"] for t in tests if t["tags"] == ["sgd_step"])
 
 
 def test_nothing_outside_the_students_folders_was_written_or_forged(hostile_class: tuple[Path, Path]) -> None:
