@@ -42,6 +42,9 @@ from grader.suite.registry import suite_properties
 from grader.suite.runners import SandboxRunner
 
 TRAJECTORIES = "trajectories"  # OUT/<student>/trajectories/<function>.png
+# OUT/<name> files of the whole class: no student id may take these names (a folder named grades.csv
+# would become OUT/grades.csv/ and the gradebook could not be written).
+CLASS_FILES = ("grades.csv", "class_summary.json")
 
 
 def write_atomic(path: Path, text: str | bytes) -> None:
@@ -84,7 +87,7 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
     points = rules.property_points(props)
     boxes = Path(tempfile.mkdtemp(prefix="optigrade-boxes-"))
     try:  # the staged copies go away however the run ends
-        staged = stage_submissions(submissions, boxes / "staged")
+        staged = stage_submissions(submissions, boxes / "staged", reserved=CLASS_FILES)
         entries = staged.submissions
         if staged.ignored:
             console.print(f"Not submissions (ignored): {', '.join(staged.ignored[:10])}"

@@ -33,6 +33,7 @@ import re
 import stat
 import unicodedata
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -289,9 +290,14 @@ def _write_box(box: Path, files: dict[str, tuple[int, bytes]]) -> dict[str, Path
 
 
 def stage_submissions(
-    folder: Path, dest: Path, *, expected: tuple[str, ...] = EXPECTED, max_file_bytes: int = MAX_FILE_BYTES
+    folder: Path, dest: Path, *, expected: tuple[str, ...] = EXPECTED, max_file_bytes: int = MAX_FILE_BYTES,
+    reserved: Collection[str] = (),
 ) -> StagingReport:
-    """Stage every submission under ``folder`` into ``dest/<student id>/`` (``dest`` must not exist)."""
+    """Stage every submission under ``folder`` into ``dest/<student id>/`` (``dest`` must not exist).
+
+    ``reserved``: ids no student may get (the caller's own output names, e.g. ``grades.csv``, which a
+    folder of that name would otherwise shadow); such a student gets ``-2`` like any collision.
+    """
     dest.mkdir(mode=0o700, parents=False)
     groups: dict[tuple[str, ...], tuple[str, list[_Source]]] = {}
     ignored: list[str] = []
@@ -306,7 +312,7 @@ def stage_submissions(
                 continue
             key, raw, source = found
             groups.setdefault(key, (raw, []))[1].append(source)
-    taken: set[str] = set()
+    taken: set[str] = set(reserved)
     submissions = []
     for key in sorted(groups, key=lambda k: (sanitize_id(groups[k][0]), k)):
         raw, sources = groups[key]

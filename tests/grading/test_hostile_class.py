@@ -108,6 +108,7 @@ def hostile_class(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
         (folder / "optimizers.py").write_text((folder / "optimizers.py").read_text() + "\n\n" + source)
     shutil.copytree(CORRECT, subs / "honest-a")
     shutil.copytree(CORRECT, subs / "honest-z")
+    shutil.copytree(CORRECT, subs / "grades.csv")  # an honest student whose id is an output file's name
     out = tmp_path_factory.mktemp("hostile-out")
     grade_class(subs, out, **FAST)
     return subs, out
@@ -116,9 +117,9 @@ def hostile_class(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
 def test_every_student_is_graded_and_honest_neighbours_keep_full_marks(hostile_class: tuple[Path, Path]) -> None:
     _, out = hostile_class
     rows = read_rows(out)
-    assert set(rows) == {n.replace("_", "-") for n in ATTACKS} | {"honest-a", "honest-z"}
+    assert set(rows) == {n.replace("_", "-") for n in ATTACKS} | {"honest-a", "honest-z", "grades.csv-2"}
     assert all(r["status"] != "grader_error" for r in rows.values()), rows
-    for honest in ("honest-a", "honest-z"):
+    for honest in ("honest-a", "honest-z", "grades.csv-2"):
         assert float(rows[honest]["total"]) == float(rows[honest]["max_total"]) > 0
 
 
@@ -148,7 +149,7 @@ def test_nothing_outside_the_students_folders_was_written_or_forged(hostile_clas
         files = {p.name for p in (out / student).iterdir()}
         assert files <= {"results.json", "feedback.md", "feedback.html", "trajectories"}, files
     assert not list(subs.rglob("results.json"))
-    assert not list(subs.rglob("grades.csv"))
+    assert not [p for p in subs.rglob("grades.csv") if p.is_file()]  # the honest grades.csv/ is a folder
 
 
 def test_a_second_run_gives_the_same_grades(hostile_class: tuple[Path, Path], tmp_path: Path) -> None:
