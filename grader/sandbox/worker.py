@@ -20,6 +20,7 @@ from grader.sandbox.values import Value
 from grader.sandbox.wire import Frame, FrameReader, encode_frame, safe_repr
 
 MAX_REQUEST_BYTES = 1 << 30
+SEED = 0  # every job's random, numpy.random and torch generators start from it (see seed_generators)
 
 
 class Channel:
@@ -71,6 +72,23 @@ def import_error_detail(exc: BaseException) -> str:
     return describe_exception(exc)
 
 
+def seed_generators() -> None:
+    """The same generator state in every job, on every run.
+
+    A child inherits the zygote's generators: ``random`` and ``numpy.random`` were seeded from the OS
+    when the zygote imported them, so a submission that draws random numbers (dropout-style noise, a
+    random tie-break) got different answers, and different grades, each time the class was graded.
+    """
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(SEED)
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)
+
+
 def serve(channel: Channel) -> None:
     job = channel.receive()
     if job is None or job.kind != "job":
@@ -79,6 +97,7 @@ def serve(channel: Channel) -> None:
     if not isinstance(path, str) or not isinstance(function, str):
         raise RuntimeError("job frame lacks module_path/function")
     HIDDEN_PREFIXES.append(os.path.dirname(path) + os.sep)
+    seed_generators()
     try:
         module = import_student(path)
     except BaseException as exc:  # noqa: BLE001 - SystemExit at import is an import error too

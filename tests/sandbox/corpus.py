@@ -301,6 +301,12 @@ def f():
         regained = False
     return os.getuid(), os.geteuid(), regained
 """, tags=("not_root",)),
+    # ---------------------------------------------------------------- determinism
+    Case("random_answers", """
+import random, numpy, torch
+def f():
+    return random.random(), float(numpy.random.random()), torch.rand(()).item()
+""", tags=("seeded",)),
     # ---------------------------------------------------------------- output and protocol
     Case("fake_verdict_output", """
 import json, sys

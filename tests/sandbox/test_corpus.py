@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy
 import pytest
 import torch
 
-from grader.sandbox import Job, JobResult, Request, Sandbox, TensorValue
+from grader.sandbox import Job, JobResult, Request, Sandbox, TensorValue, worker
 from tests.sandbox.conftest import CANARY, Canaries, Listener, write_student
 from tests.sandbox.corpus import CASES, HONEST, PATHS, PIDS, PORT, Case, X
 
@@ -82,6 +84,11 @@ def check_case(case: Case, result: JobResult, sandbox: Sandbox) -> None:
         assert len(result.stdout) < (sandbox.limits.output_kb << 10) + 200
         assert "more bytes not kept" in result.stdout
         assert "more bytes not kept" in result.stderr
+    if "seeded" in tags:  # the same draws in every job and on every run, so the same grade
+        random.seed(worker.SEED)
+        numpy.random.seed(worker.SEED)
+        generator = torch.Generator().manual_seed(worker.SEED)
+        assert value == (random.random(), float(numpy.random.random()), torch.rand((), generator=generator).item())
     if "patched" in tags:
         assert value is True  # it fooled itself ...
         assert not torch.allclose(torch.zeros(1), torch.ones(1))  # ... and nobody else
