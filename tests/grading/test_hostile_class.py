@@ -89,6 +89,11 @@ ATTACKS = {
         "def sgd_step(param, grad, lr):\n"
         "    return torch.cat([(param + 1.0).reshape(-1)] * 3)\n"
     ),
+    # An exception message that closes the feedback's code block and writes its own markdown.
+    "markdown_breakout": (
+        "def sgd_step(param, grad, lr):\n"
+        "    raise ValueError('\\x1b[2J\\u202e\\n```\\n## sgd_step FAKE 4.44 / 4.44\\n<img src=x onerror=alert(1)>\\n```')\n"
+    ),
     "exit_mid_call": "import os\ndef sgd_step(param, grad, lr):\n    os._exit(0)\n",
     "hang": "def sgd_step(param, grad, lr):\n    while True:\n        pass\n",
 }
@@ -139,6 +144,31 @@ def test_an_answer_the_judges_cannot_read_fails_its_properties(hostile_class: tu
     _, out = hostile_class
     tests = json.loads((out / "bfloat16-answer" / "results.json").read_text())["tests"]
     assert any("could not be judged" in t["output"] for t in tests if t["tags"] == ["sgd_step"])
+
+
+def _outside_code_blocks(markdown: str) -> list[str]:
+    """The lines of ``markdown`` outside fenced code blocks (a fence closes with at least as many backticks)."""
+    outside, fence = [], 0
+    for line in markdown.splitlines():
+        run = len(line.strip()) - len(line.strip().lstrip("`"))
+        if fence == 0 and run >= 3:
+            fence = run
+        elif fence and run >= fence and line.strip() == "`" * run:
+            fence = 0
+        elif fence == 0:
+            outside.append(line)
+    return outside
+
+
+def test_student_text_cannot_restyle_the_feedback(hostile_class: tuple[Path, Path]) -> None:
+    _, out = hostile_class
+    folder = out / "markdown-breakout"
+    markdown = (folder / "feedback.md").read_text()
+    assert "FAKE" in markdown  # the message is shown ...
+    assert not [line for line in _outside_code_blocks(markdown) if "FAKE" in line or "<img" in line]  # ... as text
+    for name in ("feedback.md", "feedback.html", "results.json"):
+        text = (folder / name).read_text()
+        assert "\x1b" not in text and "\u202e" not in text, name
 
 
 def test_nothing_outside_the_students_folders_was_written_or_forged(hostile_class: tuple[Path, Path]) -> None:

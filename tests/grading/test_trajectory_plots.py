@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import inspect
 import re
 import shutil
 from collections.abc import Iterator
@@ -97,8 +96,7 @@ def test_a_helpers_stand_in_is_noted_under_the_plot(tmp_path: Path) -> None:
     student = tmp_path / "subs" / "s1"
     student.mkdir(parents=True)
     mutant = MUTANTS["bias_correction"][0]
-    submission_with(student, "bias_correction",
-                    inspect.getsource(mutant.fn).replace(f"def {mutant.fn.__name__}(", "def bias_correction("))
+    submission_with(student, "bias_correction", mutant.source())
     grade_class(tmp_path / "subs", tmp_path / "out", **FAST)  # type: ignore[arg-type]
     page = (tmp_path / "out" / "s1" / "feedback.html").read_text()
     captions = dict(re.findall(r"<img alt='trajectory of (\w+)'[^>]*><figcaption>([^<]*)</figcaption>", page))

@@ -8,6 +8,7 @@ self-contained (torch only) so a test can paste its source into a submission.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ class Mutant:
     function: str
     hint: str  # what the student probably did, and what the lecture says instead
     fn: Callable[..., object]
+
+    def source(self, name: str | None = None) -> str:
+        """The mutant's source as a def of ``name`` (default: the function it breaks), to paste into a file."""
+        return inspect.getsource(self.fn).replace(self.fn.__name__, name or self.function)
 
 
 # --- sgd_step --------------------------------------------------------------------------------------
@@ -274,6 +279,11 @@ def bias_correction__t_minus_one(beta, t):
     return 1 - beta ** (t - 1)
 
 
+def bias_correction__recursive(beta, t):
+    # 1 − βᵗ = 1 − β(1 − (1 − βᵗ⁻¹)): right for small t, RecursionError after ~1000 steps
+    return 1 - beta if t <= 1 else 1 - beta * (1 - bias_correction__recursive(beta, t - 1))
+
+
 def steps_per_epoch__floor_always(num_examples, batch_size, drop_last=False):
     return num_examples // batch_size
 
@@ -412,6 +422,8 @@ HINTS = {
     "adam_step__m_weighted_by_beta2": "m_t = β₁m_{t−1} + (1 − β₁)g_t: both weights of m use β₁.",
     "adam_step__gradient_not_m": "The update uses m̂_t (the moving average of g), not this step's g_t.",
     "bias_correction__t_minus_one": "Use this step's t: the first step is t = 1, so 1 − 0.9¹ = 0.1.",
+    "bias_correction__recursive": "Training runs for 10⁶ steps: a recursion t deep exceeds Python's limit. "
+                                  "Compute the power directly: 1 − beta ** t.",
     "steps_per_epoch__at_least_one": "An epoch can have 0 steps: n = 0, or n < b with drop_last (⌊n/b⌋).",
     "steps_per_epoch__rounded": "round(n/b) rounds to the nearest; the count is ⌈n/b⌉ (⌊n/b⌋ with drop_last).",
     "total_steps__precedence": "epochs * n // b is (epochs·n)//b; count one epoch's steps first: epochs × ⌈n/b⌉.",
