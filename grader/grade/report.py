@@ -102,7 +102,8 @@ def failure_text(r: PropertyResult) -> str:
     printed = plain_text(r.stdout).strip()
     if printed:
         lines.append("Your code printed (truncated): " + printed[:500])
-    return "\n".join(lines) + note
+    # The failure message quotes the student's exception, repr or class name: made inert like printed text.
+    return plain_text("\n".join(lines) + note)
 
 
 def results_json(report: StudentReport) -> dict[str, Any]:
@@ -126,7 +127,7 @@ def results_json(report: StudentReport) -> dict[str, Any]:
     sandboxed = report.backend != "unsafe"
     notes = [f"Graded by optigrade ({report.backend or 'sandbox'})." if sandboxed else
              "UNSANDBOXED: graded with --unsafe-no-sandbox (student code ran without isolation)."]
-    notes += [f"Note: {p}" for p in report.problems]
+    notes += [f"Note: {plain_text(p)}" for p in report.problems]
     notes.append("Hidden tests also count towards your grade; they are shown after grades are published.")
     return {"score": score, "output": "\n".join(notes), "visibility": "visible", "stdout_visibility": "hidden",
             "tests": tests, "extra_data": {"max_score": maximum, "status": report.status,
@@ -139,7 +140,7 @@ def feedback_markdown(report: StudentReport, plots: Mapping[str, str] | None = N
     """feedback.md; ``plots`` maps a function to its trajectory plot's path relative to the file."""
     score, maximum = report.total
     out = [f"# Feedback for {report.student}", "", f"**Score: {score:g} / {maximum:g}**", ""]
-    out += [f"> {p}" for p in report.problems]
+    out += [f"> {_md_escape(plain_text(p))}" for p in report.problems]  # they quote submitted file names
     scores = report.function_scores()
     for function in FUNCTIONS:
         s, m = scores[function]
@@ -149,12 +150,21 @@ def feedback_markdown(report: StudentReport, plots: Mapping[str, str] | None = N
             kind = "public" if r.prop.public else "hidden"
             out.append(f"- {mark} {r.prop.title} ({kind}, {report.points[r.prop.name]:.2f} pts)")
             if r.status != "passed":
-                out += ["", "  ```", *("  " + line for line in failure_text(r).splitlines()), "  ```", ""]
+                text = failure_text(r)
+                fence = _fence(text)
+                out += ["", "  " + fence, *("  " + line for line in text.splitlines()), "  " + fence, ""]
         if plots and function in plots:
             out += ["", f"![trajectory of {function}]({plots[function]})"]
             if captions and function in captions:
                 out += ["", f"*{_md_escape(captions[function])}*"]
     return "\n".join(out) + "\n"
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks in ``text`` (a student's exception message can hold
+    a line of ``` that would otherwise close the block and turn the rest into markdown of its making)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def _md_escape(text: str) -> str:
@@ -174,7 +184,7 @@ def feedback_html(report: StudentReport, plots: Mapping[str, str] | None = None,
              ".fail{color:#a11}.skip{color:#777}img{max-width:100%}figure{margin:1rem 0}"
              "figcaption{font-size:.9rem;color:#444}</style>",
              f"<h1>Feedback for {esc(report.student)}</h1><p><b>Score: {score:g} / {maximum:g}</b></p>"]
-    parts += [f"<p class='fail'>{esc(p)}</p>" for p in report.problems]
+    parts += [f"<p class='fail'>{esc(plain_text(p))}</p>" for p in report.problems]
     scores = report.function_scores()
     for function in FUNCTIONS:
         s, m = scores[function]

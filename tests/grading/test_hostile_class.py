@@ -92,7 +92,8 @@ ATTACKS = {
     # An exception message that closes the feedback's code block and writes its own markdown.
     "markdown_breakout": (
         "def sgd_step(param, grad, lr):\n"
-        "    raise ValueError('\\x1b[2J\\u202e\\n```\\n## sgd_step FAKE 4.44 / 4.44\\n<img src=x onerror=alert(1)>\\n```')\n"
+        "    raise ValueError('\\x1b[2J\\u202e\\n```\\n## sgd_step FAKE 4.44 / 4.44'\n"
+        "                     '\\n<img src=x onerror=alert(1)>\\n```')\n"
     ),
     "exit_mid_call": "import os\ndef sgd_step(param, grad, lr):\n    os._exit(0)\n",
     "hang": "def sgd_step(param, grad, lr):\n    while True:\n        pass\n",
@@ -168,7 +169,8 @@ def test_student_text_cannot_restyle_the_feedback(hostile_class: tuple[Path, Pat
     assert not [line for line in _outside_code_blocks(markdown) if "FAKE" in line or "<img" in line]  # ... as text
     for name in ("feedback.md", "feedback.html", "results.json"):
         text = (folder / name).read_text()
-        assert "\x1b" not in text and "\u202e" not in text, name
+        assert "\x1b" not in text, name
+        assert "\u202e" not in text, name
 
 
 def test_nothing_outside_the_students_folders_was_written_or_forged(hostile_class: tuple[Path, Path]) -> None:
