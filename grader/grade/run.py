@@ -136,7 +136,8 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
                 except GraderFault as exc:
                     _write_grader_error(out / sid, str(exc))
                 except Exception as exc:  # a bug of ours on this student's answers: the class run goes on
-                    _write_grader_error(out / sid, f"grading this submission failed unexpectedly: {exc!r}")
+                    _write_grader_error(out / sid, f"grading this submission failed unexpectedly: "
+                                                   f"{type(exc).__name__}: {ascii(str(exc))[:2000]}")
                 finally:
                     progress.update(task, advance=1, student=sid)
 

@@ -95,6 +95,17 @@ ATTACKS = {
         "    raise ValueError('\\x1b[2J\\u202e\\n```\\n## sgd_step FAKE 4.44 / 4.44'\n"
         "                     '\\n<img src=x onerror=alert(1)>\\n```')\n"
     ),
+    # Lone surrogates survive the wire's JSON and used to make writing the feedback raise.
+    "lone_surrogates": (
+        "import torch\n"
+        "class Odd(torch.Tensor):\n"
+        "    pass\n"
+        "Odd.__qualname__ = 'Odd\\ud800'\n"
+        "def sgd_step(param, grad, lr):\n"
+        "    if lr > 0.5:\n"
+        "        raise ValueError('\\udcff')\n"
+        "    return (param + 1.0).as_subclass(Odd)\n"
+    ),
     "exit_mid_call": "import os\ndef sgd_step(param, grad, lr):\n    os._exit(0)\n",
     "hang": "def sgd_step(param, grad, lr):\n    while True:\n        pass\n",
 }
