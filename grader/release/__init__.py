@@ -16,6 +16,7 @@ PUBLIC_MODULES = (
     "grader/suite/strategies.py", "grader/suite/examples.py", "grader/suite/engine.py", "grader/suite/shrink.py",
     "grader/suite/runners.py", "grader/suite/registry.py", "grader/suite/delegation.py",
     "grader/sandbox/substitutes.py",
+    "grader/sandbox/siblings.py",
     *(f"grader/suite/public/{p.name}" for p in sorted((ROOT / "grader/suite/public").glob("*.py"))),
 )
 

@@ -62,6 +62,9 @@ class Job:
     # Globals of the student's module replaced by trusted stand-ins while this job runs
     # (names from grader/sandbox/substitutes.py), e.g. ("bias_correction",) while grading adam_step.
     substitutes: tuple[str, ...] = ()
+    # The submission's other files (module name -> path), importable from the module by that name or as
+    # exercises.<name> (grader/sandbox/siblings.py); copied into the job's box next to the module.
+    siblings: Mapping[str, Path] = field(default_factory=dict)
 
 
 @dataclass

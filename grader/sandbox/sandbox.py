@@ -165,6 +165,11 @@ def _validate(job: Job) -> None:
     if unknown:
         raise ValueError(f"Job.substitutes {unknown} are not stand-ins; expected names from "
                          f"{sorted(substitutes.SUBSTITUTES)} (grader/sandbox/substitutes.py)")
+    own = Path(job.module_path).stem
+    for name in job.siblings:
+        if not (isinstance(name, str) and name.isidentifier() and name != own):
+            raise ValueError(f"Job.siblings name {name!r} is not a module name other than {own!r}; expected "
+                             f"the stem of another file of the submission, e.g. 'epochs'")
     for i, request in enumerate(job.requests):
         if request.driver not in drivers.DRIVERS:
             raise ValueError(
@@ -179,6 +184,18 @@ def _validate(job: Job) -> None:
                 drivers.check_rollout(tuple(request.args), request.kwargs)
             except ValueError as exc:
                 raise ValueError(f"request {i}: {exc} (grader/sandbox/drivers.py: check_rollout)") from None
+
+
+def _copy_in(source: Path, target: Path) -> Path | None:
+    """A read-only copy of ``source`` at ``target`` (never through a symlink); None if unreadable."""
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.chmod(target, 0o444)
+    except OSError:
+        return None
+    return target
 
 
 def _process_identity(pid: int) -> str:
@@ -381,9 +398,9 @@ class Sandbox:
         with self._lock:
             slot = self._free.pop()
         try:
-            with self._job_dir(job) as (box_file, tmp_dir):
+            with self._job_dir(job) as (box_file, tmp_dir, siblings):
                 head = encode_frame("job", {"module_path": str(box_file), "function": job.function,
-                                            "substitutes": tuple(job.substitutes)})
+                                            "substitutes": tuple(job.substitutes), "siblings": siblings})
                 frames = itertools.chain([head], first, _encode_requests(job.requests[1:]))
                 return self._run(job, slot, frames, box_file, tmp_dir)
         finally:
@@ -394,25 +411,20 @@ class Sandbox:
             self._slots.release()
 
     @contextmanager
-    def _job_dir(self, job: Job) -> Iterator[tuple[Path | None, Path]]:
-        """A private dir with ``box/<module>.py`` (a read-only copy; None if unreadable) and ``tmp/``."""
+    def _job_dir(self, job: Job) -> Iterator[tuple[Path | None, Path, tuple[str, ...]]]:
+        """A private dir with ``box/<module>.py`` (a read-only copy; None if unreadable), read-only copies
+        of the readable siblings (their names are yielded), and ``tmp/``."""
         job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=self._dir))
         os.chmod(job_dir, 0o711)
         box, tmp = job_dir / "box", job_dir / "tmp"
         box.mkdir()
         tmp.mkdir(mode=0o700)
-        target = box / Path(job.module_path).name
-        box_file: Path | None = target
-        try:
-            fd = os.open(job.module_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            with os.fdopen(fd, "rb") as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            os.chmod(target, 0o444)
-        except OSError:
-            box_file = None
+        box_file = _copy_in(Path(job.module_path), box / Path(job.module_path).name)
+        siblings = tuple(name for name, path in sorted(job.siblings.items())
+                         if _copy_in(Path(path), box / f"{name}.py") is not None)
         os.chmod(box, 0o555)
         try:
-            yield box_file, tmp
+            yield box_file, tmp, siblings
         finally:
             os.chmod(box, 0o700)  # without root, a read-only dir's files cannot be removed
             shutil.rmtree(job_dir, ignore_errors=True)

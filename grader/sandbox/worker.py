@@ -14,7 +14,7 @@ import sys
 import traceback
 from types import ModuleType
 
-from grader.sandbox import substitutes
+from grader.sandbox import siblings, substitutes
 from grader.sandbox.drivers import DRIVERS, HIDDEN_PREFIXES, describe_exception
 from grader.sandbox.values import Value
 from grader.sandbox.wire import Frame, FrameReader, encode_frame, safe_repr
@@ -96,7 +96,11 @@ def serve(channel: Channel) -> None:
     path, function = job.body.get("module_path"), job.body.get("function")
     if not isinstance(path, str) or not isinstance(function, str):
         raise RuntimeError("job frame lacks module_path/function")
-    HIDDEN_PREFIXES.append(os.path.dirname(path) + os.sep)
+    box = os.path.dirname(path)
+    HIDDEN_PREFIXES.append(box + os.sep)
+    names = job.body.get("siblings")
+    if isinstance(names, tuple | list):
+        siblings.install({n: os.path.join(box, f"{n}.py") for n in names if isinstance(n, str) and n.isidentifier()})
     seed_generators()
     try:
         module = import_student(path)

@@ -303,10 +303,11 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
         isolation.enter_user_namespace(tmp_dir, int(limits["tmp_mb"]))
     named = isolation.rights(zygote.abi)
     own = isolation.open_paths(["/proc/self"])
-    job_rules = [(fd, named["read"]) for fd in isolation.open_paths([box_file]) + own]
+    # The whole box: the module and its siblings (the submission's other files), nothing else.
+    job_rules = [(fd, named["read"]) for fd in isolation.open_paths([os.path.dirname(box_file)]) + own]
     job_rules += [(fd, named["write"]) for fd in isolation.open_paths([tmp_dir])]
     if len(job_rules) != 3:
-        raise isolation.IsolationError(2, f"cannot open the box file {box_file} or tmp dir {tmp_dir}")
+        raise isolation.IsolationError(2, f"cannot open the box of {box_file} or tmp dir {tmp_dir}")
     ruleset = isolation.landlock_ruleset(zygote.abi, zygote.base_rules + job_rules)
     for fd, _ in zygote.base_rules + job_rules:
         os.close(fd)

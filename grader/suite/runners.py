@@ -36,6 +36,12 @@ def _sandbox_substitutes() -> Any:
     return substitutes
 
 
+def _sandbox_siblings() -> Any:
+    from grader.sandbox import siblings  # a plain module; the student bundle ships it alone
+
+    return siblings
+
+
 @functools.cache
 def _sandbox() -> Any:
     """The sandbox package, imported on first use: the student bundle (``optigrade release``) has none."""
@@ -93,7 +99,8 @@ class SandboxRunner:
         while len(outcomes) < len(calls):
             pending = calls[len(outcomes):]
             requests = [self.request(c) for c in pending]
-            result = self.sandbox.run(_sandbox().Job(files[module], function, requests, tuple(substitutes)))
+            siblings = {name: path for name, path in files.items() if name != module}
+            result = self.sandbox.run(_sandbox().Job(files[module], function, requests, tuple(substitutes), siblings))
             outcomes += [outcome_of_reply(r) for r in result.replies]
             if len(outcomes) >= len(calls):
                 break
@@ -159,6 +166,15 @@ class InProcessRunner:
 
     def __init__(self) -> None:
         self._modules: dict[Path, Any] = {}
+        self._siblings: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}  # per submission
+
+    @contextlib.contextmanager
+    def _importable(self, files: Mapping[str, Path], module: str) -> Any:
+        """The submission's other files importable by name, as in the sandbox (grader/sandbox/siblings.py)."""
+        others = {name: str(path) for name, path in files.items() if name != module}
+        cache = self._siblings.setdefault(tuple(sorted(others.items())), {})
+        with _sandbox_siblings().importable(others, cache):
+            yield
 
     def _load(self, path: Path) -> Any:
         if path not in self._modules:
@@ -175,22 +191,23 @@ class InProcessRunner:
             substitutes: Sequence[str] = ()) -> list[Outcome]:
         if module not in files:
             return [missing_file(module)] * len(calls)
-        try:
-            loaded = self._load(files[module])
-            fn = getattr(loaded, function, None)
-        except BaseException as exc:  # noqa: BLE001 - a student's import error is a result, not a crash
-            return [Outcome(failure=f"could not run: importing {module}.py failed ({exc!r})")] * len(calls)
-        if not callable(fn):
-            return [Outcome(failure=f"could not run: {module}.py defines no function {function}")] * len(calls)
-        if not substitutes:
-            return [self._call(fn, call) for call in calls]
-        namespace = vars(loaded)
-        saved = {k: namespace[k] for k in substitutes if k in namespace}
-        try:
-            _sandbox_substitutes().apply(namespace, tuple(substitutes))
-            return [self._call(fn, call) for call in calls]
-        finally:  # the helper itself is graded as written
-            namespace.update(saved)
+        with self._importable(files, module):
+            try:
+                loaded = self._load(files[module])
+                fn = getattr(loaded, function, None)
+            except BaseException as exc:  # noqa: BLE001 - a student's import error is a result, not a crash
+                return [Outcome(failure=f"could not run: importing {module}.py failed ({exc!r})")] * len(calls)
+            if not callable(fn):
+                return [Outcome(failure=f"could not run: {module}.py defines no function {function}")] * len(calls)
+            if not substitutes:
+                return [self._call(fn, call) for call in calls]
+            namespace = vars(loaded)
+            saved = {k: namespace[k] for k in substitutes if k in namespace}
+            try:
+                _sandbox_substitutes().apply(namespace, tuple(substitutes))
+                return [self._call(fn, call) for call in calls]
+            finally:  # the helper itself is graded as written
+                namespace.update(saved)
 
     @staticmethod
     def _call(fn: Any, call: Call) -> Outcome:

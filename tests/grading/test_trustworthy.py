@@ -1,5 +1,6 @@
 """A grade is trustworthy: every plausible bug loses marks where it lives; correct variants never do."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,29 @@ def test_correct_alternatives_keep_every_mark(suite: Suite, tmp_path: Path, name
     function, source = ALTERNATIVES[name]
     results = suite.grade(InProcessRunner(), submission_with(tmp_path, function, source))
     assert [r.prop.name for r in results if r.status == "failed"] == []
+
+
+CROSS_IMPORTS = {
+    "regression.py": "from optimizers import sgd_step  # reuse of the student's own code in another file\n"
+                     "import exercises.epochs as _epochs  # the package the stubs came in\n",
+    "epochs.py": "def _helper():\n    import optimizers  # at call time\n    return optimizers\n",
+}
+
+
+@pytest.mark.parametrize("runner", ["in-process", "sandbox"])
+def test_files_that_import_each_other_keep_every_mark(suite: Suite, tmp_path: Path, runner: str) -> None:
+    """Both runners let a submission's files import each other (grader/sandbox/siblings.py), and only those."""
+    for f in CORRECT.glob("*.py"):
+        (tmp_path / f.name).write_text(CROSS_IMPORTS.get(f.name, "") + f.read_text())
+    files = {p.stem: p for p in tmp_path.glob("*.py")}
+    before = {n: sys.modules.get(n) for n in ("optimizers", "exercises", "exercises.epochs")}
+    if runner == "in-process":
+        results = suite.grade(InProcessRunner(), files)
+    else:
+        from grader.sandbox import Limits, Sandbox
+        from grader.suite.runners import SandboxRunner
+
+        with Sandbox(jobs=2, limits=Limits(wall_s=10)) as box:
+            results = suite.grade(SandboxRunner(box), files)
+    assert [r.prop.name for r in results if r.status == "failed"] == []
+    assert {n: sys.modules.get(n) for n in before} == before  # the student's modules were not left behind
