@@ -21,7 +21,9 @@ Gradescope ``submission_12345/``                       ``12345``
 Ids are sanitised to ``[a-z0-9._-]`` (accents folded to ASCII, other runs become ``-``), at most 64
 characters (longer ones keep a prefix plus a hash), never empty (``student-<hash>``), never ``.`` or
 ``..``, and unique: a collision gets ``-2``, ``-3``, … in sorted order of the original names.
-Inside a folder or zip the files may sit at the top or inside one top folder.
+Inside a folder or zip the files may sit at the top or inside one top folder.  A file named as a browser
+names a second download (``optimizers (1).py``, ``optimizers-2.py``, ``optimizers - Copy.py``) stands in
+for a missing ``optimizers.py``, with a note; the real name always wins.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ _MOODLE = re.compile(r"^(?P<name>.+?)_(?P<num>\d+)_assignsubmission_[a-z]+_?$")
 _CANVAS = re.compile(r"^(?P<name>[^_]+)(?:_late)?_(?P<uid>\d+)_(?P<att>\d+)_(?P<file>.+)$", re.IGNORECASE)
 _GRADESCOPE = re.compile(r"^submission_(?P<num>\d+)$")
 _COPY_SUFFIX = re.compile(r"^(?P<stem>.+?)-\d+(?P<ext>\.[A-Za-z0-9]+)$")
+# What browsers and file managers make of a second download or a copy: "optimizers (1).py",
+# "optimizers-2.py", "optimizers copy.py", "optimizers - Copy.py".  Used only where the real name is absent.
+_COPY_NAME = re.compile(r"^(?P<stem>.+?)(?: ?\(\d+\)|-\d+| - copy| copy)(?P<ext>\.py)$", re.IGNORECASE)
 _JUNK = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
 
 
@@ -172,6 +177,7 @@ class _Collector:
         self.expected = expected
         self.problems = problems
         self.files: dict[str, tuple[int, bytes]] = {}  # expected name -> (order, data)
+        self.copies: dict[str, tuple[str, bytes]] = {}  # expected name -> (copy-named file, data)
 
     def match(self, name: str, where: str) -> str | None:
         if name in self.expected:
@@ -180,16 +186,41 @@ class _Collector:
             if name.lower() == wanted.lower():
                 self.problems.append(f"{where}{name} was used as {wanted} (file names are case-sensitive)")
                 return wanted
+        copy = _COPY_NAME.match(name)
+        if copy is not None:
+            for wanted in self.expected:
+                if (copy["stem"] + copy["ext"]).lower() == wanted.lower():
+                    return wanted
         return None
 
-    def add(self, wanted: str, data: bytes, order: int, what: str) -> None:
-        """Keep one file per expected name: the newest upload (highest Canvas attachment id)."""
+    def add(self, wanted: str, data: bytes, order: int, what: str, *, copy: bool = False) -> None:
+        """Keep one file per expected name: the newest upload (highest Canvas attachment id).  A
+        ``copy``-named file ("optimizers (1).py") is kept aside: it stands in only where the name is absent."""
+        if copy:
+            if wanted in self.copies:  # the later copy: "(10)" after "(2)"
+                kept, dropped = sorted([self.copies[wanted], (what, data)], key=lambda c: (len(c[0]), c[0]))[::-1]
+                self.problems.append(f"ignored {dropped[0]}: {kept[0]} is a later copy of {wanted}")
+                self.copies[wanted] = kept
+            else:
+                self.copies[wanted] = (what, data)
+            return
         if wanted in self.files:
             if order < self.files[wanted][0]:
                 self.problems.append(f"more than one {wanted}; used the newest upload and ignored {what}")
                 return
             self.problems.append(f"more than one {wanted}; used the newest upload ({what})")
         self.files[wanted] = (order, data)
+
+    def result(self) -> dict[str, tuple[int, bytes]]:
+        """The files to stage: each expected name, or a copy-named file where the name itself is absent."""
+        files = dict(self.files)
+        for wanted, (what, data) in sorted(self.copies.items()):
+            if wanted in files:
+                self.problems.append(f"ignored {what}: {wanted} is there too")
+            else:
+                self.problems.append(f"{what} was used as {wanted} (there is no {wanted}); name it {wanted}")
+                files[wanted] = (0, data)
+        return files
 
     def from_dir(self, path: Path, cap: int, depth: int = 0) -> None:
         try:
@@ -207,7 +238,7 @@ class _Collector:
                 if wanted is not None:
                     data = _open_regular(path / name, name, self.problems, cap, dir_fd)
                     if data is not None:
-                        self.add(wanted, data, 0, name)
+                        self.add(wanted, data, 0, name, copy=name.lower() != wanted.lower())
                     found = True
                 elif name.lower().endswith(".zip"):
                     zips.append(name)
@@ -273,7 +304,7 @@ class _Collector:
             if len(data) > cap:
                 self.problems.append(f"{path.name}: {info.filename!r} unpacks past {cap} bytes; refused")
                 continue
-            self.add(wanted, data, order, f"{path.name}:{info.filename}")
+            self.add(wanted, data, order, f"{path.name}:{info.filename}", copy=parts[-1].lower() != wanted.lower())
 
 
 def _write_box(box: Path, files: dict[str, tuple[int, bytes]]) -> dict[str, Path]:
@@ -335,7 +366,8 @@ def stage_submissions(
                     collector.add(wanted, data, source.order, source.path.name)
             else:
                 submission.problems.append(f"{source.path.name} is not one of {', '.join(expected)}; ignored")
-        submission.staged = _write_box(dest / student_id, collector.files)
-        submission.missing = [name for name in expected if name not in collector.files]
+        files = collector.result()
+        submission.staged = _write_box(dest / student_id, files)
+        submission.missing = [name for name in expected if name not in files]
         submissions.append(submission)
     return StagingReport(submissions, ignored)

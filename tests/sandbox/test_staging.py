@@ -182,3 +182,23 @@ def test_oversized_and_case_mismatched_files(tmp_path: Path) -> None:
     assert any("epochs.py is 1048577 bytes" in p for p in bob.problems)
     assert bob.missing == ["epochs.py", "regression.py"]
     assert not (tmp_path / "boxes" / "bob" / "conftest.py").exists()
+
+
+def test_a_second_download_stands_in_only_where_the_name_is_missing(tmp_path: Path) -> None:
+    """Browsers save a re-download as "optimizers (1).py"; a real file of that name always wins."""
+    folder = tmp_path / "download"
+    (folder / "carol").mkdir(parents=True)
+    (folder / "carol" / "optimizers (1).py").write_bytes(b"# first copy\n" + GOOD)
+    (folder / "carol" / "optimizers (10).py").write_bytes(b"# latest copy\n" + GOOD)
+    (folder / "carol" / "epochs - Copy.py").write_bytes(b"# copy\n")
+    (folder / "carol" / "epochs.py").write_bytes(b"# the real one\n")
+    _zip(folder / "dave.zip", {"hw/regression-2.py": b"# renamed by the browser\n"})
+    staged = _stage(folder, tmp_path)
+    carol, dave = staged["carol"], staged["dave"]
+    assert carol.staged["optimizers"].read_bytes().startswith(b"# latest copy")
+    assert carol.staged["epochs"].read_bytes() == b"# the real one\n"
+    assert any("optimizers (10).py was used as optimizers.py" in p for p in carol.problems)
+    assert any("ignored epochs - Copy.py: epochs.py is there too" in p for p in carol.problems)
+    assert any("ignored optimizers (1).py" in p for p in carol.problems)
+    assert dave.staged["regression"].read_bytes() == b"# renamed by the browser\n"
+    assert dave.missing == ["optimizers.py", "epochs.py"]
