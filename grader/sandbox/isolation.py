@@ -77,8 +77,13 @@ _DENY_WORDS = """
     mount_setattr kcmp personality acct swapon swapoff reboot sethostname setdomainname quotactl syslog
     vhangup migrate_pages move_pages process_madvise tkill execve execveat fork vfork capset
     chmod fchmod fchmodat fchmodat2 chown fchown lchown fchownat utime utimes utimensat futimesat
-    setxattr lsetxattr fsetxattr removexattr lremovexattr fremovexattr truncate
+    setxattr lsetxattr fsetxattr removexattr lremovexattr fremovexattr truncate ioprio_set
 """
+# Calls that take a pid and change that process: allowed on the worker itself (pid 0 or its own) only.
+# Without root every worker, the zygote and the grader share one (kernel) uid, and a same-uid caller
+# may e.g. prlimit64(grader, RLIMIT_CPU, 1) or sched_setscheduler(another student's worker, SCHED_IDLE).
+_SELF_ONLY = ("prlimit64", "sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr")
+PRIO_PROCESS = 0
 _COMMON_DENY = tuple(_DENY_WORDS.split())
 
 
@@ -102,7 +107,8 @@ _ARCHES = {
         move_pages=279 process_madvise=440 tkill=200 prctl=157 capset=126 truncate=76 chmod=90 fchmod=91
         fchmodat=268 fchmodat2=452 chown=92 fchown=93 lchown=94 fchownat=260 utime=132 utimes=235
         utimensat=280 futimesat=261 setxattr=188 lsetxattr=189 fsetxattr=190 removexattr=197 lremovexattr=198
-        fremovexattr=199"""),
+        fremovexattr=199 ioprio_set=251 prlimit64=302 setpriority=141 sched_setaffinity=203
+        sched_setscheduler=144 sched_setparam=142 sched_setattr=314"""),
     ),
     # Untested here (no arm64 machine); numbers from the generic syscall table. No fork/vfork.
     "aarch64": _Arch(
@@ -119,7 +125,8 @@ _ARCHES = {
         setdomainname=162 quotactl=60 syslog=116 vhangup=58 migrate_pages=238 move_pages=239
         process_madvise=440 tkill=130 prctl=167 capset=91 truncate=45 fchmod=52 fchmodat=53 fchmodat2=452
         fchownat=54 fchown=55 utimensat=88 setxattr=5 lsetxattr=6 fsetxattr=7 removexattr=14
-        lremovexattr=15 fremovexattr=16"""),
+        lremovexattr=15 fremovexattr=16 ioprio_set=30 prlimit64=261 setpriority=140 sched_setaffinity=122
+        sched_setscheduler=119 sched_setparam=118 sched_setattr=274"""),
     ),
 }
 
@@ -149,7 +156,8 @@ def seccomp_program(arch: str, own_pid: int) -> list[tuple[int, int | str, int |
 
     Policy: wrong audit arch → kill; x32 syscalls → kill; clone only with CLONE_THREAD and no
     namespace flags (threads yes, processes no); clone3 → ENOSYS so glibc falls back to clone;
-    socket → EACCES (no network, no unix sockets); kill/tgkill/sigqueue only to itself; the
+    socket → EACCES (no network, no unix sockets); kill/tgkill/sigqueue only to itself;
+    prlimit64/sched_set* only on pid 0 or itself, setpriority only PRIO_PROCESS on itself; the
     process-, kernel- and namespace-level calls in _COMMON_DENY → EPERM; prctl(PR_SET_PDEATHSIG)
     → EPERM; everything else allowed.
     """
@@ -170,6 +178,9 @@ def seccomp_program(arch: str, own_pid: int) -> list[tuple[int, int | str, int |
     ]
     for name in ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
         prog.append((_JEQ, "self", 0, nr[name]))
+    for name in _SELF_ONLY:
+        prog.append((_JEQ, "self_or_0", 0, nr[name]))
+    prog.append((_JEQ, "setpriority", 0, nr["setpriority"]))
     prog.append((_JEQ, "prctl", 0, nr["prctl"]))
     for name in _COMMON_DENY:
         if name in nr:
@@ -183,6 +194,10 @@ def seccomp_program(arch: str, own_pid: int) -> list[tuple[int, int | str, int |
             (_JSET, "eperm", "allow", CLONE_NAMESPACES),
         ],
         "self": [(_LD_W_ABS, 0, 0, 16), (_JEQ, "allow", "eperm", own_pid & 0xFFFFFFFF)],
+        "self_or_0": [(_LD_W_ABS, 0, 0, 16), (_JEQ, "allow", 0, 0), (_JEQ, "allow", "eperm", own_pid & 0xFFFFFFFF)],
+        # setpriority(which, who, prio): PRIO_PGRP/PRIO_USER would reach every process of the uid.
+        "setpriority": [(_LD_W_ABS, 0, 0, 16), (_JEQ, 0, "eperm", PRIO_PROCESS), (_LD_W_ABS, 0, 0, 24),
+                        (_JEQ, "allow", 0, 0), (_JEQ, "allow", "eperm", own_pid & 0xFFFFFFFF)],
         # Keep the parent-death signal: a worker must die with its zygote.
         "prctl": [(_LD_W_ABS, 0, 0, 16), (_JEQ, "eperm", "allow", PR_SET_PDEATHSIG)],
         "allow": [(_RET, 0, 0, RET_ALLOW)],  # every jump is forward, so shared returns come last

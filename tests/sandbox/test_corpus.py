@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import random
+import subprocess
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy
@@ -13,25 +17,50 @@ import torch
 
 from grader.sandbox import Job, JobResult, Request, Sandbox, TensorValue, worker
 from tests.sandbox.conftest import CANARY, Canaries, Listener, write_student
-from tests.sandbox.corpus import CASES, HONEST, PATHS, PIDS, PORT, Case, X
+from tests.sandbox.corpus import CASES, HONEST, PATHS, PIDS, PORT, SAME_UID_PIDS, Case, X
 
 REFERENCE_SNIPPET = '_validate.tensors("sgd_step"'  # a line only the real reference has
 
 
-def _args(case: Case, canaries: Canaries, listener: Listener, sandbox: Sandbox) -> tuple[object, ...]:
+def _args(case: Case, canaries: Canaries, listener: Listener, sandbox: Sandbox,
+          same_uid: list[int]) -> tuple[object, ...]:
     fill = {
         PATHS: [str(p) for p in canaries.paths.values()],
         PORT: listener.port,
         PIDS: [os.getpid(), sandbox.zygote_pid],
+        SAME_UID_PIDS: [os.getpid(), sandbox.zygote_pid, *same_uid],
         X: torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64),
     }
     return tuple(fill.get(a, a) if isinstance(a, str) else a for a in case.args)
 
 
+@contextmanager
+def same_uid_processes(sandbox: Sandbox, case: Case) -> Iterator[list[int]]:
+    """As root, a process with each sandbox uid: what the grader and zygote are to a worker without root
+    (one uid for all), and another student's worker would be if two jobs shared a uid."""
+    if SAME_UID_PIDS not in case.args or not sandbox.uids:
+        yield []
+        return
+    procs = [subprocess.Popen(["sleep", "60"], preexec_fn=functools.partial(_become, uid))  # noqa: PLW1509
+             for uid in sandbox.uids]
+    try:
+        yield [p.pid for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def _become(uid: int) -> None:
+    os.setgid(uid)
+    os.setuid(uid)
+
+
 def run_case(sandbox: Sandbox, case: Case, tmp_path: Path, canaries: Canaries, listener: Listener) -> JobResult:
     path = write_student(tmp_path, case.source)
-    args = _args(case, canaries, listener, sandbox)
-    return sandbox.run(Job(path, case.function, [Request("call", args)] * case.calls))
+    with same_uid_processes(sandbox, case) as same_uid:
+        args = _args(case, canaries, listener, sandbox, same_uid)
+        return sandbox.run(Job(path, case.function, [Request("call", args)] * case.calls))
 
 
 def check_nothing_leaked(result: JobResult, canaries: Canaries) -> None:
