@@ -14,8 +14,7 @@ PUBLIC_MODULES = (
     "grader/__init__.py", "grader/errors.py", "grader/check/__init__.py",
     "grader/suite/__init__.py", "grader/suite/model.py", "grader/suite/compare.py", "grader/suite/contract.py",
     "grader/suite/strategies.py", "grader/suite/examples.py", "grader/suite/engine.py", "grader/suite/shrink.py",
-    "grader/suite/runners.py", "grader/suite/registry.py", "grader/suite/delegation.py",
-    "grader/sandbox/substitutes.py",
+    "grader/suite/runners.py", "grader/suite/registry.py",
     "grader/sandbox/siblings.py",
     *(f"grader/suite/public/{p.name}" for p in sorted((ROOT / "grader/suite/public").glob("*.py"))),
 )

@@ -84,6 +84,7 @@ class Reply:
     inputs_after: tuple[Value, ...]
     grad_fn_points: tuple[Value, ...] = ()
     seconds: float = 0.0
+    stand_ins: tuple[str, ...] = ()  # the Job.substitutes this call ran (as the worker reports it)
 
 
 @dataclass

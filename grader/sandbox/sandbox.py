@@ -98,20 +98,23 @@ class _State:
             self.fault = f"unexpected {kind!r} frame {'after import' if self.imported else 'before import'}"
 
     def _reply(self, body: dict[str, Value]) -> None:
-        raised, after, points, seconds = (body.get(k) for k in ("raised", "inputs_after", "grad_fn_points", "seconds"))
+        raised, after, points, seconds, stand_ins = (
+            body.get(k) for k in ("raised", "inputs_after", "grad_fn_points", "seconds", "stand_ins"))
         if len(self.replies) >= self.n_requests:
             self.fault = f"more replies than the {self.n_requests} requests"
-        elif set(body) != {"raised", "value", "inputs_after", "grad_fn_points", "seconds"}:
+        elif set(body) != {"raised", "value", "inputs_after", "grad_fn_points", "seconds", "stand_ins"}:
             self.fault = f"reply frame has fields {sorted(body)}"
         elif (
             not (raised is None or isinstance(raised, str))
             or not isinstance(after, tuple)
             or not isinstance(points, tuple)
             or not isinstance(seconds, float)
+            or not (isinstance(stand_ins, tuple) and all(isinstance(n, str) for n in stand_ins))
         ):
             self.fault = "reply frame fields have the wrong types"
         else:
-            self.replies.append(Reply(raised, body["value"], after, points, seconds))
+            self.replies.append(Reply(raised, body["value"], after, points, seconds,
+                                      tuple(n for n in stand_ins if isinstance(n, str))))
 
 
 def _describe_exit(status: int) -> tuple[int | None, str]:
@@ -400,7 +403,8 @@ class Sandbox:
         try:
             with self._job_dir(job) as (box_file, tmp_dir, siblings):
                 head = encode_frame("job", {"module_path": str(box_file), "function": job.function,
-                                            "substitutes": tuple(job.substitutes), "siblings": siblings})
+                                            "substitutes": substitutes.sources(job.substitutes),
+                                            "siblings": siblings})
                 frames = itertools.chain([head], first, _encode_requests(job.requests[1:]))
                 return self._run(job, slot, frames, box_file, tmp_dir)
         finally:

@@ -116,10 +116,20 @@ MODULE_OF: dict[str, str] = {
 
 FUNCTIONS: tuple[str, ...] = tuple(MODULE_OF)
 
-HELPERS: dict[str, tuple[str, ...]] = {"adam_step": ("bias_correction",), "adamw_step": ("bias_correction",)}
-"""Contract functions a student's function often calls.  When a helper fails any of its own properties,
+HELPERS: dict[str, tuple[str, ...]] = {
+    "momentum_step": ("sgd_step",),
+    "nesterov_step": ("sgd_step", "momentum_step"),  # Nesterov = Momentum with the look-ahead gradient
+    "adagrad_step": ("sgd_step",),
+    "rmsprop_step": ("sgd_step",),
+    "adam_step": ("sgd_step", "bias_correction"),
+    "adamw_step": ("sgd_step", "bias_correction", "adam_step"),  # AdamW = decay, then an Adam step
+    "total_steps": ("steps_per_epoch",),
+    "batch_bounds": ("steps_per_epoch",),
+}
+"""Contract functions a student's function may call.  When a helper fails any of its own properties,
 the callers are graded with the lecture's formula standing in for it (grader/sandbox/substitutes.py),
-so its bug is charged once, to the helper."""
+so its bug is charged once, to the helper.  Helpers are graded before their callers (a helper may have
+helpers of its own: momentum_step calls sgd_step)."""
 
 TENSOR_VALUES: dict[str, st.SearchStrategy[float]] = {
     "param": s.parameter_values,

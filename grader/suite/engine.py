@@ -58,6 +58,9 @@ class Suite:
     # Un-judged calls, each sent last in its function's batch: no extra job, and a probe that stalls
     # or crashes the worker can only cost itself.
     probes: Sequence[Call] = ()
+    # Grade a failed helper's callers with its stand-in (False for the student bundle's check, which
+    # does not ship the stand-ins: they are the answers).
+    stand_ins: bool = True
     cases: dict[str, list[Case]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -101,32 +104,27 @@ class Suite:
     def evaluate(self, runner: Runner, files: Mapping[str, Path]) -> Graded:
         """Judge every property against the submission's ``files``, and run the probes alongside.
 
-        Helpers (``HELPERS``) are judged first; a helper that failed is replaced by its stand-in while
-        the functions that may call it run, so its bug costs marks once.
+        Helpers (``HELPERS``) are judged before their callers; a helper that failed is replaced by its
+        stand-in while the functions that may call it run, so its bug costs marks once.
         """
-        helpers = {h for hs in HELPERS.values() for h in hs}
         judged: dict[str, PropertyResult] = {}
         substitutes: dict[str, tuple[str, ...]] = {}
         probed: dict[int, Outcome] = {}
-        for phase in (True, False):
-            props = [p for p in self.properties if self.runnable(p) and (p.function in helpers) == phase]
-            probes = [(i, c) for i, c in enumerate(self.probes) if (c.function in helpers) == phase]
+        for level in grading_order({p.function for p in self.properties} | {c.function for c in self.probes}):
+            props = [p for p in self.properties if self.runnable(p) and p.function in level]
+            probes = [(i, c) for i, c in enumerate(self.probes) if c.function in level]
+            failed = {r.prop.function for r in judged.values() if r.status == "failed"}
+            substitutes = {f: tuple(h for h in hs if h in failed) for f, hs in HELPERS.items() if self.stand_ins}
             outcomes = self._run({p.name: self.cases[p.name] for p in props}, runner, files, substitutes,
                                  probes, probed)
             for prop in props:
                 judged[prop.name] = self._judge(prop, self.cases[prop.name], outcomes[prop.name])
-            failed = {r.prop.function for r in judged.values() if r.status == "failed"}
-            substitutes = {f: tuple(h for h in hs if h in failed) for f, hs in HELPERS.items()}
         results = []
         for prop in self.properties:
             if not self.runnable(prop):
                 results.append(PropertyResult(prop, "skipped", reason="no CUDA device on the grading machine"))
                 continue
-            result = judged[prop.name]
-            if substitutes.get(prop.function):
-                result.note = (f"Graded with a correct {', '.join(substitutes[prop.function])} standing in for "
-                               f"yours (it failed its own tests), so that bug is not charged twice.")
-            results.append(result)
+            results.append(judged[prop.name])
         self._shrink_failures(results, runner, files, substitutes)
         return Graded(results, [(call, probed[i]) for i, call in enumerate(self.probes)])
 
@@ -165,11 +163,15 @@ class Suite:
     @staticmethod
     def _judge(prop: Property, cases: Sequence[Case], outcomes: Sequence[Sequence[Outcome]]) -> PropertyResult:
         stdout = "".join(o.stdout for case in outcomes for o in case)
+        used = sorted({n for case in outcomes for o in case for n in o.stand_ins})
+        note = (f"Graded with a correct {', '.join(used)} standing in for yours where your code calls it (yours "
+                f"failed its own tests), so that bug is not charged twice." if used else "")
         for case, got in zip(cases, outcomes, strict=True):
             failure = prop.judge(case, got)
             if failure is not None:
-                return PropertyResult(prop, "failed", failure, case.example, got, len(cases), stdout=stdout)
-        return PropertyResult(prop, "passed", cases=len(cases), stdout=stdout)
+                return PropertyResult(prop, "failed", failure, case.example, got, len(cases), stdout=stdout,
+                                      note=note)
+        return PropertyResult(prop, "passed", cases=len(cases), stdout=stdout, note=note)
 
     def _shrink_failures(self, results: list[PropertyResult], runner: Runner, files: Mapping[str, Path],
                          substitutes: Mapping[str, tuple[str, ...]]) -> None:
@@ -195,6 +197,17 @@ class Suite:
                         still_active.append(r)
                         break
             active = still_active
+
+
+def grading_order(functions: set[str]) -> list[set[str]]:
+    """``functions`` in levels, every helper (``HELPERS``) in a level before its callers'."""
+    def level(f: str) -> int:
+        return 1 + max((level(h) for h in HELPERS[f]), default=-1) if f in HELPERS else 0
+
+    levels: dict[int, set[str]] = defaultdict(set)
+    for f in functions:
+        levels[level(f)].add(f)
+    return [levels[k] for k in sorted(levels)]
 
 
 def _cases(prop: Property, examples: Sequence[Example]) -> list[Case]:

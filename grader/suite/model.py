@@ -72,6 +72,7 @@ class Outcome:
     grad_fn_points: tuple[Any, ...] = ()
     failure: str | None = None  # the call never finished: timeout, crash, missing function, import error
     stdout: str = ""
+    stand_ins: tuple[str, ...] = ()  # helpers whose stand-in (grader/sandbox/substitutes.py) this call ran
 
     @property
     def problem(self) -> str | None:

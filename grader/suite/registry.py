@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from grader.suite.contract import FUNCTIONS
-from grader.suite.delegation import delegated
 from grader.suite.model import Property
 
 
@@ -15,7 +14,6 @@ def suite_properties(*, hidden: bool = True) -> list[Property]:
         from grader.suite import hidden as hidden_suite
 
         props += hidden_suite.properties()
-    props = [delegated(p) for p in props]
     names = [p.name for p in props]
     duplicates = {n for n in names if names.count(n) > 1}
     assert not duplicates, f"property names must be unique: {sorted(duplicates)}"

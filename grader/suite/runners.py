@@ -13,6 +13,7 @@ properties that judge them cannot tell the two apart.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import importlib.util
 import io
@@ -31,7 +32,7 @@ MAX_CACHED_REQUESTS = 100_000
 
 
 def _sandbox_substitutes() -> Any:
-    from grader.sandbox import substitutes  # a plain module; the student bundle ships it alone
+    from grader.sandbox import substitutes  # only when stand-ins are asked for: the student bundle has none
 
     return substitutes
 
@@ -101,7 +102,7 @@ class SandboxRunner:
             requests = [self.request(c) for c in pending]
             siblings = {name: path for name, path in files.items() if name != module}
             result = self.sandbox.run(_sandbox().Job(files[module], function, requests, tuple(substitutes), siblings))
-            outcomes += [outcome_of_reply(r) for r in result.replies]
+            outcomes += [outcome_of_reply(r, substitutes) for r in result.replies]
             if len(outcomes) >= len(calls):
                 break
             reason = describe_status(result.status, result.detail, module)
@@ -152,12 +153,13 @@ def from_wire(value: Any) -> Any:
     return value
 
 
-def outcome_of_reply(reply: Any) -> Outcome:
+def outcome_of_reply(reply: Any, substitutes: Sequence[str] = ()) -> Outcome:
     return Outcome(
         returned=from_wire(reply.value),
         raised=reply.raised,
         inputs_after=tuple(from_wire(v) for v in reply.inputs_after),
         grad_fn_points=tuple(from_wire(v) for v in reply.grad_fn_points),
+        stand_ins=tuple(n for n in substitutes if n in reply.stand_ins),  # the worker's word: a note only
     )
 
 
@@ -203,9 +205,16 @@ class InProcessRunner:
                 return [self._call(fn, call) for call in calls]
             namespace = vars(loaded)
             saved = {k: namespace[k] for k in substitutes if k in namespace}
+            stand_ins = _sandbox_substitutes()
             try:
-                _sandbox_substitutes().apply(namespace, tuple(substitutes))
-                return [self._call(fn, call) for call in calls]
+                stand_ins.apply(namespace, {n: stand_ins.SUBSTITUTES[n] for n in substitutes})
+                outcomes = []
+                for call in calls:
+                    stand_ins.STAND_INS_USED.clear()
+                    outcome = self._call(fn, call)
+                    used = tuple(n for n in substitutes if n in stand_ins.STAND_INS_USED)
+                    outcomes.append(dataclasses.replace(outcome, stand_ins=used))
+                return outcomes
             finally:  # the helper itself is graded as written
                 namespace.update(saved)
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.suite.contract import HELPERS, MODULE_OF
 from grader.suite.engine import Suite
 from grader.suite.hidden.mutants import MUTANTS
 from grader.suite.runners import InProcessRunner
@@ -22,7 +23,7 @@ def test_every_mutant_loses_marks_on_its_function(suite: Suite, tmp_path: Path, 
     assert any(r.prop.function == function for r in failed), f"{mutant.fn.__name__} was not caught"
     # Every other function keeps its marks, even one that calls the broken function in this submission
     # (the demo student's adam_step calls bias_correction, adamw_step calls adam_step, total_steps calls
-    # steps_per_epoch): grader/suite/delegation.py and HELPERS in contract.py.
+    # steps_per_epoch): the stand-ins of HELPERS in contract.py.
     assert {r.prop.function for r in failed} == {function}, [r.prop.name for r in failed]
 
 
@@ -99,3 +100,56 @@ def test_files_that_import_each_other_keep_every_mark(suite: Suite, tmp_path: Pa
             results = suite.grade(SandboxRunner(box), files)
     assert [r.prop.name for r in results if r.status == "failed"] == []
     assert {n: sys.modules.get(n) for n in before} == before  # the student's modules were not left behind
+
+
+COMPOSED = {  # a correct student who builds functions from their own helpers
+    "optimizers": '''
+def momentum_step(param, grad, velocity, lr, gamma=0.9):
+    v = gamma * velocity + lr * grad
+    return sgd_step(param, v, 1.0), v
+
+def nesterov_step(param, velocity, grad_fn, lr, gamma=0.9):
+    return momentum_step(param, grad_fn(param - gamma * velocity), velocity, lr, gamma)
+
+def adagrad_step(param, grad, r, lr, delta=1e-7):
+    r = r + grad * grad
+    return sgd_step(param, grad / (delta + r.sqrt()), lr), r
+
+def adamw_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+    return adam_step(sgd_step(param, param, lr * weight_decay), grad, m, v, t, lr, beta1, beta2, eps)
+''',
+    "epochs": '''
+def total_steps(num_examples, batch_size, epochs, drop_last=False):
+    return epochs * steps_per_epoch(num_examples, batch_size, drop_last)
+
+def batch_bounds(step, num_examples, batch_size):
+    if not 0 <= step < steps_per_epoch(num_examples, batch_size):
+        raise ValueError(f"no batch {step}")
+    return step * batch_size, min(step * batch_size + batch_size, num_examples)
+''',
+}
+HELPER_MUTANTS = [m for h in ("sgd_step", "momentum_step", "adam_step", "bias_correction", "steps_per_epoch")
+                  for m in MUTANTS[h]]
+
+
+def test_the_composed_student_keeps_every_mark(suite: Suite, tmp_path: Path) -> None:
+    files = submission_with(tmp_path, "sgd_step", "")
+    for module, source in COMPOSED.items():
+        files[module].write_text(files[module].read_text() + source)
+    assert [r.prop.name for r in suite.grade(InProcessRunner(), files) if r.status == "failed"] == []
+
+
+@pytest.mark.parametrize("mutant", HELPER_MUTANTS, ids=lambda m: m.fn.__name__)
+def test_a_wrong_helper_costs_marks_only_where_it_lives(suite: Suite, tmp_path: Path, mutant) -> None:
+    """Callers built on a broken helper run with its stand-in (HELPERS in contract.py), and say so."""
+    files = submission_with(tmp_path, "sgd_step", "")
+    for module, source in COMPOSED.items():
+        files[module].write_text(files[module].read_text() + source)
+    target = files[MODULE_OF[mutant.function]]
+    target.write_text(target.read_text() + "\n" + mutant.source())
+    results = suite.grade(InProcessRunner(), files)
+    assert {r.prop.function for r in results if r.status == "failed"} == {mutant.function}
+    callers = {f for f, helpers in HELPERS.items() if mutant.function in helpers}
+    noted = {r.prop.function for r in results if f"correct {mutant.function}" in r.note}
+    assert noted, "no caller's feedback says a stand-in was used"
+    assert noted <= callers, noted

@@ -57,7 +57,8 @@ def test_a_sibling_is_a_copy_of_this_submission_only(sandbox: Sandbox, tmp_path:
     probe = write_student(tmp_path, "def f():\n    import linked\n    return linked.SECRET\n", "probe.py")
     result = sandbox.run(Job(probe, "f", [Request()], siblings={"linked": link, "epochs": files["epochs"]}))
     assert result.status == "ok", result.detail
-    assert result.replies[0].raised is not None and "No module named 'linked'" in result.replies[0].raised
+    assert result.replies[0].raised is not None
+    assert "No module named 'linked'" in result.replies[0].raised
     assert CANARY not in repr(result)
 
 

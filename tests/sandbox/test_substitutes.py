@@ -40,4 +40,42 @@ def test_a_module_without_the_helper_is_left_alone(sandbox: Sandbox, tmp_path: P
 def test_unknown_substitutes_are_refused_before_anything_runs(sandbox: Sandbox, tmp_path: Path) -> None:
     path = write_student(tmp_path, STUDENT)
     with pytest.raises(ValueError, match="not stand-ins"):
-        sandbox.run(Job(path, "corrected", [], substitutes=("adam_step",)))
+        sandbox.run(Job(path, "corrected", [], substitutes=("rmsprop_step",)))
+
+
+REACH_FOR_STAND_INS = """
+def sgd_step(p, g, lr):
+    return p + g  # wrong, so a caller's job may ask for the stand-in
+
+def f():
+    import gc
+    found = set()
+    try:
+        import grader.sandbox.substitutes as s
+        found |= set(s.SUBSTITUTES)
+    except Exception:
+        pass
+    gc.unfreeze()
+    names = {"momentum_step", "adam_step", "steps_per_epoch", "bias_correction"}
+    for o in gc.get_objects():
+        name = getattr(o, "__name__", None) if callable(o) else None
+        if isinstance(name, str) and name in names:
+            found.add(name)
+    found |= {k for k in getattr(sgd_step, "__globals__", {}) if k in names}
+    return sorted(found), sgd_step(1.0, 1.0, 0.5)
+"""
+
+
+@pytest.mark.parametrize("asked", [(), ("sgd_step",)])
+def test_a_worker_holds_only_the_stand_ins_its_job_asked_for(sandbox: Sandbox, tmp_path: Path,
+                                                              asked: tuple[str, ...]) -> None:
+    """A stand-in is the answer to its own exercise: it must not be importable, readable or findable in
+    memory in any other job, nor reachable from another stand-in."""
+    path = write_student(tmp_path, REACH_FOR_STAND_INS)
+    result = sandbox.run(Job(path, "f", [Request()], substitutes=asked))
+    assert result.status == "ok", result.detail
+    assert result.replies[0].raised is None, result.replies[0].raised
+    found, value = result.replies[0].value  # type: ignore[misc]
+    assert found == []
+    assert value == (0.5 if asked else 2.0)
+    assert result.replies[0].stand_ins == asked

@@ -39,20 +39,13 @@ def count(function: str, title: str, examples: st.SearchStrategy[Example], *, ep
           explicit: tuple[Example, ...] = ()) -> Property:
     def case(ex: Example) -> Case:
         args = (ex["num_examples"], ex["batch_size"], *([ex["epochs"]] if epochs else []), ex["drop_last"])
-        calls = [Call(function, args)]
-        if epochs:  # total_steps is often epochs × steps_per_epoch(...): ask that one too
-            calls.append(Call("steps_per_epoch", (ex["num_examples"], ex["batch_size"], ex["drop_last"])))
-        return Case(ex, tuple(calls), {"expected": loader_len(ex) * (ex["epochs"] if epochs else 1)})
+        # (total_steps often calls steps_per_epoch: a failed one is replaced by its stand-in, HELPERS)
+        return Case(ex, (Call(function, args),), {"expected": loader_len(ex) * (ex["epochs"] if epochs else 1)})
 
     def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
         ex = case.example
         call = f"{function}({', '.join(f'{k}={v!r}' for k, v in ex.items())})"
-        failure = exact_int(outcomes[0], case.data["expected"], call)
-        if failure is not None and epochs and outcomes[1].problem is None and outcomes[0].problem is None:
-            own = outcomes[1].returned
-            if isinstance(own, int | float) and outcomes[0].returned == ex["epochs"] * own:
-                return None  # right given the student's own steps_per_epoch, which pays for its bug
-        return failure
+        return exact_int(outcomes[0], case.data["expected"], call)
 
     return Property(function, title, public=True, examples=examples, case=case, judge=judge,
                     formula="⌈n / b⌉ steps, or ⌊n / b⌋ with drop_last" + (" (× epochs)" if epochs else ""),
