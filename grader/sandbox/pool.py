@@ -34,6 +34,9 @@ def _clean_env(device: str) -> dict[str, str]:
         "MKL_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "MALLOC_ARENA_MAX": "2",
+        # str hashes (so set and dict-of-set orders) the same on every run: a student who sums over a
+        # set of names must get the same grade each time the class is graded.
+        "PYTHONHASHSEED": "0",
     }
     if device == "cuda":
         env.update({k: v for k, v in os.environ.items() if k in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")})
@@ -54,10 +57,13 @@ class ZygoteProcess:
             self.proc = subprocess.Popen(
                 [
                     sys.executable,
-                    "-I",
+                    # Not -I: it would ignore PYTHONHASHSEED.  The environment is ours alone (_clean_env),
+                    # -s skips user site-packages, and the zygote replaces sys.path before importing.
+                    "-s",
                     "-S",
                     "-B",
                     "-u",
+                    *(["-P"] if sys.version_info >= (3, 11) else []),
                     str(SANDBOX_DIR / "zygote.py"),
                     str(theirs.fileno()),
                 ],

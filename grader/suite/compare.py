@@ -31,8 +31,11 @@ class Mismatch:
     index: tuple[int, ...]
     got: float
     expected: float
+    problem: str = ""  # not comparable element by element: "has shape (3,), expected (2,)"
 
     def describe(self, name: str) -> str:
+        if self.problem:
+            return f"{name} {self.problem}"
         where = f"{name}[{', '.join(map(str, self.index))}]" if self.index else name
         if math.isfinite(self.expected) and not math.isfinite(self.got):
             return f"{where} is {self.got} where the expected value is finite ({fmt(self.expected)})"
@@ -60,6 +63,14 @@ def first_mismatch(got: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype
     ``scale`` multiplies atol for quantities whose natural size is not 1 (e.g. an update of size lr).
     """
     rtol, atol = TOLERANCES.get(dtype, TOLERANCES[torch.float32])
+    # Judges check shape and dtype first; these guard the rest (a student's answer must never make a
+    # comparison raise in the grading process).
+    if tuple(got.shape) != tuple(expected.shape):
+        return Mismatch((), math.nan, math.nan, f"has shape {tuple(got.shape)}, expected {tuple(expected.shape)}")
+    if got.is_complex():
+        return Mismatch((), math.nan, math.nan, f"is a complex tensor ({got.dtype}), expected real numbers")
+    if got.dtype not in (torch.float32, torch.float64):  # e.g. bfloat16, which numpy cannot hold
+        got = got.detach().to(torch.float64)
     # Fast path in numpy (most answers are right; tensors are small, so per-op overhead dominates).
     gn = got.numpy(force=True).astype(np.float64, copy=False).reshape(-1)
     en = expected.numpy(force=True).astype(np.float64, copy=False).reshape(-1)

@@ -57,3 +57,12 @@ def test_student_code_never_enters_the_grading_process(sandbox: Sandbox, tmp_pat
     assert sandbox.run(Job(path, "f", [Request()])).replies[0].value == 1
     loaded_from = [str(getattr(m, "__file__", "") or "") for m in list(sys.modules.values())]
     assert not any(str(tmp_path) in f or "optigrade-sandbox-" in f for f in loaded_from)
+
+
+def test_string_hashing_is_the_same_in_every_zygote(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Set order of strings depends on the hash seed; a fresh zygote must not change a student's answer."""
+    path = write_student(tmp_path, "def f():\n    return hash('adam'), list({'m', 'v', 'beta1', 'beta2', 'eps'})\n")
+    first = sandbox.run(Job(path, "f", [Request()])).replies[0].value
+    with Sandbox(jobs=1) as fresh:
+        again = fresh.run(Job(path, "f", [Request()])).replies[0].value
+    assert first == again
