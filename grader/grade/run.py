@@ -91,7 +91,7 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
         entries = staged.submissions
         if staged.ignored:
             console.print(f"Not submissions (ignored): {', '.join(staged.ignored[:10])}"
-                          f"{' …' if len(staged.ignored) > 10 else ''}")
+                          f"{' …' if len(staged.ignored) > 10 else ''}", markup=False)  # names are anyone's
         if only:
             known = {s.student_id for s in entries}
             unknown = sorted(set(only) - known)

@@ -66,3 +66,8 @@ def test_string_hashing_is_the_same_in_every_zygote(sandbox: Sandbox, tmp_path: 
     with Sandbox(jobs=1) as fresh:
         again = fresh.run(Job(path, "f", [Request()])).replies[0].value
     assert first == again
+
+
+def test_a_worker_is_the_first_the_oom_killer_takes(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = write_student(tmp_path, "def f():\n    return open('/proc/self/oom_score_adj').read().strip()\n")
+    assert sandbox.run(Job(path, "f", [Request()])).replies[0].value == "1000"
