@@ -413,6 +413,7 @@ def main() -> None:
     x = torch.linspace(-1.0, 1.0, 8, dtype=torch.float64)  # warm the dispatcher before forking
     (x - 0.1 * x.sign() * x.abs().sqrt()).sum().item()
     (x.float() * 2).mean().item()
+    worker.seed_generators()  # numpy's first seed costs ~15 ms; paid here once, not in every job
     zygote = Zygote(ctl, config)
     import gc
 
