@@ -152,10 +152,14 @@ def test_an_attack_earns_nothing_more_than_the_honest_wrong_answer(hostile_class
             assert row[function] == honest[function], (attack, function)
 
 
-def test_an_answer_the_judges_cannot_read_fails_its_properties(hostile_class: tuple[Path, Path]) -> None:
+def test_answers_numpy_cannot_hold_or_that_do_not_broadcast_fail_with_a_reason(
+        hostile_class: tuple[Path, Path]) -> None:
     _, out = hostile_class
-    tests = json.loads((out / "bfloat16-answer" / "results.json").read_text())["tests"]
-    assert any("could not be judged" in t["output"] for t in tests if t["tags"] == ["sgd_step"])
+    for student, says in (("bfloat16-answer", "torch.bfloat16"), ("unbroadcastable-shape", "has shape")):
+        tests = json.loads((out / student / "results.json").read_text())["tests"]
+        failed = [t for t in tests if t["tags"] == ["sgd_step"] and t["score"] < t["max_score"]]
+        assert failed, student
+        assert any(says in t["output"] for t in failed), (student, [t["output"][:200] for t in failed])
 
 
 def _outside_code_blocks(markdown: str) -> list[str]:
