@@ -145,6 +145,7 @@ def feedback_markdown(report: StudentReport, plots: Mapping[str, str] | None = N
     for function in FUNCTIONS:
         s, m = scores[function]
         out += ["", f"## `{function}` — {s:g} / {m:g}", ""]
+        out += [f"> {_md_escape(n)}\n" for n in _notes(report, function)]
         for r in (r for r in report.results if r.prop.function == function):
             mark = {"passed": "✅", "failed": "❌", "skipped": "⏭️"}[r.status]
             kind = "public" if r.prop.public else "hidden"
@@ -158,6 +159,11 @@ def feedback_markdown(report: StudentReport, plots: Mapping[str, str] | None = N
             if captions and function in captions:
                 out += ["", f"*{_md_escape(captions[function])}*"]
     return "\n".join(out) + "\n"
+
+
+def _notes(report: StudentReport, function: str) -> list[str]:
+    """How ``function`` was graded, where that is not the obvious way (e.g. a helper's stand-in), once each."""
+    return list(dict.fromkeys(r.note for r in report.results if r.prop.function == function and r.note))
 
 
 def _fence(text: str) -> str:
@@ -188,7 +194,9 @@ def feedback_html(report: StudentReport, plots: Mapping[str, str] | None = None,
     scores = report.function_scores()
     for function in FUNCTIONS:
         s, m = scores[function]
-        parts.append(f"<h2><code>{function}</code> — {s:g} / {m:g}</h2><ul>")
+        parts.append(f"<h2><code>{function}</code> — {s:g} / {m:g}</h2>")
+        parts += [f"<p><i>{esc(n)}</i></p>" for n in _notes(report, function)]
+        parts.append("<ul>")
         for r in (r for r in report.results if r.prop.function == function):
             cls = {"passed": "pass", "failed": "fail", "skipped": "skip"}[r.status]
             parts.append(f"<li class='{cls}'>{esc(r.status)}: {esc(r.prop.title)}"

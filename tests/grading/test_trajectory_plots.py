@@ -103,6 +103,10 @@ def test_a_helpers_stand_in_is_noted_under_the_plot(tmp_path: Path) -> None:
     for function in ("adam_step", "adamw_step"):
         assert "As in the tests: graded with a correct bias_correction standing in" in captions[function]
     assert "As in the tests" not in captions["sgd_step"]
+    markdown = (tmp_path / "out" / "s1" / "feedback.md").read_text()  # and once under each caller's heading
+    for function in ("adam_step", "adamw_step"):
+        section = markdown.split(f"## `{function}`")[1].split("\n- ")[0]
+        assert "Graded with a correct bias\\_correction standing in" in section, section
 
 
 def test_pngs_are_byte_identical_across_runs(graded: Path, tmp_path: Path) -> None:
