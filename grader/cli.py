@@ -34,6 +34,7 @@ def grade(
     only: Annotated[Optional[list[str]], typer.Option(help="Regrade only these student ids.")] = None,  # noqa: UP045
     rubric: Annotated[Optional[Path], typer.Option(help="Rubric TOML (default: the shipped one).")] = None,  # noqa: UP045
     wall: Annotated[float, typer.Option(help="Seconds a student function may run before it is killed.")] = 10.0,
+    budget: Annotated[float, typer.Option(help="Seconds one submission may take in all (stalling code).")] = 120.0,
     unsafe_no_sandbox: Annotated[bool, typer.Option("--unsafe-no-sandbox",
                                                     help="Run without isolation (trusted code only).")] = False,
 ) -> None:
@@ -44,7 +45,7 @@ def grade(
         console.print("[bold red]--unsafe-no-sandbox: student code runs WITHOUT isolation (limits still apply); "
                       "only for code you trust. Results are marked UNSANDBOXED.[/]")
     result = _run(grade_class, submissions, out, jobs=jobs, device=device, only=only or (), rubric=rubric,
-                  unsafe_no_sandbox=unsafe_no_sandbox, wall_s=wall, console=console)
+                  unsafe_no_sandbox=unsafe_no_sandbox, wall_s=wall, budget_s=budget, console=console)
     console.print(f"Graded {result.graded}, kept {result.resumed} up-to-date results; gradebook: {out / 'grades.csv'}")
     if result.grader_errors:
         console.print(f"[bold red]{result.grader_errors} submission(s) hit a grader error[/]: see grader_error.txt")

@@ -39,7 +39,7 @@ from grader.suite.engine import Suite
 from grader.suite.examples import DEFAULT_SEED
 from grader.suite.model import Case, Failure, Outcome, Property
 from grader.suite.registry import suite_properties
-from grader.suite.runners import SandboxRunner
+from grader.suite.runners import BudgetedRunner, Runner, SandboxRunner
 
 TRAJECTORIES = "trajectories"  # OUT/<student>/trajectories/<function>.png
 # OUT/<name> files of the whole class: no student id may take these names (a folder named grades.csv
@@ -69,10 +69,10 @@ class ClassResult:
 
 def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "auto",
                 only: Sequence[str] = (), rubric: Path | None = None, unsafe_no_sandbox: bool = False,
-                wall_s: float = 10.0, examples: int = 20, seed: int = DEFAULT_SEED,
+                wall_s: float = 10.0, budget_s: float = 120.0, examples: int = 20, seed: int = DEFAULT_SEED,
                 console: Console | None = None) -> ClassResult:
     console = console or Console(stderr=True)
-    _check_numbers(jobs=jobs, wall_s=wall_s, examples=examples)
+    _check_numbers(jobs=jobs, wall_s=wall_s, examples=examples, budget_s=budget_s)
     if device not in ("auto", "cpu", "cuda"):
         raise UsageError(f"--device {device!r} is not one of auto, cpu, cuda; fix: --device auto (CUDA where "
                          f"a GPU is, else skipped with the reason)")
@@ -130,7 +130,8 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
                         with lock:
                             result.resumed += 1
                     else:
-                        _grade_one(suite, runner, sub, points, fingerprint, out, sandbox.backend)
+                        _grade_one(suite, BudgetedRunner(runner, budget_s), sub, points, fingerprint, out,
+                                   sandbox.backend)
                         with lock:
                             result.graded += 1
                 except GraderFault as exc:
@@ -191,13 +192,16 @@ def _check_folders(submissions: Path, out: Path) -> None:
                          f"write to") from None
 
 
-def _check_numbers(*, jobs: int, wall_s: float, examples: int) -> None:
+def _check_numbers(*, jobs: int, wall_s: float, examples: int, budget_s: float = 120.0) -> None:
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: expected at least 1 (students graded in parallel); fix: --jobs 2 "
                          f"on a 2-core machine")
     if not wall_s > 0:
         raise UsageError(f"--wall {wall_s}: expected seconds > 0 a student function may run; fix: keep the "
                          f"default 10 (a correct batch takes well under 1 s)")
+    if not budget_s >= wall_s:
+        raise UsageError(f"--budget {budget_s}: expected seconds ≥ --wall ({wall_s}) one submission may take in all; "
+                         f"fix: keep the default 120 (a correct submission takes about a second)")
     if examples < 1:
         raise UsageError(f"examples={examples}: expected at least 1 drawn example per property (default 20)")
 
@@ -219,7 +223,7 @@ def _is_current(results: Path, fingerprint: str) -> bool:
     return bool(data.get("extra_data", {}).get("fingerprint") == fingerprint)
 
 
-def _grade_one(suite: Suite, runner: SandboxRunner, sub: Submission, points: dict[str, float],
+def _grade_one(suite: Suite, runner: Runner, sub: Submission, points: dict[str, float],
                fingerprint: str, out: Path, backend: str) -> None:
     graded = suite.evaluate(runner, sub.staged)
     results = graded.results

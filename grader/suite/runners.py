@@ -19,6 +19,7 @@ import importlib.util
 import io
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -120,6 +121,25 @@ class SandboxRunner:
                 # ... and the rest share its fate once retries are spent (or nothing can run at all).
                 outcomes += [Outcome(failure=reason)] * (len(calls) - len(outcomes))
         return outcomes[: len(calls)]
+
+
+class BudgetedRunner:
+    """One submission's runner with a time budget: once ``budget_s`` of wall time is spent, its remaining
+    calls are not run and fail with the reason.  A submission whose every function stalls until the wall
+    limit (then again in its retries) would otherwise hold a grading slot for many minutes; a correct one
+    needs about a second in all."""
+
+    def __init__(self, inner: Runner, budget_s: float) -> None:
+        self.inner, self.budget_s = inner, budget_s
+        self.deadline = time.monotonic() + budget_s
+
+    def run(self, files: Mapping[str, Path], module: str, function: str, calls: Sequence[Call], *,
+            substitutes: Sequence[str] = ()) -> list[Outcome]:
+        if time.monotonic() > self.deadline:
+            reason = (f"was not run: this submission used up its time budget of {self.budget_s:g} s "
+                      f"(its other functions kept running until they were stopped)")
+            return [Outcome(failure=reason)] * len(calls)
+        return self.inner.run(files, module, function, calls, substitutes=substitutes)
 
 
 def describe_status(status: str, detail: str, module: str) -> str:

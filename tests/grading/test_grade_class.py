@@ -132,6 +132,8 @@ def test_bad_input_says_what_and_how_to_fix(tmp_path: Path) -> None:
         grade_class(DEMO, tmp_path / "out", jobs=0)
     with pytest.raises(UsageError, match="--wall 0: expected seconds > 0.*fix"):
         grade_class(DEMO, tmp_path / "out", wall_s=0)
+    with pytest.raises(UsageError, match="--budget 5.0: expected seconds ≥ --wall.*fix"):
+        grade_class(DEMO, tmp_path / "out", budget_s=5.0)
     with pytest.raises(UsageError, match="'gpu' is not one of auto, cpu, cuda; fix"):
         grade_class(DEMO, tmp_path / "out", device="gpu")
     bad = tmp_path / "rubric.toml"
@@ -182,3 +184,25 @@ def test_only_regrades_the_chosen_students_and_keeps_the_rest(graded: Path, tmp_
     after = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
     assert {sid for sid in after if after[sid] != before[sid]} == {"b11002002"}
     assert rows(out) == rows(graded)  # the gradebook still lists everyone, with the same grades
+
+
+def test_a_submission_that_stalls_everywhere_is_stopped_by_its_budget(tmp_path: Path) -> None:
+    """Every function loops forever: without a per-submission budget it would hold a slot for
+    functions × (1 + retries) × wall; with one, the rest is charged with the reason."""
+    from grader.suite.contract import FUNCTIONS, MODULE_OF
+
+    subs = tmp_path / "subs"
+    shutil.copytree(DEMO / "b11002001", subs / "honest")
+    (subs / "staller").mkdir()
+    for module in sorted(set(MODULE_OF.values())):
+        stalls = [f"def {f}(*args, **kwargs):\n    while True:\n        pass\n"
+                  for f in FUNCTIONS if MODULE_OF[f] == module]
+        (subs / "staller" / f"{module}.py").write_text("\n".join(stalls))
+    started = time.monotonic()
+    grade_class(subs, tmp_path / "out", examples=4, wall_s=1.0, budget_s=4.0, jobs=2)
+    assert time.monotonic() - started < 60
+    table = rows(tmp_path / "out")
+    assert float(table["staller"]["total"]) == 0
+    assert float(table["honest"]["total"]) == float(table["honest"]["max_total"]) > 0
+    outputs = [t["output"] for t in json.loads((tmp_path / "out" / "staller" / "results.json").read_text())["tests"]]
+    assert any("used up its time budget of 4 s" in o for o in outputs)
