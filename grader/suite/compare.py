@@ -104,6 +104,29 @@ def describe_value(value: Any) -> str:
     return f"{type(value).__name__} {text[:60]}"
 
 
+def whole_number(value: Any, *, tensors: bool = False) -> int | None:
+    """``value`` as an int if it is one: a Python int (not a bool) or a numpy integer scalar (``np.int64``
+    from ``np.floor_divide``, which the wire carries as a 0-d tensor), and with ``tensors`` a 0-d integer
+    torch tensor too (it slices like an int); None otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if (isinstance(value, TensorOut) and value.tensor.dim() == 0 and value.tensor.dtype in _INTEGER_DTYPES
+            and (tensors or value.type_name.startswith(("numpy.int", "numpy.uint")))):
+        return int(value.tensor.item())
+    return None
+
+
+_INTEGER_DTYPES = (torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64)
+
+
+def whole_numbers(value: Any) -> list[int] | None:
+    """A tuple or list of whole numbers (:func:`whole_number`, tensors included) as ints; None otherwise."""
+    if not isinstance(value, tuple | list):
+        return None
+    ints = [whole_number(v, tensors=True) for v in value]
+    return None if any(i is None for i in ints) else ints  # type: ignore[return-value]
+
+
 def unpack(outcome: Outcome, names: Sequence[str]) -> list[TensorOut] | Failure:
     """The returned tensors named ``names`` (one tensor, or a tuple of them), or why not."""
     if outcome.problem is not None:

@@ -25,11 +25,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 
 from grader.suite.model import Call, GradientFunction, OpaqueOut, Outcome, TensorOut
 
 MAX_CACHED_REQUESTS = 100_000
+_NUMPY_DTYPES = {"float16", "float32", "float64", "int32", "int64", "bool"}  # as wire.NUMPY_DTYPES
 
 
 def _sandbox_substitutes() -> Any:
@@ -284,6 +286,11 @@ def _clone(value: Any) -> Any:
 
 
 def _snapshot(value: Any) -> Any:
+    """What the sandbox's wire would deliver for ``value`` (grader/sandbox/wire.py), so the two runners'
+    outcomes look alike: numpy arrays and scalars (np.float64 too) as tensors named by their numpy type,
+    exact builtin numbers and strings as themselves, anything else opaque."""
+    if isinstance(value, np.ndarray | np.generic) and np.asarray(value).dtype.name in _NUMPY_DTYPES:
+        return TensorOut(torch.from_numpy(np.array(value, copy=True)), "cpu", f"numpy.{type(value).__name__}")
     if isinstance(value, torch.Tensor):
         with torch._C.DisableTorchFunction():
             data = torch.Tensor.detach(value).cpu().clone()
@@ -293,6 +300,8 @@ def _snapshot(value: Any) -> Any:
         return tuple(_snapshot(v) for v in value)
     if isinstance(value, list):
         return [_snapshot(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
+    if value is None or type(value) in (bool, int, float, str):
         return value
-    return OpaqueOut(type(value).__name__, repr(value)[:80])
+    module = type(value).__module__.removeprefix("_student_")  # named as in the sandbox: optimizers.Count
+    name = type(value).__qualname__ if module == "builtins" else f"{module}.{type(value).__qualname__}"
+    return OpaqueOut(name, repr(value)[:80])

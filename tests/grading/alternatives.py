@@ -288,4 +288,21 @@ def total_steps(num_examples, batch_size, epochs, drop_last=False):
     per_epoch = num_examples // batch_size if drop_last else math.ceil(num_examples / batch_size)
     return epochs * per_epoch
 '''),
+    "steps_numpy_int64": ("steps_per_epoch", '''
+def steps_per_epoch(num_examples, batch_size, drop_last=False):
+    import numpy as np
+    return np.floor_divide(num_examples, batch_size) if drop_last else -np.floor_divide(-num_examples, batch_size)
+'''),
+    "total_steps_numpy": ("total_steps", '''
+def total_steps(num_examples, batch_size, epochs, drop_last=False):
+    import numpy as np
+    per = np.floor_divide(num_examples, batch_size) if drop_last else -np.floor_divide(-num_examples, batch_size)
+    return epochs * per
+'''),
+    "batch_bounds_numpy": ("batch_bounds", '''
+def batch_bounds(step, num_examples, batch_size):
+    import numpy as np
+    start = np.multiply(step, batch_size)
+    return start, np.minimum(start + batch_size, num_examples)
+'''),
 }

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from hypothesis import strategies as st
 
-from grader.suite.compare import first_mismatch, unpack
+from grader.suite.compare import first_mismatch, unpack, whole_numbers
 from grader.suite.model import Call, Case, Example, Failure, Outcome, Property
 from grader.suite.public.epochs import count
 from grader.suite.public.regression import FORMULA, datasets
@@ -32,7 +32,7 @@ def last_batch() -> Property:
         got, expected = outcomes[0].returned, case.data["expected"]
         if outcomes[0].problem is not None:
             return Failure(f"the call {outcomes[0].problem}")
-        if isinstance(got, tuple | list) and list(got) == list(expected):
+        if whole_numbers(got) == list(expected):
             return None
         return Failure(f"the last batch of n={case.example['num_examples']}, b={case.example['batch_size']} "
                        f"should be {expected}, got {got!r}", expected, got)

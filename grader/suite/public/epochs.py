@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
 from grader.suite import strategies as s
-from grader.suite.compare import describe_value
-from grader.suite.model import Call, Case, Example, Failure, Outcome, Property
+from grader.suite.compare import describe_value, whole_number, whole_numbers
+from grader.suite.model import Call, Case, Example, Failure, Outcome, Property, TensorOut
 
 SIZES = st.fixed_dictionaries({"num_examples": s.dataset_sizes, "batch_size": s.batch_sizes,
                                "drop_last": st.booleans()})
@@ -30,6 +31,8 @@ def exact_int(outcome: Outcome, expected: int, what: str) -> Failure | None:
     if outcome.problem is not None:
         return Failure(f"the call {outcome.problem}")
     value = outcome.returned
+    if isinstance(value, TensorOut) and value.tensor.dim() == 0 and value.tensor.dtype != torch.bool:
+        value = value.tensor.item()  # the count is judged by value; "returns an int" judges the type
     if isinstance(value, bool) or not isinstance(value, int | float) or value != expected:
         return Failure(f"{what} returned {describe_value(value)}, expected {expected}", expected, value)
     return None
@@ -58,7 +61,7 @@ def returns_int() -> Property:
 
     def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
         value = outcomes[0].returned
-        if outcomes[0].problem is None and (isinstance(value, bool) or not isinstance(value, int)):
+        if outcomes[0].problem is None and whole_number(value) is None:
             return Failure(f"returned {describe_value(value)}; a number of steps is an int (wrap with int(...), "
                            f"or use // for whole-number division)")
         return None if outcomes[0].problem is None else Failure(f"the call {outcomes[0].problem}")
@@ -80,7 +83,7 @@ def batch_slices() -> Property:
             if outcome.problem is not None:
                 return Failure(f"batch_bounds({step}, {n}, {b}) {outcome.problem}")
             value = outcome.returned
-            if not isinstance(value, tuple | list) or list(value) != list(expected):
+            if whole_numbers(value) != list(expected):
                 return Failure(f"batch_bounds({step}, {n}, {b}) returned {describe_value(value)}, expected "
                                f"{expected} (DataLoader's batch {step} is examples {expected[0]}…{expected[1] - 1})",
                                expected, value)
