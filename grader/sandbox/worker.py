@@ -9,14 +9,18 @@ computed, then ``done``.  Requests arrive on the request pipe: one ``job`` frame
 from __future__ import annotations
 
 import builtins
+import functools
 import importlib.util
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 from grader.sandbox import siblings
 from grader.sandbox.drivers import DRIVERS, HIDDEN_PREFIXES, describe_exception
+from grader.sandbox.stand_ins import install as install_stand_in
 from grader.sandbox.values import Value
 from grader.sandbox.wire import Frame, FrameReader, encode_frame, safe_repr
 
@@ -63,15 +67,15 @@ def import_student(path: str) -> ModuleType:
     return module
 
 
-def compile_stand_ins(sources: object, used: set[str]) -> dict[str, object]:
+def compile_stand_ins(sources: object) -> dict[str, Callable[..., object]]:
     """The stand-ins this job asked for, from the source the trusted side sent (grader/sandbox/substitutes.py
     is never imported here: it holds every exercise's stand-in).  Each is compiled alone, with only builtins
-    and ``used`` (the set it records its calls in) as globals, so from one no other can be reached."""
-    compiled: dict[str, object] = {}
+    as globals, so from one no other can be reached."""
+    compiled: dict[str, Callable[..., object]] = {}
     if isinstance(sources, dict):
         for name, source in sources.items():
             if isinstance(name, str) and isinstance(source, str):
-                scope: dict[str, object] = {"__builtins__": builtins, "STAND_INS_USED": used}
+                scope: dict[str, Any] = {"__builtins__": builtins}
                 exec(compile(source, f"<stand-in {name}>", "exec"), scope)  # noqa: S102 - the grader's own source
                 compiled[name] = scope[name]
     return compiled
@@ -117,7 +121,7 @@ def serve(channel: Channel) -> None:
     if isinstance(names, tuple | list):
         siblings.install({n: os.path.join(box, f"{n}.py") for n in names if isinstance(n, str) and n.isidentifier()})
     used: set[str] = set()
-    stand_ins = compile_stand_ins(job.body.get("substitutes"), used)  # before any student code runs
+    stand_ins = compile_stand_ins(job.body.get("substitutes"))  # before any student code runs
     seed_generators()
     try:
         module = import_student(path)
@@ -133,8 +137,7 @@ def serve(channel: Channel) -> None:
         channel.send("not_found", detail=problem)
         return
     for name, stand_in in stand_ins.items():  # only where the student's module has that helper
-        if name in module.__dict__:
-            module.__dict__[name] = stand_in
+        install_stand_in(module.__dict__, name, stand_in, functools.partial(used.add, name))
     channel.send("imported")
     while (frame := channel.receive()) is not None:
         if frame.kind != "request":

@@ -133,9 +133,10 @@ def unpack(outcome: Outcome, names: Sequence[str]) -> list[TensorOut] | Failure:
         return Failure(f"the call {outcome.problem}")
     value = outcome.returned
     items = [value] if len(names) == 1 and not isinstance(value, tuple | list) else value
-    if not isinstance(items, tuple | list) or len(items) != len(names):
+    if not isinstance(items, tuple | list) or len(items) != len(names) or (len(names) == 1 and items is value):
         want = "a tensor" if len(names) == 1 else f"a tuple of {len(names)} tensors ({', '.join(names)})"
-        return Failure(f"expected {want}, got {describe_value(value)}")
+        comma = " (a trailing comma after the return value makes a tuple)" if len(names) == 1 else ""
+        return Failure(f"expected {want}, got {describe_value(value)}{comma}")
     bad = [(n, v) for n, v in zip(names, items, strict=True) if not isinstance(v, TensorOut)]
     if bad:
         name, v = bad[0]

@@ -225,17 +225,19 @@ class InProcessRunner:
                 return [Outcome(failure=f"could not run: {module}.py defines no function {function}")] * len(calls)
             if not substitutes:
                 return [self._call(fn, call) for call in calls]
-            namespace = vars(loaded)
-            saved = {k: namespace[k] for k in substitutes if k in namespace}
-            stand_ins = _sandbox_substitutes()
+            from grader.sandbox.stand_ins import install  # stdlib only, like substitutes
+
+            namespace, formulas = vars(loaded), _sandbox_substitutes().SUBSTITUTES
+            used: set[str] = set()
+            saved: dict[str, object] = {}
             try:
-                stand_ins.apply(namespace, {n: stand_ins.SUBSTITUTES[n] for n in substitutes})
+                for name in substitutes:
+                    saved |= install(namespace, name, formulas[name], functools.partial(used.add, name))
                 outcomes = []
                 for call in calls:
-                    stand_ins.STAND_INS_USED.clear()
+                    used.clear()
                     outcome = self._call(fn, call)
-                    used = tuple(n for n in substitutes if n in stand_ins.STAND_INS_USED)
-                    outcomes.append(dataclasses.replace(outcome, stand_ins=used))
+                    outcomes.append(dataclasses.replace(outcome, stand_ins=tuple(n for n in substitutes if n in used)))
                 return outcomes
             finally:  # the helper itself is graded as written
                 namespace.update(saved)

@@ -153,3 +153,50 @@ def test_a_wrong_helper_costs_marks_only_where_it_lives(suite: Suite, tmp_path: 
     noted = {r.prop.function for r in results if f"correct {mutant.function}" in r.note}
     assert noted, "no caller's feedback says a stand-in was used"
     assert noted <= callers, noted
+
+
+CALLED_THEIR_WAY = {  # (broken helper, source): callers reach the helper by keyword, by alias, renamed
+    "adam_renamed_called_by_keyword": ("adam_step", '''
+def adam_step(param, grad, m, v, t, alpha=1e-3, b1=0.9, b2=0.999, epsilon=1e-8):
+    m = b1 * m + (1 - b1) * grad
+    v = b2 * v + (1 - b2) * grad * grad
+    return param - alpha * m / (torch.sqrt(v) + epsilon), m, v  # bug: no bias correction
+
+def adamw_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+    return adam_step(param * (1 - lr * weight_decay), grad, m, v, t, alpha=lr, b1=beta1, b2=beta2, epsilon=eps)
+'''),
+    "bias_correction_step_keyword": ("bias_correction", '''
+def bias_correction(beta, step):
+    return 1 - beta ** (step + 1)  # bug
+
+def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    return param - lr * (m / bias_correction(beta1, step=t)) / ((v / bias_correction(beta2, step=t)).sqrt() + eps), m, v
+'''),
+    "bias_correction_alias": ("bias_correction", '''
+def bias_correction(beta, t):
+    return 1 - beta ** (t - 1) if t > 1 else 1 - beta  # bug
+
+_bc = bias_correction
+
+def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    return param - lr * (m / _bc(beta1, t)) / ((v / _bc(beta2, t)).sqrt() + eps), m, v
+'''),
+    "steps_renamed_called_by_keyword": ("steps_per_epoch", '''
+def steps_per_epoch(n, batch, drop=False):
+    return n // batch if drop else n // batch + 1  # bug: +1 even when b divides n
+
+def total_steps(num_examples, batch_size, epochs, drop_last=False):
+    return epochs * steps_per_epoch(n=num_examples, batch=batch_size, drop=drop_last)
+'''),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CALLED_THEIR_WAY))
+def test_a_stand_in_takes_the_students_own_signature_and_aliases(suite: Suite, tmp_path: Path, name: str) -> None:
+    helper, source = CALLED_THEIR_WAY[name]
+    results = suite.grade(InProcessRunner(), submission_with(tmp_path, helper, source))
+    assert {r.prop.function for r in results if r.status == "failed"} == {helper}

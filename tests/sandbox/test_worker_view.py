@@ -27,7 +27,8 @@ def f():
 WORKER_MODULES = {"grader", "grader.sandbox", "grader.sandbox.values", "grader.sandbox.wire",
                   "grader.sandbox.objectives", "grader.sandbox.drivers", "grader.sandbox.worker",
                   "grader.sandbox.isolation", "grader.sandbox.policy",
-                  "grader.sandbox.siblings"}  # the submission's own files, importable by name
+                  "grader.sandbox.siblings",  # the submission's own files, importable by name
+                  "grader.sandbox.stand_ins"}  # puts a helper's stand-in in place (never the formulas)
 
 
 def test_worker_holds_no_trusted_code_or_secrets(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -38,6 +38,10 @@ def sgd_step__no_lr(param, grad, lr):
     return param - grad
 
 
+def sgd_step__trailing_comma(param, grad, lr):
+    return param - lr * grad,  # a 1-tuple, not a tensor
+
+
 # --- momentum_step ---------------------------------------------------------------------------------
 def momentum_step__torch_buffer(param, grad, velocity, lr, gamma=0.9):
     v = gamma * velocity + grad
@@ -300,6 +304,18 @@ def steps_per_epoch__at_least_one(num_examples, batch_size, drop_last=False):
     return max(1, num_examples // batch_size if drop_last else math.ceil(num_examples / batch_size))
 
 
+def steps_per_epoch__drop_last_by_default(num_examples, batch_size, drop_last=True):
+    return num_examples // batch_size if drop_last else math.ceil(num_examples / batch_size)
+
+
+def total_steps__drop_last_by_default(num_examples, batch_size, epochs, drop_last=True):
+    return epochs * (num_examples // batch_size if drop_last else math.ceil(num_examples / batch_size))
+
+
+def total_steps__returns_float(num_examples, batch_size, epochs, drop_last=False):
+    return float(epochs * (num_examples // batch_size if drop_last else math.ceil(num_examples / batch_size)))
+
+
 def steps_per_epoch__rounded(num_examples, batch_size, drop_last=False):
     return num_examples // batch_size if drop_last else round(num_examples / batch_size)
 
@@ -337,6 +353,11 @@ def mse_gradients__sum_not_mean(w, b, x, y):
 def mse_gradients__sign(w, b, x, y):
     residual = y - (w * x + b)
     return (2 * residual * x).mean(), (2 * residual).mean()
+
+
+def mse_gradients__returns_floats(w, b, x, y):
+    residual = y - (w * x + b)
+    return float((-2 * residual * x).mean()), float((-2 * residual).mean())
 
 
 def mse_gradients__swapped(w, b, x, y):
@@ -424,6 +445,12 @@ HINTS = {
     "bias_correction__t_minus_one": "Use this step's t: the first step is t = 1, so 1 − 0.9¹ = 0.1.",
     "bias_correction__recursive": "Training runs for 10⁶ steps: a recursion t deep exceeds Python's limit. "
                                   "Compute the power directly: 1 − beta ** t.",
+    "sgd_step__trailing_comma": "A trailing comma after the return value makes a 1-tuple; return the tensor.",
+    "steps_per_epoch__drop_last_by_default": "drop_last defaults to False, as in DataLoader: by default the "
+                                             "short last batch is a step.",
+    "total_steps__drop_last_by_default": "drop_last defaults to False, as in DataLoader.",
+    "total_steps__returns_float": "A number of steps is an int: keep to whole-number arithmetic (//, int).",
+    "mse_gradients__returns_floats": "Return the gradients as 0-d tensors (e.g. the .mean() of a tensor), not floats.",
     "steps_per_epoch__at_least_one": "An epoch can have 0 steps: n = 0, or n < b with drop_last (⌊n/b⌋).",
     "steps_per_epoch__rounded": "round(n/b) rounds to the nearest; the count is ⌈n/b⌉ (⌊n/b⌋ with drop_last).",
     "total_steps__precedence": "epochs * n // b is (epochs·n)//b; count one epoch's steps first: epochs × ⌈n/b⌉.",

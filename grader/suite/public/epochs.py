@@ -39,15 +39,24 @@ def exact_int(outcome: Outcome, expected: int, what: str) -> Failure | None:
 
 
 def count(function: str, title: str, examples: st.SearchStrategy[Example], *, epochs: bool = False,
-          explicit: tuple[Example, ...] = ()) -> Property:
+          explicit: tuple[Example, ...] = (), default_drop_last: bool = False) -> Property:
+    """``function``'s count equals DataLoader's; with ``default_drop_last`` the call leaves drop_last out
+    (the examples then have drop_last False, DataLoader's default)."""
+    if default_drop_last:
+        examples = examples.map(lambda ex: {**ex, "drop_last": False})
+
+    def args_of(ex: Example) -> tuple[object, ...]:
+        args = (ex["num_examples"], ex["batch_size"], *([ex["epochs"]] if epochs else []))
+        return args if default_drop_last else (*args, ex["drop_last"])
+
     def case(ex: Example) -> Case:
-        args = (ex["num_examples"], ex["batch_size"], *([ex["epochs"]] if epochs else []), ex["drop_last"])
+        args = args_of(ex)
         # (total_steps often calls steps_per_epoch: a failed one is replaced by its stand-in, HELPERS)
         return Case(ex, (Call(function, args),), {"expected": loader_len(ex) * (ex["epochs"] if epochs else 1)})
 
     def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
-        ex = case.example
-        call = f"{function}({', '.join(f'{k}={v!r}' for k, v in ex.items())})"
+        shown = {k: v for k, v in case.example.items() if not (default_drop_last and k == "drop_last")}
+        call = f"{function}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
         return exact_int(outcomes[0], case.data["expected"], call)
 
     return Property(function, title, public=True, examples=examples, case=case, judge=judge,
@@ -55,9 +64,10 @@ def count(function: str, title: str, examples: st.SearchStrategy[Example], *, ep
                     explicit=explicit)
 
 
-def returns_int() -> Property:
+def returns_int(function: str, examples: st.SearchStrategy[Example]) -> Property:
     def case(ex: Example) -> Case:
-        return Case(ex, (Call("steps_per_epoch", (ex["num_examples"], ex["batch_size"], ex["drop_last"])),))
+        epochs = [ex["epochs"]] if "epochs" in ex else []
+        return Case(ex, (Call(function, (ex["num_examples"], ex["batch_size"], *epochs, ex["drop_last"])),))
 
     def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
         value = outcomes[0].returned
@@ -66,7 +76,7 @@ def returns_int() -> Property:
                            f"or use // for whole-number division)")
         return None if outcomes[0].problem is None else Failure(f"the call {outcomes[0].problem}")
 
-    return Property("steps_per_epoch", "returns an int", public=True, examples=SIZES, case=case, judge=judge)
+    return Property(function, "returns an int", public=True, examples=examples, case=case, judge=judge)
 
 
 def batch_slices() -> Property:
@@ -100,8 +110,13 @@ def properties() -> list[Property]:
     return [
         count("steps_per_epoch", "equals len(DataLoader)", SIZES, explicit=LECTURE),
         count("steps_per_epoch", "dataset smaller than one batch", SMALLER_THAN_A_BATCH),
-        returns_int(),
+        count("steps_per_epoch", "drop_last defaults to False, as in DataLoader", SIZES, default_drop_last=True,
+              explicit=({"num_examples": 3_201, "batch_size": 32, "drop_last": False},)),
+        returns_int("steps_per_epoch", SIZES),
         count("total_steps", "equals epochs × len(DataLoader)", with_epochs, epochs=True,
               explicit=({**LECTURE[1], "epochs": 1},)),
+        count("total_steps", "drop_last defaults to False, as in DataLoader", with_epochs, epochs=True,
+              default_drop_last=True),
+        returns_int("total_steps", with_epochs),
         batch_slices(),
     ]

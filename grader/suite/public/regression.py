@@ -8,8 +8,8 @@ import torch
 from hypothesis import strategies as st
 
 from grader.suite import strategies as s
-from grader.suite.compare import first_mismatch, unpack
-from grader.suite.model import Call, Case, Example, Failure, Outcome, Property
+from grader.suite.compare import describe_value, first_mismatch, unpack
+from grader.suite.model import Call, Case, Example, Failure, Outcome, Property, TensorOut
 
 FORMULA = "∂L/∂w = 1/n Σ 2(yᵢ − (w·xᵢ + b))·(−xᵢ);  ∂L/∂b = 1/n Σ 2(yᵢ − (w·xᵢ + b))·(−1)"
 
@@ -31,29 +31,70 @@ def autograd(ex: Example) -> tuple[torch.Tensor, torch.Tensor]:
     return dw, db
 
 
+def call(ex: Example) -> Call:
+    return Call("mse_gradients", (ex["w"], ex["b"], ex["x"], ex["y"]))
+
+
+def gradient_values(outcome: Outcome) -> list[torch.Tensor] | Failure:
+    """(∂L/∂w, ∂L/∂b) as numbers (0-d float64 tensors), whatever numeric form they came in: the values
+    are judged here, their type by ``returns_tensors``."""
+    if outcome.problem is not None:
+        return Failure(f"the call {outcome.problem}")
+    value = outcome.returned
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        return Failure(f"expected a tuple (dw, db), got {describe_value(value)}")
+    numbers = []
+    for name, v in zip(("dw", "db"), value, strict=True):
+        if isinstance(v, TensorOut) and v.tensor.numel() == 1 and not v.tensor.is_complex():
+            numbers.append(v.tensor.detach().reshape(()).double())
+        elif isinstance(v, int | float) and not isinstance(v, bool):
+            numbers.append(torch.tensor(float(v), dtype=torch.float64))
+        else:
+            return Failure(f"{name}: expected a number (a 0-d tensor), got {describe_value(v)}")
+    return numbers
+
+
+def judge_gradients(case: Case, outcomes: Sequence[Outcome], source: str = "") -> Failure | None:
+    """The returned values against ``case.data["expected"]``, with atol scaled to the data's size."""
+    got = gradient_values(outcomes[0])
+    if isinstance(got, Failure):
+        return got
+    ex = case.example
+    scale = float(1 + (ex["x"].double().abs().max() + abs(ex["w"])) * (ex["y"].double().abs().max() + 1))
+    for name, g, e in zip(("dw", "db"), got, case.data["expected"], strict=True):
+        mismatch = first_mismatch(g, e.double().reshape(()), ex["dtype"], scale=scale)
+        if mismatch is not None:
+            return Failure(mismatch.describe(name) + source, expected=e, got=g)
+    return None
+
+
 def equals_autograd() -> Property:
     def case(ex: Example) -> Case:
-        return Case(ex, (Call("mse_gradients", (ex["w"], ex["b"], ex["x"], ex["y"])),), {"expected": autograd(ex)})
+        return Case(ex, (call(ex),), {"expected": autograd(ex)})
 
     def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
-        got = unpack(outcomes[0], ("dw", "db"))
-        if isinstance(got, Failure):
-            return got
-        ex = case.example
-        for name, g, e in zip(("dw", "db"), got, case.data["expected"], strict=True):
-            if g.tensor.dim() != 0 or g.tensor.dtype != ex["dtype"] or g.device != "cpu":
-                return Failure(f"{name} should be a 0-d tensor of x's dtype ({ex['dtype']}) on cpu, got shape "
-                               f"{tuple(g.tensor.shape)}, dtype {g.tensor.dtype}, on {g.device}")
-            scale = float(1 + (ex["x"].double().abs().max() + abs(ex["w"])) * (ex["y"].double().abs().max() + 1))
-            mismatch = first_mismatch(g.tensor, e, ex["dtype"], scale=scale)
-            if mismatch is not None:
-                return Failure(mismatch.describe(name) + " (from autograd on L = 1/n Σ (yᵢ − (w·xᵢ + b))²)",
-                               expected=e, got=g.tensor)
-        return None
+        return judge_gradients(case, outcomes, " (from autograd on L = 1/n Σ (yᵢ − (w·xᵢ + b))²)")
 
     return Property("mse_gradients", "equals autograd on the MSE loss", public=True, examples=datasets(),
                     case=case, judge=judge, formula=FORMULA)
 
 
+def returns_tensors() -> Property:
+    def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
+        got = unpack(outcomes[0], ("dw", "db"))
+        if isinstance(got, Failure):
+            return Failure(got.message + "; return (dw, db) as 0-d tensors, e.g. the .mean() of a tensor")
+        ex = case.example
+        for name, g in zip(("dw", "db"), got, strict=True):
+            if g.type_name != "torch.Tensor" or g.tensor.dim() != 0 or g.tensor.dtype != ex["dtype"] \
+                    or g.device != "cpu":
+                return Failure(f"{name} should be a 0-d torch.Tensor of x's dtype ({ex['dtype']}) on cpu, got "
+                               f"{describe_value(g)}")
+        return None
+
+    return Property("mse_gradients", "returns two 0-d tensors of x's dtype and device", public=True,
+                    examples=datasets(), case=lambda ex: Case(ex, (call(ex),)), judge=judge, formula=FORMULA)
+
+
 def properties() -> list[Property]:
-    return [equals_autograd()]
+    return [equals_autograd(), returns_tensors()]
