@@ -86,8 +86,9 @@ def failure_text(r: PropertyResult) -> str:
         return f"Passed on {r.cases} examples.{note}"
     assert r.failure is not None
     lines = [f"Failed: {r.failure.message}"]
-    if r.example:
-        shown = {k: v for k, v in r.example.items() if not k.startswith("_")}
+    inputs = r.failure.inputs or r.example
+    if inputs:
+        shown = {k: v for k, v in inputs.items() if not k.startswith("_")}
         lines.append("Inputs: " + "; ".join(f"{k} = {show(v)}" for k, v in shown.items()))
     expected, got = r.failure.expected, r.failure.got
     digits = digits_to_tell_apart(expected, got) if expected is not None and got is not None else 6

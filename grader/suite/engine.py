@@ -183,7 +183,9 @@ class Suite:
         active = [r for r in results if r.status == "failed" and r.example is not None
                   and not any(o.failure for o in r.outcomes)]
         for _ in range(self.shrink_rounds):
-            candidates = {r.prop.name: _cases(r.prop, simpler_examples(r.example or {})) for r in active}
+            candidates = {r.prop.name: _cases(r.prop, [ex for ex in simpler_examples(r.example or {})
+                                                       if r.prop.accepts is None or r.prop.accepts(ex)])
+                          for r in active}
             candidates = {name: cases for name, cases in candidates.items() if cases}
             if not candidates:
                 return

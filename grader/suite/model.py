@@ -100,6 +100,7 @@ class Failure:
     expected: Any = None
     got: Any = None
     hint: str | None = None
+    inputs: Example | None = None  # the failing call's own inputs, where they are not the example's
 
 
 Judge = Callable[[Case, Sequence[Outcome]], Failure | None]
@@ -121,6 +122,8 @@ class Property:
     explicit: tuple[Example, ...] = ()
     # At most this many drawn examples, for properties that make several calls per example.
     max_examples: int | None = None
+    # What a simpler counter-example must still be (e.g. non-zero state, as the title says).
+    accepts: Callable[[Example], bool] | None = None
 
     @property
     def name(self) -> str:

@@ -16,6 +16,7 @@ from grader.suite.model import Example
 def recognise(f: StepFunction, ex: Example, got: Sequence[torch.Tensor]) -> str | None:
     """A hint for the student's wrong outputs ``got`` of ``f`` on ``ex``, if the pattern is recognisable."""
     args = tuple(reference.as_float64(a) for a in f.args(ex))
+    matches: list[str] = []
     for mutant in MUTANTS.get(f.name, ()):
         try:
             with torch.no_grad():
@@ -26,9 +27,23 @@ def recognise(f: StepFunction, ex: Example, got: Sequence[torch.Tensor]) -> str 
         if len(out) == len(got) and all(
             isinstance(o, torch.Tensor) and o.shape == g.shape
             and first_mismatch(g, o, ex["dtype"]) is None for o, g in zip(out, got, strict=True)
-        ):
-            return mutant.hint
-    return update_ratio(f, ex, got)
+        ) and mutant.hint not in matches:
+            matches.append(mutant.hint)
+    if len(matches) == 1:  # several bugs give this answer here (γ = 0.5 = 1 − γ): naming one would mislead
+        return matches[0]
+    return float32_precision(f, ex, got) or update_ratio(f, ex, got)
+
+
+def float32_precision(f: StepFunction, ex: Example, got: Sequence[torch.Tensor]) -> str | None:
+    """A float64 answer that is right to float32 precision only: a float32 value got into the computation."""
+    if ex["dtype"] != torch.float64 or not all(g.dtype == torch.float64 for g in got):
+        return None
+    single = reference.step(f, ex, dtype=torch.float32)
+    if len(single) == len(got) and all(g.shape == s.shape and first_mismatch(g, s.double(), torch.float32) is None
+                                       for g, s in zip(got, single, strict=True)):
+        return ("Right to float32 precision only: a float32 value got into a float64 computation (torch.tensor(β) "
+                "is float32 unless you pass dtype=...). Keep float64 inputs in float64.")
+    return None
 
 
 def update_ratio(f: StepFunction, ex: Example, got: Sequence[torch.Tensor]) -> str | None:
@@ -47,5 +62,6 @@ def update_ratio(f: StepFunction, ex: Example, got: Sequence[torch.Tensor]) -> s
     if r < 0:
         size = f"of the wrong sign and {abs(r):.3g}× the expected size"
     at = f" at t = {ex['t']}" if f.takes_t else ""
-    guess = ": bias correction?" if f.takes_t and ex.get("t", 99) <= 3 else ""
+    # Missing or wrong bias correction changes an early step by a large factor (3.16× at t = 1), not 7 %.
+    guess = ": bias correction?" if f.takes_t and ex.get("t", 99) <= 3 and not 0.67 < abs(r) < 1.5 else ""
     return f"Your update x − x′ is {size}{at}{guess}"

@@ -23,7 +23,19 @@ def as_float64(value: Any) -> Any:
     return value
 
 
-def step(f: StepFunction, ex: Example, *, defaults: bool = False) -> tuple[torch.Tensor, ...]:
-    """The reference outputs of ``f`` for ``ex``, in float64 whatever the example's dtype."""
-    out = REFERENCE[f.name](*(as_float64(a) for a in f.args(ex, defaults=defaults)))
+def step(f: StepFunction, ex: Example, *, defaults: bool = False,
+         dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, ...]:
+    """The reference outputs of ``f`` for ``ex``, computed in ``dtype`` (float64 whatever the example's)."""
+    args = (as_float64(a) for a in f.args(ex, defaults=defaults))
+    if dtype != torch.float64:  # e.g. float32: what a student gets who lets a float32 value in
+        args = (_to(a, dtype) for a in args)
+    out = REFERENCE[f.name](*args)
     return out if isinstance(out, tuple) else (out,)
+
+
+def _to(value: Any, dtype: torch.dtype) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.to(dtype)
+    if isinstance(value, GradientFunction):
+        return GradientFunction(value.a.to(dtype), value.c.to(dtype))
+    return value

@@ -1,0 +1,73 @@
+"""Feedback that helps: the failing call's own inputs, counter-examples that keep what the title promises,
+no noise-sized numbers, and a hint for float32 precision in float64 work."""
+
+from pathlib import Path
+
+import torch
+
+from grader.suite.engine import Suite
+from grader.suite.registry import suite_properties
+from grader.suite.runners import InProcessRunner
+from grader.suite.shrink import simpler_examples
+from tests.grading.conftest import submission_with
+
+FLOAT32_BETAS = '''
+def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    b1, b2 = torch.tensor(beta1), torch.tensor(beta2)  # float32 by default
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    return param - lr * (m / (1 - b1 ** t)) / ((v / (1 - b2 ** t)).sqrt() + eps), m, v
+'''
+LATE_BUG = '''
+def rmsprop_step(param, grad, r, lr, decay=0.9, delta=1e-6):
+    new_r = decay * r + (1 - decay) * grad * grad
+    if bool((r > 0).any()):  # right on the first step from r = 0, wrong afterwards
+        new_r = new_r + 1.0
+    return param - lr / torch.sqrt(delta + new_r) * grad, new_r
+'''
+
+
+def _failed(suite: Suite, tmp_path: Path, function: str, source: str) -> dict[str, object]:
+    results = suite.grade(InProcessRunner(), submission_with(tmp_path, function, source))
+    return {r.prop.title: r for r in results if r.status == "failed"}
+
+
+def test_float32_precision_in_float64_work_is_named(suite: Suite, tmp_path: Path) -> None:
+    failed = _failed(suite, tmp_path, "adam_step", FLOAT32_BETAS)
+    hints = [r.failure.hint for r in failed.values() if r.failure and r.failure.hint]  # type: ignore[attr-defined]
+    assert any("float32 precision" in h for h in hints), hints
+
+
+def test_a_trajectory_failure_shows_the_failing_steps_inputs(suite: Suite, tmp_path: Path) -> None:
+    from grader.grade.report import failure_text
+
+    r = _failed(suite, tmp_path, "rmsprop_step", LATE_BUG)["multi-step trajectory on the elongated bowl (6 steps)"]
+    text = failure_text(r)  # type: ignore[arg-type]
+    step = int(text.split("at step ")[1].split(" ")[0])
+    assert step >= 2
+    assert "Inputs: " in text
+    inputs = text.split("Inputs: ")[1].splitlines()[0]
+    assert "r = 0" not in inputs.replace("r = 0.", "")  # the state at that step, not the zero start
+    assert not any(item.startswith(("a = ", "c = ")) for item in inputs.split("; "))  # already in grad
+
+
+def test_a_non_zero_state_counter_example_stays_non_zero(suite: Suite, tmp_path: Path) -> None:
+    r = _failed(suite, tmp_path, "rmsprop_step", LATE_BUG)["matches the reference from non-zero state (float64)"]
+    assert bool(r.example["r"].any())  # type: ignore[attr-defined]
+
+
+def test_noise_sized_inputs_shrink_to_zero_but_tiny_gradients_stay() -> None:
+    ex = {"dtype": torch.float64, "w": 2.1e-66, "b": 0.5, "x": torch.tensor([1.6e-105, 2.0], dtype=torch.float64),
+          "grad": torch.tensor([3e-9, 1.0], dtype=torch.float64), "eps": 1e-8}
+    first = simpler_examples(ex)[0]
+    assert first["w"] == 0.0
+    assert first["x"].tolist() == [0.0, 2.0]
+    assert first["grad"].tolist() == [3e-9, 1.0]
+    assert first["eps"] == 1e-8
+
+
+def test_shrinking_keeps_large_t_large() -> None:
+    titles = ("large t (bias correction fades)", "large t (up to 10⁶ steps)")
+    props = [p for p in suite_properties() if p.title in titles]
+    assert len(props) == 2
+    assert all(p.accepts is not None and not p.accepts({"t": 3}) and p.accepts({"t": 5000}) for p in props)
