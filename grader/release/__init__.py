@@ -33,7 +33,9 @@ python check.py path/to/my/folder
 
 The public checks are a subset of the grading: hidden tests compare your functions with the reference
 on many more inputs (float32, long trajectories, large t, CUDA) and also count.
-Submit `optimizers.py`, `epochs.py` and `regression.py`.
+Submit `optimizers.py`, `epochs.py` and `regression.py`. They may import each other
+(`from optimizers import sgd_step`), and one function may call another of yours (`adamw_step` calling
+your `adam_step`): each function is graded on its own, so a bug in a helper costs marks once, there.
 """
 
 CHECK_SCRIPT = '''"""Run the public checks on your exercise files: python check.py [FOLDER]."""
