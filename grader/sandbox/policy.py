@@ -169,6 +169,17 @@ def install_locations(extra_prefixes: Iterable[str] = ("/usr", "/usr/local")) ->
     return {os.path.realpath(p) for p in found if os.path.isdir(p)}
 
 
+def stdlib_locations() -> set[str]:
+    """This interpreter's standard library: its dir (lib-dynload lies beneath) and its zip."""
+    import sysconfig
+
+    base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix,
+            "installed_base": sys.base_prefix, "installed_platbase": sys.base_exec_prefix}
+    dirs = {sysconfig.get_path(key, vars=base) for key in ("stdlib", "platstdlib")}
+    zips = {os.path.join(os.path.dirname(d), f"python{sys.version_info[0]}{sys.version_info[1]}.zip") for d in dirs}
+    return {os.path.realpath(p) for p in dirs | zips}
+
+
 @dataclass
 class _Grants:
     read: list[str] = field(default_factory=list)
@@ -315,7 +326,13 @@ def build(device: str = "cpu", path: list[str] | None = None, repo: Path = REPO_
     sys_path: list[str] = []
     grants = _Grants()
     hidden: dict[str, list[str]] = {}
+    # From this process's own sys.path, only Python's entries: the rest is the instructor's, not Python's
+    # (the script's dir, the cwd under ``python -m grader.cli``, PYTHONPATH), and may hold the class's
+    # submissions, the graded output or an answer key; on a worker's path it would be readable by all.
+    stdlib = stdlib_locations() if path is None else None
     for resolved in entries:
+        if resolved not in sites and stdlib is not None and not any(_inside(resolved, s) for s in stdlib):
+            continue
         if resolved in sites:
             site_grants, site_hidden = _site_grants(resolved, dists[resolved], needed)
             if not site_grants.read:

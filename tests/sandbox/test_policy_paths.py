@@ -154,6 +154,21 @@ def test_repository_is_unreadable(sandbox: Sandbox, tmp_path: Path) -> None:
     assert {seen[p] for p in files} <= {"PermissionError", "FileNotFoundError"}
 
 
+def test_the_instructors_own_path_entries_are_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python -m grader.cli grade subs -o out`` run from the course folder puts that folder first on
+    sys.path (PYTHONPATH entries and the script's dir come the same way): it holds every student's
+    submission, the graded output, maybe an answer key.  None of it may reach a worker's path or reads."""
+    course = tmp_path / "course"
+    (course / "subs" / "b11002002").mkdir(parents=True)
+    other = course / "subs" / "b11002002" / "optimizers.py"
+    other.write_text("def sgd_step(p, g, lr):\n    return p - lr * g  # another student's answer\n")
+    monkeypatch.syspath_prepend(str(course))
+    with Sandbox(jobs=1) as fresh:
+        assert not any(_inside(p, str(course)) for p in fresh.policy.sys_path + fresh.policy.read), fresh.policy
+        seen = _read_in_worker(fresh, tmp_path, [str(other), str(course)])
+    assert seen == {str(other): "PermissionError", str(course): "PermissionError"}
+
+
 UNNEEDED = ("hypothesis", "rich", "typer", "babel")
 HIDDEN_IMPORTS = """
 import importlib.util
