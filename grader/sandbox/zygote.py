@@ -1,8 +1,9 @@
 """The zygote: a fresh interpreter that imports torch once and forks one isolated child per job.
 
-Started by the trusted side as ``python -I -S -B -u …/grader/sandbox/zygote.py <control fd>`` (an
+Started by the trusted side as ``python -s -S -B -u -P …/grader/sandbox/zygote.py <control fd>`` with an
+environment of its own (grader/sandbox/pool.py; not ``-I``, which would ignore PYTHONHASHSEED) — an
 exec, never a fork of the grading process, so no reference solution or hidden test is ever in its
-memory).  ``-S`` skips site-packages ``.pth`` files, so the editable-install finder that maps
+memory.  ``-S`` skips site-packages ``.pth`` files, so the editable-install finder that maps
 ``solutions`` to the repository is never installed; ``sys.path`` comes from the trusted side's
 policy.  ``grader`` and ``grader.sandbox`` are stub packages here, so neither ``__init__`` runs and
 only the worker-side modules (values, wire, objectives, drivers, worker, isolation) are imported.
