@@ -100,9 +100,10 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
                                  f"found {len(known)} submissions, e.g. {sorted(known)[:5]}")
         with console.status("Drawing the examples (once for the whole class)…"):
             suite = Suite(props, examples_per_property=examples, seed=seed, cuda=use_cuda, probes=plots.probes())
-        # Results stay current only for the same questions, points and plots: a resumed run regrades otherwise.
-        version = hashlib.sha256(f"{suite.digest()}|{sorted(points.items())}|{use_cuda}|{plots.VERSION}".encode()
-                                 ).hexdigest()[:12]
+        # Results stay current only for the same questions, points, plots and limits (a result cut short by
+        # --wall or --budget may change with them): a resumed run regrades otherwise.
+        version = hashlib.sha256(f"{suite.digest()}|{sorted(points.items())}|{use_cuda}|{plots.VERSION}|"
+                                 f"{wall_s}|{budget_s}".encode()).hexdigest()[:12]
         try:
             from grader.sandbox import Limits, Sandbox, SandboxUnavailable
         except ImportError as exc:  # pragma: no cover

@@ -119,7 +119,9 @@ def serve(channel: Channel) -> None:
     HIDDEN_PREFIXES.append(box + os.sep)
     names = job.body.get("siblings")
     if isinstance(names, tuple | list):
-        siblings.install({n: os.path.join(box, f"{n}.py") for n in names if isinstance(n, str) and n.isidentifier()})
+        files = {n: os.path.join(box, f"{n}.py") for n in names if isinstance(n, str) and n.isidentifier()}
+        # The graded module too: a sibling may import it back, as `exercises.optimizers` included.
+        siblings.install({**files, os.path.splitext(os.path.basename(path))[0]: path})
     used: set[str] = set()
     stand_ins = compile_stand_ins(job.body.get("substitutes"))  # before any student code runs
     seed_generators()

@@ -193,11 +193,11 @@ class InProcessRunner:
         self._siblings: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}  # per submission
 
     @contextlib.contextmanager
-    def _importable(self, files: Mapping[str, Path], module: str) -> Any:
-        """The submission's other files importable by name, as in the sandbox (grader/sandbox/siblings.py)."""
-        others = {name: str(path) for name, path in files.items() if name != module}
-        cache = self._siblings.setdefault(tuple(sorted(others.items())), {})
-        with _sandbox_siblings().importable(others, cache):
+    def _importable(self, files: Mapping[str, Path]) -> Any:
+        """The submission's files importable by name, as in the sandbox (grader/sandbox/siblings.py)."""
+        names = {name: str(path) for name, path in files.items()}
+        cache = self._siblings.setdefault(tuple(sorted(names.items())), {})
+        with _sandbox_siblings().importable(names, cache):
             yield
 
     def _load(self, path: Path) -> Any:
@@ -215,7 +215,7 @@ class InProcessRunner:
             substitutes: Sequence[str] = ()) -> list[Outcome]:
         if module not in files:
             return [missing_file(module)] * len(calls)
-        with self._importable(files, module):
+        with self._importable(files):
             try:
                 loaded = self._load(files[module])
                 fn = getattr(loaded, function, None)

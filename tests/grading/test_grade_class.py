@@ -206,3 +206,14 @@ def test_a_submission_that_stalls_everywhere_is_stopped_by_its_budget(tmp_path: 
     assert float(table["honest"]["total"]) == float(table["honest"]["max_total"]) > 0
     outputs = [t["output"] for t in json.loads((tmp_path / "out" / "staller" / "results.json").read_text())["tests"]]
     assert any("used up its time budget of 4 s" in o for o in outputs)
+
+
+def test_a_resumed_run_regrades_when_the_limits_change(tmp_path: Path) -> None:
+    """A result cut short by --wall or --budget may differ under other limits, so it is not kept."""
+    subs = tmp_path / "subs"
+    shutil.copytree(DEMO / "b11002001", subs / "s1")
+    fast = {"examples": 2, "jobs": 1}
+    first = grade_class(subs, tmp_path / "out", wall_s=2.0, budget_s=30.0, **fast)
+    same = grade_class(subs, tmp_path / "out", wall_s=2.0, budget_s=30.0, **fast)
+    other = grade_class(subs, tmp_path / "out", wall_s=2.0, budget_s=60.0, **fast)
+    assert (first.graded, same.resumed, other.graded) == (1, 1, 1)

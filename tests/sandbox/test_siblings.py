@@ -41,6 +41,17 @@ def test_a_module_imports_its_siblings_by_name_and_as_exercises(sandbox: Sandbox
     assert listing.replies[0].value == ["epochs.py", "optimizers.py", "regression.py"]
 
 
+def test_a_sibling_may_import_the_graded_module_back(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A circular import in the package form: epochs imports exercises.optimizers, which imports it."""
+    optimizers = write_student(tmp_path, "import exercises.epochs\ndef sgd_step(p, g, lr):\n    return p - lr * g\n"
+                                         "def f():\n    return exercises.epochs.twice(1.0)\n")
+    epochs = write_student(tmp_path, "def twice(x):\n    import exercises.optimizers as o\n"
+                                     "    return o.sgd_step(x, -x, 1.0)\n", "epochs.py")
+    result = sandbox.run(Job(optimizers, "f", [Request()], siblings={"epochs": epochs}))
+    assert result.status == "ok", result.detail
+    assert result.replies[0].value == 2.0
+
+
 def test_without_siblings_nothing_else_is_importable(sandbox: Sandbox, tmp_path: Path) -> None:
     files = _submission(tmp_path)
     result = sandbox.run(Job(files["regression"], "uses_both", [Request("call", (2.0,))]))
