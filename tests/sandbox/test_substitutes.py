@@ -79,3 +79,27 @@ def test_a_worker_holds_only_the_stand_ins_its_job_asked_for(sandbox: Sandbox, t
     assert found == []
     assert value == (0.5 if asked else 2.0)
     assert result.replies[0].stand_ins == asked
+
+
+def test_every_stand_in_computes_what_the_reference_does() -> None:
+    """The stand-ins restate the lecture's formulas without solutions/' validation: they must not drift."""
+    import solutions.epochs
+    import solutions.optimizers
+    from grader.sandbox.substitutes import SUBSTITUTES
+
+    x, g, s1, s2 = (torch.tensor([0.5, -2.0, 3e-8], dtype=torch.float64) * k for k in (1, 0.3, 0.2, 0.05))
+    args = {
+        "sgd_step": (x, g, 0.1),
+        "momentum_step": (x, g, s1, 0.1, 0.8),
+        "adam_step": (x, g, s1, s2.abs(), 3, 0.01, 0.9, 0.99, 1e-8),
+        "bias_correction": (0.9, 7),
+        "steps_per_epoch": (3201, 32, False),
+    }
+    assert set(args) == set(SUBSTITUTES)
+    for name, stand_in in SUBSTITUTES.items():
+        reference = getattr(solutions.optimizers, name, None) or getattr(solutions.epochs, name)
+        ours, theirs = stand_in(*args[name]), reference(*args[name])
+        ours, theirs = (o if isinstance(o, tuple) else (o,) for o in (ours, theirs))
+        for a, b in zip(ours, theirs, strict=True):
+            assert torch.allclose(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64),
+                                  rtol=1e-12, atol=0), name
