@@ -200,3 +200,82 @@ def test_a_stand_in_takes_the_students_own_signature_and_aliases(suite: Suite, t
     helper, source = CALLED_THEIR_WAY[name]
     results = suite.grade(InProcessRunner(), submission_with(tmp_path, helper, source))
     assert {r.prop.function for r in results if r.status == "failed"} == {helper}
+
+
+REVERSED = {  # (the function whose bug it is, source): the simpler function written through the general one
+    "nesterov_bug_under_momentum": ("nesterov_step", '''
+def nesterov_step(param, velocity, grad_fn, lr, gamma=0.9):
+    v = gamma * velocity + lr * grad_fn(param - gamma * velocity)
+    return param + v, v  # bug: sign
+
+def momentum_step(param, grad, velocity, lr, gamma=0.9):
+    return nesterov_step(param, velocity, lambda _x: grad, lr, gamma)
+'''),
+    "momentum_bug_under_sgd": ("momentum_step", '''
+def momentum_step(param, grad, velocity, lr, gamma=0.9):
+    v = gamma * velocity + (1 - gamma) * lr * grad  # bug: dampening
+    return param - v, v
+
+def sgd_step(param, grad, lr):
+    return momentum_step(param, grad, torch.zeros_like(param), lr, 0.0)[0]
+'''),
+    "adamw_bug_under_adam": ("adamw_step", '''
+def adamw_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+    param = param * (1 - lr * weight_decay)
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    return param - lr * (m / (1 - beta1 ** t)) / torch.sqrt(v / (1 - beta2 ** t) + eps), m, v  # bug: eps inside
+
+def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return adamw_step(param, grad, m, v, t, lr, beta1, beta2, eps, weight_decay=0.0)
+'''),
+    "total_bug_under_steps": ("total_steps", '''
+def total_steps(num_examples, batch_size, epochs, drop_last=False):
+    return epochs * (num_examples // batch_size if drop_last else num_examples // batch_size + 1)  # bug
+
+def steps_per_epoch(num_examples, batch_size, drop_last=False):
+    return total_steps(num_examples, batch_size, 1, drop_last)
+'''),
+}
+MUTUAL = {  # (the function that may borrow, the one that may not, source): each calls the other
+    "sgd_and_momentum": ("momentum_step", "sgd_step", '''
+def sgd_step(param, grad, lr):
+    return momentum_step(param, grad, torch.zeros_like(param), lr, 0.0)[0]
+
+def momentum_step(param, grad, velocity, lr, gamma=0.9):
+    v = gamma * velocity + lr * grad
+    return sgd_step(param, v, 1.0), v
+'''),
+    "adam_and_adamw": ("adamw_step", "adam_step", '''
+def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return adamw_step(param, grad, m, v, t, lr, beta1, beta2, eps, weight_decay=0.0)
+
+def adamw_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+    return adam_step(param * (1 - lr * weight_decay), grad, m, v, t, lr, beta1, beta2, eps)
+'''),
+    "steps_and_total": ("total_steps", "steps_per_epoch", '''
+def steps_per_epoch(num_examples, batch_size, drop_last=False):
+    return total_steps(num_examples, batch_size, 1, drop_last)
+
+def total_steps(num_examples, batch_size, epochs, drop_last=False):
+    return epochs * steps_per_epoch(num_examples, batch_size, drop_last)
+'''),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REVERSED))
+def test_a_bug_in_the_general_function_is_not_charged_to_the_simpler_one_built_on_it(
+        suite: Suite, tmp_path: Path, name: str) -> None:
+    buggy, source = REVERSED[name]
+    results = suite.grade(InProcessRunner(), submission_with(tmp_path, buggy, source))
+    assert {r.prop.function for r in results if r.status == "failed"} == {buggy}
+
+
+@pytest.mark.parametrize("name", sorted(MUTUAL))
+def test_two_functions_that_call_each_other_cannot_both_borrow(suite: Suite, tmp_path: Path, name: str) -> None:
+    """Each is right if the other is: only one direction may lean on a stand-in, so one of them pays."""
+    borrower, payer, source = MUTUAL[name]
+    results = suite.grade(InProcessRunner(), submission_with(tmp_path, payer, source))
+    failed = {r.prop.function for r in results if r.status == "failed"}
+    assert payer in failed
+    assert borrower not in failed
