@@ -3,9 +3,8 @@
 A student's ``adam_step`` often calls their own ``bias_correction(β, t)``, ``adamw_step`` their own
 ``adam_step``, ``momentum_step`` their own ``sgd_step``, ``nesterov_step`` their own ``momentum_step``.
 When such a helper failed its own tests, the grader asks for it to be replaced (``Job.substitutes``)
-while the caller runs, so the helper's bug is charged to the helper alone (and the other way round,
-``REVERSE_HELPERS`` in grader/suite/contract.py: ``sgd_step`` written as ``momentum_step`` with γ = 0).
-Each stand-in is the lecture's formula for that function and nothing more.
+while the caller runs, so the helper's bug is charged to the helper alone.  Each stand-in is the
+lecture's formula for that helper and nothing more.
 
 A stand-in is the answer to its own exercise, so a worker holds only the ones its job asked for: this
 module is never imported in a worker.  The trusted side sends each asked-for stand-in's *source* with the
@@ -36,19 +35,6 @@ def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8): 
     return param - lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)) ** 0.5 + eps), m, v
 
 
-def nesterov_step(param, velocity, grad_fn, lr, gamma=0.9):  # type: ignore[no-untyped-def]
-    v = gamma * velocity + lr * grad_fn(param - gamma * velocity)
-    return param - v, v
-
-
-def adamw_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,  # type: ignore[no-untyped-def]
-               weight_decay=1e-2):
-    param = param * (1 - lr * weight_decay)
-    m = beta1 * m + (1 - beta1) * grad
-    v = beta2 * v + (1 - beta2) * grad * grad
-    return param - lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)) ** 0.5 + eps), m, v
-
-
 def bias_correction(beta, t):  # type: ignore[no-untyped-def]
     return 1 - beta**t
 
@@ -57,13 +43,8 @@ def steps_per_epoch(num_examples, batch_size, drop_last=False):  # type: ignore[
     return num_examples // batch_size if drop_last else -(-num_examples // batch_size)
 
 
-def total_steps(num_examples, batch_size, epochs, drop_last=False):  # type: ignore[no-untyped-def]
-    return epochs * (num_examples // batch_size if drop_last else -(-num_examples // batch_size))
-
-
 SUBSTITUTES: dict[str, Callable[..., object]] = {
-    f.__name__: f for f in (sgd_step, momentum_step, nesterov_step, adam_step, adamw_step, bias_correction,
-                            steps_per_epoch, total_steps)
+    f.__name__: f for f in (sgd_step, momentum_step, adam_step, bias_correction, steps_per_epoch)
 }
 
 

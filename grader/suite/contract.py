@@ -131,16 +131,6 @@ the callers are graded with the lecture's formula standing in for it (grader/san
 so its bug is charged once, to the helper.  Helpers are graded before their callers (a helper may have
 helpers of its own: momentum_step calls sgd_step)."""
 
-REVERSE_HELPERS: dict[str, tuple[str, ...]] = {
-    "sgd_step": ("momentum_step",),  # momentum_step(..., gamma=0)
-    "momentum_step": ("nesterov_step",),  # nesterov_step with a grad_fn that returns the gradient
-    "adam_step": ("adamw_step",),  # adamw_step(..., weight_decay=0)
-    "steps_per_epoch": ("total_steps",),  # total_steps(..., epochs=1)
-}
-"""The simpler function written as a special case of the general one.  Tried last, and only where both
-still fail: a general function that a stand-in for its helper already put right explains the pair, so two
-functions that call each other cannot both borrow the other's answer."""
-
 TENSOR_VALUES: dict[str, st.SearchStrategy[float]] = {
     "param": s.parameter_values,
     "grad": s.gradient_values,

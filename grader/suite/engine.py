@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from grader.suite.contract import HELPERS, MODULE_OF, REVERSE_HELPERS
+from grader.suite.contract import HELPERS, MODULE_OF
 from grader.suite.examples import DEFAULT_SEED, examples_for
 from grader.suite.model import Call, Case, Example, Failure, GradientFunction, Outcome, Property
 from grader.suite.runners import Runner
@@ -119,7 +119,6 @@ class Suite:
                                  probes, probed)
             for prop in props:
                 judged[prop.name] = self._judge(prop, self.cases[prop.name], outcomes[prop.name])
-        substitutes = self._reverse_pass(judged, substitutes, runner, files)
         results = []
         for prop in self.properties:
             if not self.runnable(prop):
@@ -128,33 +127,6 @@ class Suite:
             results.append(judged[prop.name])
         self._shrink_failures(results, runner, files, substitutes)
         return Graded(results, [(call, probed[i]) for i, call in enumerate(self.probes)])
-
-    def _reverse_pass(self, judged: dict[str, PropertyResult], substitutes: dict[str, tuple[str, ...]],
-                      runner: Runner, files: Mapping[str, Path]) -> dict[str, tuple[str, ...]]:
-        """A simpler function written through a general one that still fails (``REVERSE_HELPERS``): its failed
-        properties run again with the general one's stand-in, and those that pass then are passed.  Returns
-        the substitutes each function was finally graded with."""
-        if not self.stand_ins:
-            return substitutes
-        failed = {r.prop.function for r in judged.values() if r.status == "failed"}
-        substitutes = dict(substitutes)
-        for simple, generals in REVERSE_HELPERS.items():
-            extra = tuple(g for g in generals if g in failed)
-            again = [self.properties_by_name[name] for name, r in judged.items()
-                     if r.prop.function == simple and r.status == "failed"]
-            if not extra or not again:
-                continue
-            substitutes[simple] = (*substitutes.get(simple, ()), *extra)
-            outcomes = self._run({p.name: self.cases[p.name] for p in again}, runner, files, substitutes)
-            for prop in again:
-                result = self._judge(prop, self.cases[prop.name], outcomes[prop.name])
-                if result.status == "passed":
-                    judged[prop.name] = result
-        return substitutes
-
-    @property
-    def properties_by_name(self) -> dict[str, Property]:
-        return {p.name: p for p in self.properties}
 
     @staticmethod
     def _run(cases_by_prop: Mapping[str, Sequence[Case]], runner: Runner, files: Mapping[str, Path],
