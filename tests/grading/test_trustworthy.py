@@ -200,3 +200,39 @@ def test_a_stand_in_takes_the_students_own_signature_and_aliases(suite: Suite, t
     helper, source = CALLED_THEIR_WAY[name]
     results = suite.grade(InProcessRunner(), submission_with(tmp_path, helper, source))
     assert {r.prop.function for r in results if r.status == "failed"} == {helper}
+
+
+MUTUAL = {  # (the function that may borrow, the one that must pay, source): neither wrote the formula
+    "sgd_and_momentum": ("momentum_step", "sgd_step", '''
+def sgd_step(param, grad, lr):
+    return momentum_step(param, grad, torch.zeros_like(param), lr, 0.0)[0]
+
+def momentum_step(param, grad, velocity, lr, gamma=0.9):
+    v = gamma * velocity + lr * grad
+    return sgd_step(param, v, 1.0), v
+'''),
+    "adam_and_adamw_one_wrong_default": ("adamw_step", "adam_step", '''
+def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return adamw_step(param, grad, m, v, t, lr, beta1, beta2, eps, weight_decay=0.0)
+
+def adamw_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    return adam_step(param * (1 - lr * weight_decay), grad, m, v, t, lr, beta1, beta2, eps)
+'''),
+    "adamw_stub_under_adam": (None, "adam_step", '''
+def adamw_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+    raise NotImplementedError
+
+def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return adamw_step(param, grad, m, v, t, lr, beta1, beta2, eps, weight_decay=0.0)
+'''),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTUAL))
+def test_no_function_borrows_a_formula_nobody_wrote(suite: Suite, tmp_path: Path, name: str) -> None:
+    """Stand-ins go from helpers to callers only: a function written through another that is a stub, or
+    through one that calls it back, pays for the missing formula."""
+    borrower, payer, source = MUTUAL[name]
+    results = suite.grade(InProcessRunner(), submission_with(tmp_path, payer, source))
+    mine = [r for r in results if r.prop.function == payer and r.status != "skipped"]
+    assert sum(r.status == "passed" for r in mine) < len(mine) / 2, [r.prop.title for r in mine if r.status == "passed"]
