@@ -1,44 +1,69 @@
 """Put a helper's stand-in into a student's module (see grader/sandbox/substitutes.py for what they are).
 
-The stand-in takes the place of the student's helper under every global name bound to it (``_bc =
-bias_correction`` included), and is called through the student's own signature: a caller that passes
-``bias_correction(beta1, step=t)`` to a helper the student declared as ``bias_correction(beta, step)``
-reaches the stand-in's ``t``.  Runs in sandbox workers and in the in-process runner; stdlib only.
+The stand-in takes the place of the student's helper *function object*: its code is swapped for a
+trampoline, so every way of reaching it (the module name, an alias ``_bc = bias_correction``, a default
+argument, a dict of helpers, a ``functools.partial``, a closure) reaches the stand-in.  It is called
+through the student's own signature: arguments are matched to the contract's parameters by name where
+the student kept the contract's names, by position otherwise, keyword-only ones included, so
+``bias_correction(beta1, step=t)`` to a helper declared ``bias_correction(beta, step)`` reaches ``t``.
+Runs in sandbox workers and in the in-process runner; stdlib only.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
+import types
 from collections.abc import Callable
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_TRAMPOLINE = "def {name}(*args, **kwargs):\n    return {target}(*args, **kwargs)\n"
 
 
 def install(namespace: dict[str, object], name: str, stand_in: Callable[..., object],
-            ran: Callable[[], None]) -> dict[str, object]:
-    """Replace the student's ``name`` and its aliases by the stand-in; ``ran()`` is called whenever it is
-    used.  Returns the bindings replaced (name -> the student's object), to restore them."""
+            ran: Callable[[], None], *, graded: object = None) -> Callable[[], None]:
+    """Make the student's ``name`` in ``namespace`` run the stand-in; ``ran()`` is called whenever it does.
+    ``graded`` (the function being graded) is never changed itself, even if the student made it the same
+    object as the helper.  Returns a function that undoes it all (the in-process runner grades the helper
+    itself as written afterwards)."""
     original = namespace.get(name)
     if original is None:
-        return {}
+        return lambda: None
     adapted = _through_their_signature(original, stand_in, ran)
-    replaced = {k: v for k, v in namespace.items() if v is original}
-    for k in replaced:
+    aliases = {k: v for k, v in namespace.items() if v is original}
+    if isinstance(original, types.FunctionType) and not original.__code__.co_freevars and original is not graded:
+        # A trampoline in the student's own globals: the function object itself now calls the stand-in.
+        target = f"__optigrade_stand_in_{name}"
+        namespace[target] = adapted
+        scope: dict[str, object] = {}
+        exec(_TRAMPOLINE.format(name=name, target=target), scope)  # noqa: S102 - our template
+        code, defaults, kwdefaults = original.__code__, original.__defaults__, original.__kwdefaults__
+        original.__code__ = scope[name].__code__  # type: ignore[attr-defined]
+        original.__defaults__, original.__kwdefaults__ = None, None
+
+        def undo() -> None:
+            original.__code__, original.__defaults__, original.__kwdefaults__ = code, defaults, kwdefaults
+            namespace.pop(target, None)
+
+        return undo
+    for k in aliases:  # not a plain function (a callable object, a nested def): rebind the names at least
         namespace[k] = adapted
-    return replaced
+    return lambda: namespace.update(aliases)
 
 
 def _through_their_signature(theirs: object, stand_in: Callable[..., object],
                              ran: Callable[[], None]) -> Callable[..., object]:
     try:
         signature = inspect.signature(theirs)  # type: ignore[arg-type]
-        names = [p.name for p in signature.parameters.values() if p.kind in _POSITIONAL]
-        rename = dict(zip(names, inspect.signature(stand_in).parameters, strict=False))  # by position
+        contract = list(inspect.signature(stand_in).parameters)
+        params = [p for p in signature.parameters.values()
+                  if p.kind in (*_POSITIONAL, inspect.Parameter.KEYWORD_ONLY)]
+        # The contract's own names map to themselves; the rest, by position, to the names left over.
+        rename = {p.name: p.name for p in params if p.name in contract}
+        left = [c for c in contract if c not in rename]
+        rename |= dict(zip([p.name for p in params if p.name not in rename], left, strict=False))
     except Exception:  # noqa: BLE001 - not introspectable (a student's callable object): call as given
         signature, rename = None, {}
 
-    @functools.wraps(stand_in)
     def standing_in(*args: object, **kwargs: object) -> object:
         ran()
         if signature is not None:
@@ -50,4 +75,5 @@ def _through_their_signature(theirs: object, stand_in: Callable[..., object],
                 return stand_in(**{rename[k]: v for k, v in bound.arguments.items() if k in rename})
         return stand_in(*args, **kwargs)
 
+    standing_in.__name__ = getattr(stand_in, "__name__", "stand_in")
     return standing_in

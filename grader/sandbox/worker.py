@@ -139,7 +139,7 @@ def serve(channel: Channel) -> None:
         channel.send("not_found", detail=problem)
         return
     for name, stand_in in stand_ins.items():  # only where the student's module has that helper
-        install_stand_in(module.__dict__, name, stand_in, functools.partial(used.add, name))
+        install_stand_in(module.__dict__, name, stand_in, functools.partial(used.add, name), graded=fn)
     channel.send("imported")
     while (frame := channel.receive()) is not None:
         if frame.kind != "request":

@@ -164,8 +164,8 @@ class Suite:
     def _judge(prop: Property, cases: Sequence[Case], outcomes: Sequence[Sequence[Outcome]]) -> PropertyResult:
         stdout = "".join(o.stdout for case in outcomes for o in case)
         used = sorted({n for case in outcomes for o in case for n in o.stand_ins})
-        note = (f"Graded with a correct {', '.join(used)} standing in for yours where your code calls it (yours "
-                f"failed its own tests), so that bug is not charged twice." if used else "")
+        note = (f"Graded with a correct {', '.join(used)} standing in for yours wherever your code calls it "
+                f"(yours failed its own tests, where that bug is charged)." if used else "")
         for case, got in zip(cases, outcomes, strict=True):
             failure = prop.judge(case, got)
             if failure is not None:

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -229,10 +229,11 @@ class InProcessRunner:
 
             namespace, formulas = vars(loaded), _sandbox_substitutes().SUBSTITUTES
             used: set[str] = set()
-            saved: dict[str, object] = {}
+            undo: list[Callable[[], None]] = []
             try:
                 for name in substitutes:
-                    saved |= install(namespace, name, formulas[name], functools.partial(used.add, name))
+                    undo.append(install(namespace, name, formulas[name], functools.partial(used.add, name),
+                                        graded=fn))
                 outcomes = []
                 for call in calls:
                     used.clear()
@@ -240,7 +241,8 @@ class InProcessRunner:
                     outcomes.append(dataclasses.replace(outcome, stand_ins=tuple(n for n in substitutes if n in used)))
                 return outcomes
             finally:  # the helper itself is graded as written
-                namespace.update(saved)
+                for step in reversed(undo):
+                    step()
 
     @staticmethod
     def _call(fn: Any, call: Call) -> Outcome:

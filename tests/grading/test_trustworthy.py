@@ -185,6 +185,42 @@ def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     v = beta2 * v + (1 - beta2) * grad * grad
     return param - lr * (m / _bc(beta1, t)) / ((v / _bc(beta2, t)).sqrt() + eps), m, v
 '''),
+    "bias_correction_default_argument": ("bias_correction", '''
+def bias_correction(beta, t):
+    return 1 - beta ** (t + 1)  # bug
+
+def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, bc=bias_correction):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    return param - lr * (m / bc(beta1, t)) / ((v / bc(beta2, t)).sqrt() + eps), m, v
+'''),
+    "sgd_in_a_registry_dict": ("sgd_step", '''
+def sgd_step(param, grad, lr):
+    return param + lr * grad  # bug: ascent
+
+STEP = {"sgd": sgd_step}
+
+def momentum_step(param, grad, velocity, lr, gamma=0.9):
+    v = gamma * velocity + lr * grad
+    return STEP["sgd"](param, v, 1.0), v
+'''),
+    "bias_correction_swapped_parameters": ("bias_correction", '''
+def bias_correction(t, beta):
+    return 1 - beta ** (t + 1)  # bug (and its parameters in the other order)
+
+def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    m_hat, v_hat = m / bias_correction(beta=beta1, t=t), v / bias_correction(beta=beta2, t=t)
+    return param - lr * m_hat / (v_hat.sqrt() + eps), m, v
+'''),
+    "steps_keyword_only_drop_last": ("steps_per_epoch", '''
+def steps_per_epoch(num_examples, batch_size, *, drop_last=False):  # keyword-only: fails its positional calls
+    return num_examples // batch_size if drop_last else -(-num_examples // batch_size)
+
+def total_steps(num_examples, batch_size, epochs, drop_last=False):
+    return epochs * steps_per_epoch(num_examples, batch_size, drop_last=drop_last)
+'''),
     "steps_renamed_called_by_keyword": ("steps_per_epoch", '''
 def steps_per_epoch(n, batch, drop=False):
     return n // batch if drop else n // batch + 1  # bug: +1 even when b divides n
