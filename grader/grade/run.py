@@ -193,7 +193,7 @@ def _check_folders(submissions: Path, out: Path) -> None:
                          f"write to") from None
 
 
-def _check_numbers(*, jobs: int, wall_s: float, examples: int, budget_s: float = 120.0) -> None:
+def _check_numbers(*, jobs: int, wall_s: float, examples: int, budget_s: float) -> None:
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: expected at least 1 (students graded in parallel); fix: --jobs 2 "
                          f"on a 2-core machine")

@@ -132,10 +132,13 @@ def unpack(outcome: Outcome, names: Sequence[str]) -> list[TensorOut] | Failure:
     if outcome.problem is not None:
         return Failure(f"the call {outcome.problem}")
     value = outcome.returned
-    items = [value] if len(names) == 1 and not isinstance(value, tuple | list) else value
-    if not isinstance(items, tuple | list) or len(items) != len(names) or (len(names) == 1 and items is value):
+    single = len(names) == 1
+    items = value
+    if single:  # one tensor, itself: a 1-tuple (from a trailing comma) is not one
+        items = None if isinstance(value, tuple | list) else [value]
+    if not isinstance(items, tuple | list) or len(items) != len(names):
         want = "a tensor" if len(names) == 1 else f"a tuple of {len(names)} tensors ({', '.join(names)})"
-        comma = " (a trailing comma after the return value makes a tuple)" if len(names) == 1 else ""
+        comma = " (a trailing comma after the return value makes a tuple)" if single else ""
         return Failure(f"expected {want}, got {describe_value(value)}{comma}")
     bad = [(n, v) for n, v in zip(names, items, strict=True) if not isinstance(v, TensorOut)]
     if bad:

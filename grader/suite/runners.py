@@ -100,10 +100,10 @@ class SandboxRunner:
             return [missing_file(module)] * len(calls)
         outcomes: list[Outcome] = []
         attempts, rerun = 0, -1
+        siblings = {name: path for name, path in files.items() if name != module}
         while len(outcomes) < len(calls):
             pending = calls[len(outcomes):]
             requests = [self.request(c) for c in pending]
-            siblings = {name: path for name, path in files.items() if name != module}
             result = self.sandbox.run(_sandbox().Job(files[module], function, requests, tuple(substitutes), siblings))
             outcomes += [outcome_of_reply(r, substitutes) for r in result.replies]
             if len(outcomes) >= len(calls):

@@ -31,11 +31,6 @@ def round_sig(x: float, digits: int = 2) -> float:
     return round(x, digits - 1 - math.floor(math.log10(abs(x))))
 
 
-def _flush_tiny(x: float) -> float:
-    """A parameter like 2.3e-301 reads as noise: 0 (a candidate is kept only if it still fails)."""
-    return 0.0 if abs(x) < 1e-6 else round_sig(x)
-
-
 def simpler_examples(ex: Example) -> list[Example]:
     """Candidates simpler than ``ex``, most simplifying first; empty when nothing is left to simplify."""
     keys = _tensor_keys(ex)
@@ -49,8 +44,8 @@ def simpler_examples(ex: Example) -> list[Example]:
         for i in range(min(numel, MAX_ELEMENTS)):
             out.append({**ex, **{k: ex[k].reshape(-1)[i].clone() for k in keys}})
         return out
-    rounded = {**ex, **{k: ex[k].clone().apply_(_flush_tiny if k == "param" else round_sig) for k in keys},
-               **{k: round_sig(v) for k, v in ex.items()
+    rounded = {**flushed, **{k: flushed[k].clone().apply_(round_sig) for k in keys},
+               **{k: round_sig(v) for k, v in flushed.items()
                   if isinstance(v, float) and not k.startswith("_")}}
     if any(not _equal(rounded[k], ex[k]) for k in ex):
         out.append(rounded)
