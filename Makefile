@@ -6,7 +6,7 @@ STAMP    := $(VENV)/.installed-stamp
 # Debian packages the project uses where they can be had (see scripts/system-packages.sh).
 SYSTEM_PACKAGES ?= chromium fonts-noto-cjk
 
-.PHONY: demo test setup system lint stubs bench clean
+.PHONY: demo test setup system lint stubs bench clean gpu-check
 
 demo: setup
 	$(BIN)/optigrade demo
@@ -35,6 +35,13 @@ system:
 
 stubs: $(STAMP)
 	$(BIN)/python -m grader.stubs
+
+# On a GPU machine, with a Python that already holds a CUDA torch (no network needed):
+#   python3 -m pip install --no-deps --no-build-isolation -e . && make gpu-check
+GPU_PYTHON ?= python3
+gpu-check:
+	@timeout --foreground 300 $(GPU_PYTHON) scripts/gpu_check.py; rc=$$?; \
+	  if [ $$rc -eq 124 ]; then echo "gpu-check: FAIL — not done within 5 minutes"; fi; exit $$rc
 
 bench: setup
 	$(BIN)/python -m benchmarks

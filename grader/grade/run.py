@@ -30,7 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grader.errors import GraderFault, SandboxUnavailableError, UsageError
-from grader.grade import plots
+from grader.grade import gpu, plots
 from grader.grade.report import StudentReport, dumps, feedback_html, feedback_markdown, results_json
 from grader.grade.rubric import load_rubric
 from grader.sandbox.staging import Submission, stage_submissions
@@ -98,22 +98,14 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
             if unknown:
                 raise UsageError(f"--only names students not found in {submissions}: {unknown}; "
                                  f"found {len(known)} submissions, e.g. {sorted(known)[:5]}")
+        sandbox, use_cuda, skip_reason = _start_sandbox(device, use_cuda, jobs, wall_s, unsafe_no_sandbox, console)
         with console.status("Drawing the examples (once for the whole class)…"):
-            suite = Suite(props, examples_per_property=examples, seed=seed, cuda=use_cuda, probes=plots.probes())
+            suite = Suite(props, examples_per_property=examples, seed=seed, cuda=use_cuda, probes=plots.probes(),
+                          cuda_skip_reason=skip_reason)
         # Results stay current only for the same questions, points, plots and limits (a result cut short by
         # --wall or --budget may change with them): a resumed run regrades otherwise.
         version = hashlib.sha256(f"{suite.digest()}|{sorted(points.items())}|{use_cuda}|{plots.VERSION}|"
                                  f"{wall_s}|{budget_s}".encode()).hexdigest()[:12]
-        try:
-            from grader.sandbox import Limits, Sandbox, SandboxUnavailable
-        except ImportError as exc:  # pragma: no cover
-            raise GraderFault(f"the sandbox package is missing: {exc}") from exc
-        try:
-            sandbox = Sandbox(jobs=jobs, limits=Limits(wall_s=wall_s), device="cuda" if use_cuda else "cpu",
-                              unsafe_no_sandbox=unsafe_no_sandbox)
-        except SandboxUnavailable as exc:
-            raise SandboxUnavailableError(f"{exc}\nTo grade without isolation anyway (only for code you trust), "
-                                          f"pass --unsafe-no-sandbox; results are then marked unsandboxed.") from None
 
         result = ClassResult(out)
         lock = threading.Lock()
@@ -154,6 +146,39 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
     result.grader_errors = sum(r["status"] == "grader_error" for r in result.rows)
     write_summary(out, result.rows, console)
     return result
+
+
+def _start_sandbox(device: str, cuda: bool, jobs: int, wall_s: float, unsafe_no_sandbox: bool,
+                   console: Console) -> tuple[Any, bool, str]:
+    """(sandbox, whether CUDA properties run, why they are skipped otherwise).  On CUDA, a canary job
+    first (grader/grade/gpu.py): a GPU fault is the machine's, never a student's."""
+    sandbox = _open_sandbox(jobs, wall_s, cuda, unsafe_no_sandbox)
+    if not cuda:
+        return sandbox, False, Suite.cuda_skip_reason
+    with console.status("Starting CUDA in the sandbox (canary job)…"):
+        problem = gpu.cuda_problem(sandbox)
+    if problem is None:
+        return sandbox, True, ""
+    sandbox.close()
+    if device == "cuda":
+        raise GraderFault(gpu.refusal(problem))
+    reason = gpu.fallback_reason(problem)
+    console.print(f"[bold red]warning:[/] {reason}. CUDA properties are skipped (not counted); fix the GPU and "
+                  f"grade again to run them (results graded now are then regraded).", highlight=False)
+    return _open_sandbox(jobs, wall_s, False, unsafe_no_sandbox), False, reason
+
+
+def _open_sandbox(jobs: int, wall_s: float, cuda: bool, unsafe_no_sandbox: bool) -> Any:
+    try:
+        from grader.sandbox import Limits, Sandbox, SandboxUnavailable
+    except ImportError as exc:  # pragma: no cover
+        raise GraderFault(f"the sandbox package is missing: {exc}") from exc
+    try:
+        return Sandbox(jobs=jobs, limits=Limits(wall_s=wall_s), device="cuda" if cuda else "cpu",
+                       unsafe_no_sandbox=unsafe_no_sandbox)
+    except SandboxUnavailable as exc:
+        raise SandboxUnavailableError(f"{exc}\nTo grade without isolation anyway (only for code you trust), "
+                                      f"pass --unsafe-no-sandbox; results are then marked unsandboxed.") from None
 
 
 def guarded_judge(prop: Property) -> Property:
@@ -248,6 +273,7 @@ def _grade_one(suite: Suite, runner: Runner, sub: Submission, points: dict[str, 
     write_atomic(folder / "feedback.md", feedback_markdown(report, links, captions))
     write_atomic(folder / "feedback.html", feedback_html(report, uris, captions))
     write_atomic(folder / "results.json", dumps(results_json(report)))  # last: it marks the student done
+    (folder / "grader_error.txt").unlink(missing_ok=True)  # a fault of an earlier run, now regraded
 
 
 def _write_grader_error(folder: Path, message: str) -> None:

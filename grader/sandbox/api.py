@@ -44,6 +44,8 @@ class Request:
     kwargs: Mapping[str, Value] = field(default_factory=dict)
     # False: the reply's inputs_after is () (sending every input back costs as much as the answer).
     report_inputs: bool = True
+    # The function to call, in a job of several functions (Job.functions); None: the job's function.
+    function: str | None = None
 
     @cached_property
     def frame(self) -> bytes:
@@ -51,6 +53,8 @@ class Request:
         body: dict[str, object] = {"driver": self.driver, "args": tuple(self.args), "kwargs": dict(self.kwargs)}
         if not self.report_inputs:
             body["report_inputs"] = False
+        if self.function is not None:
+            body["function"] = self.function
         return encode_frame("request", body)
 
 
@@ -65,6 +69,13 @@ class Job:
     # The submission's other files (module name -> path), importable from the module by that name or as
     # exercises.<name> (grader/sandbox/siblings.py); copied into the job's box next to the module.
     siblings: Mapping[str, Path] = field(default_factory=dict)
+    # "cuda": the worker starts CUDA before the student's code runs (a failure is an infra_error, never
+    # the student's) and gets the GPU's grants; "cpu" (also in a CUDA sandbox): no GPU visible at all.
+    device: str = "cpu"
+    # Several functions of the module in one worker (each request names its own; the module is imported
+    # afresh for each): function -> the stand-ins it runs with.  Empty: ``function`` alone, ``substitutes``.
+    # A CUDA job pays CUDA's start once for all of a submission's functions this way.
+    functions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass

@@ -23,7 +23,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.machinery import (
     BYTECODE_SUFFIXES,
     EXTENSION_SUFFIXES,
@@ -38,6 +38,8 @@ from importlib.machinery import (
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
+
+from grader.sandbox.isolation import UNIX_SEQPACKET
 
 if TYPE_CHECKING:
     from importlib.metadata import Distribution
@@ -74,7 +76,16 @@ SYSTEM_READ = (
     "/sys/devices/system/cpu",
 )
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
-CUDA_READ = ("/proc/driver/nvidia", "/proc/devices", "/sys", "/usr/local/cuda", "/opt/cuda", "/etc/nvidia")
+# A CUDA job's extra grants (CPU jobs never get them), found by tracing CUDA's start in the box
+# (grader/sandbox/trace.py; README "Grading on a GPU"):
+CUDA_READ = (
+    "/proc/driver/nvidia", "/proc/devices", "/sys", "/usr/local/cuda", "/opt/cuda", "/etc/nvidia",
+    "/proc/sys/vm/mmap_min_addr",  # read by cudaGetDeviceCount; refused, CUDA fails with error 304
+)
+CUDA_DEVICES = ("/dev/nvidia*",)  # nvidiactl, nvidia0…, nvidia-uvm(-tools), nvidia-caps/: read, write, ioctl
+CUDA_WRITE: tuple[str, ...] = ()
+# socket(AF_UNIX, SOCK_SEQPACKET): the driver opens one at start; every other socket stays refused.
+CUDA_SYSCALLS: tuple[str, ...] = (UNIX_SEQPACKET,)
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,11 @@ class Policy:
     devices: list[str]  # read/write/ioctl
     bind_roots: list[str] = field(default_factory=list)  # mount points for the root-only hidden-home fix
     hidden: dict[str, list[str]] = field(default_factory=dict)  # site dir -> top-level names not importable
+    # CUDA jobs only (Job.device == "cuda"), on top of the above:
+    cuda_read: list[str] = field(default_factory=list)
+    cuda_devices: list[str] = field(default_factory=list)
+    cuda_write: list[str] = field(default_factory=list)
+    cuda_syscalls: list[str] = field(default_factory=list)  # seccomp lets these through (isolation._COMMON_DENY)
 
 
 class SiteFinder(FileFinder):
@@ -345,15 +361,29 @@ def build(device: str = "cpu", path: list[str] | None = None, repo: Path = REPO_
         else:
             grants.carve(resolved, holes)
         sys_path.append(resolved)
-    system = [p for p in SYSTEM_READ if os.path.exists(p)]
-    devices = [p for p in DEVICES if os.path.exists(p)]
-    if device == "cuda":
-        system += [p for p in CUDA_READ if os.path.exists(p)]
-        devices += sorted(glob.glob("/dev/nvidia*"))
-    for root in system:
+    for root in SYSTEM_READ:
         grants.carve(root, holes)
-    read = list(dict.fromkeys(grants.read))
-    granted = set(read)
-    read = [p for p in read if not any(a in granted for a in _ancestors(p))]  # fewer rules per job
+    read = _fewest(grants.read)
+    devices = [p for p in DEVICES if os.path.exists(p)]
     roots = [p for p in sys_path if os.path.isdir(p)]
-    return Policy(sys_path, read, list(dict.fromkeys(grants.list_only)), devices, roots, hidden)
+    built = Policy(sys_path, read, list(dict.fromkeys(grants.list_only)), devices, roots, hidden)
+    if device != "cuda":
+        return built
+    cuda = _Grants()
+    for root in CUDA_READ:
+        cuda.carve(root, holes)
+    granted = set(read)
+    return replace(
+        built,
+        cuda_read=[p for p in _fewest(cuda.read) if not any(a in granted for a in (p, *_ancestors(p)))],
+        cuda_devices=sorted({p for pattern in CUDA_DEVICES for p in glob.glob(pattern)}),
+        cuda_write=[p for p in CUDA_WRITE if os.path.exists(p)],
+        cuda_syscalls=list(CUDA_SYSCALLS),
+    )
+
+
+def _fewest(paths: Iterable[str]) -> list[str]:
+    """``paths`` without duplicates and without any path beneath another one (fewer rules per job)."""
+    unique = list(dict.fromkeys(paths))
+    granted = set(unique)
+    return [p for p in unique if not any(a in granted for a in _ancestors(p))]

@@ -45,7 +45,8 @@ def _clean_env(device: str) -> dict[str, str]:
 
 
 class ZygoteProcess:
-    def __init__(self, *, policy: Policy, device: str, unsafe: bool, log_path: Path, userns: bool = True) -> None:
+    def __init__(self, *, policy: Policy, device: str, unsafe: bool, log_path: Path, userns: bool = True,
+                 extra: dict[str, Any] | None = None) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
         self.cond = threading.Condition()
@@ -77,7 +78,7 @@ class ZygoteProcess:
             )
         theirs.close()
         self.log_path = log_path
-        config = {"policy": asdict(policy), "device": device, "unsafe": unsafe, "userns": userns}
+        config = {"policy": asdict(policy), "device": device, "unsafe": unsafe, "userns": userns, **(extra or {})}
         ours.send(json.dumps(config).encode())
         ours.settimeout(START_TIMEOUT_S)
         try:

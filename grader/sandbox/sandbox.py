@@ -163,8 +163,16 @@ def _encode_requests(requests: Sequence[Request]) -> Iterator[bytes]:
         yield r.frame
 
 
-def _validate(job: Job) -> None:
-    unknown = [name for name in job.substitutes if name not in substitutes.SUBSTITUTES]
+def _validate(job: Job, device: str) -> None:
+    if job.device not in ("cpu", device):
+        raise ValueError(f"Job.device {job.device!r} in a sandbox for {device!r}; expected 'cpu'"
+                         + (" or 'cuda'" if device == "cuda" else " (start the Sandbox with device='cuda')"))
+    for i, request in enumerate(job.requests):
+        if job.functions and request.function not in job.functions:
+            raise ValueError(f"request {i}: function {request.function!r} is not one of Job.functions "
+                             f"{sorted(job.functions)}; expected each request of a several-function job to name one")
+    every = {*job.substitutes, *(name for names in job.functions.values() for name in names)}
+    unknown = sorted(name for name in every if name not in substitutes.SUBSTITUTES)
     if unknown:
         raise ValueError(f"Job.substitutes {unknown} are not stand-ins; expected names from "
                          f"{sorted(substitutes.SUBSTITUTES)} (grader/sandbox/substitutes.py)")
@@ -239,6 +247,10 @@ class Sandbox:
     """Runs student functions in isolated workers forked from a torch-loaded zygote.  Thread-safe."""
 
     allow_userns = True  # without root, use a user namespace when the kernel allows (False: tests only)
+    # Tests and diagnostics only: make every CUDA job's CUDA start fail with this text (a GPU fault,
+    # on any machine); trace syscalls instead of refusing them (grader/sandbox/trace.py), Landlock on/off.
+    cuda_fault: str | None = None
+    trace_landlock: bool | None = None
 
     def __init__(
         self,
@@ -268,13 +280,14 @@ class Sandbox:
             )
         self.backend = "unsafe" if unsafe_no_sandbox else "landlock+seccomp"
         self.root = os.getuid() == 0  # never run student code as root, not even unsandboxed
-        self.policy = policy.build(device)
+        self.policy = self._build_policy(device)
         _remove_stale_dirs()
         self._dir = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
         os.chmod(self._dir, 0o711)  # sandbox uids may traverse to their own job dir, not list others
         (self._dir / "owner").write_text(_process_identity(os.getpid()))
         self._uid_locks: list[int] = []
         self.uids: tuple[int, ...] = self._allocate_uids(jobs, uid_base) if self.root else ()
+        self.jobs = jobs
         self._free = list(range(jobs))
         self._slots = threading.Semaphore(jobs)
         self._lock = threading.Lock()
@@ -327,6 +340,9 @@ class Sandbox:
                     f"or use a Python installed outside {ancestor}"
                 )
 
+    def _build_policy(self, device: str) -> policy.Policy:
+        return policy.build(device)  # (grader/sandbox/trace.py tries variants by overriding this)
+
     def _start_zygote(self) -> ZygoteProcess:
         return ZygoteProcess(
             policy=self.policy,
@@ -334,7 +350,17 @@ class Sandbox:
             unsafe=self.unsafe,
             log_path=self._dir / "zygote.log",
             userns=self.allow_userns,
+            extra={"cuda_fault": self.cuda_fault, "trace_landlock": self.trace_landlock,
+                   # each concurrent CUDA worker gets its share of the GPU's memory (torch's allocator)
+                   "cuda_memory_fraction": round(0.9 / self.jobs, 4)},
         )
+
+    def worker_grants(self, device: str = "cpu") -> tuple[list[str], list[str], list[str], list[str]]:
+        """(read, list_only, devices, write) paths a job's worker may use (for grader/sandbox/trace.py):
+        the policy's, its job dirs (box read, tmp written) and its own /proc entry."""
+        p, cuda = self.policy, device == "cuda"
+        return ([*p.read, *(p.cuda_read if cuda else []), str(self._dir), "/proc/self"], list(p.list_only),
+                [*p.devices, *(p.cuda_devices if cuda else [])], [str(self._dir), *(p.cuda_write if cuda else [])])
 
     def _get_zygote(self) -> ZygoteProcess:
         with self._lock:
@@ -393,7 +419,7 @@ class Sandbox:
     def run(self, job: Job) -> JobResult:
         """Run every request of ``job`` in one fresh isolated worker; never raises for student faults
         (only for a malformed Job: unknown driver or objective, or a value that cannot be sent)."""
-        _validate(job)
+        _validate(job, self.device)
         # The first request is encoded now, so a value that cannot be sent fails before anything
         # starts; the rest are encoded while the worker runs (the two overlap on separate cores).
         first = list(_encode_requests(job.requests[:1]))
@@ -402,8 +428,10 @@ class Sandbox:
             slot = self._free.pop()
         try:
             with self._job_dir(job) as (box_file, tmp_dir, siblings):
+                every = {*job.substitutes, *(n for names in job.functions.values() for n in names)}
                 head = encode_frame("job", {"module_path": str(box_file), "function": job.function,
-                                            "substitutes": substitutes.sources(job.substitutes),
+                                            "substitutes": substitutes.sources(tuple(sorted(every))),
+                                            "functions": {f: tuple(names) for f, names in job.functions.items()},
                                             "siblings": siblings})
                 frames = itertools.chain([head], first, _encode_requests(job.requests[1:]))
                 return self._run(job, slot, frames, box_file, tmp_dir)
@@ -470,11 +498,13 @@ class Sandbox:
         for fd in (out_w, err_w):
             with suppress(OSError):
                 fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
+        cuda = job.device == "cuda"
         message = {
             "box_file": str(box_file),
             "tmp_dir": str(tmp_dir),
             "uid": uid,
             "gid": uid,
+            "cuda": cuda,
             "reply_bytes": limits.reply_mb << 20,
             "limits": {
                 "cpu_s": limits.cpu_s,
@@ -482,7 +512,9 @@ class Sandbox:
                 "file_size_mb": limits.file_size_mb,
                 "open_files": limits.open_files,
                 "tmp_mb": limits.tmp_mb,
-                "address_space_mb": None if self.device == "cuda" else limits.address_space_mb,
+                # CUDA reserves virtual address ranges far beyond any RLIMIT_AS that would still matter.
+                "address_space_mb": None if cuda else limits.address_space_mb,
+                "data_mb": limits.address_space_mb if cuda else None,
             },
         }
         job_id = next(self._job_ids)

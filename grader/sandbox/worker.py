@@ -14,7 +14,7 @@ import importlib.util
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -117,18 +117,26 @@ def serve(channel: Channel) -> None:
         raise RuntimeError("job frame lacks module_path/function")
     box = os.path.dirname(path)
     HIDDEN_PREFIXES.append(box + os.sep)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    files: dict[str, str] = {}
     names = job.body.get("siblings")
     if isinstance(names, tuple | list):
         files = {n: os.path.join(box, f"{n}.py") for n in names if isinstance(n, str) and n.isidentifier()}
         # The graded module too: a sibling may import it back, as `exercises.optimizers` included.
-        siblings.install({**files, os.path.splitext(os.path.basename(path))[0]: path})
+        siblings.install({**files, stem: path})
     used: set[str] = set()
     stand_ins = compile_stand_ins(job.body.get("substitutes"))  # before any student code runs
+    several = job.body.get("functions")
     seed_generators()
     try:
         module = import_student(path)
     except BaseException as exc:  # noqa: BLE001 - SystemExit at import is an import error too
         channel.send("import_error", detail=import_error_detail(exc))
+        return
+    if isinstance(several, dict) and several:
+        channel.send("imported")
+        _serve_several(channel, path, module, {stem, *files}, several, stand_ins, used)
+        channel.send("done")
         return
     try:
         fn = getattr(module, function)
@@ -144,21 +152,76 @@ def serve(channel: Channel) -> None:
     while (frame := channel.receive()) is not None:
         if frame.kind != "request":
             raise RuntimeError(f"unexpected {frame.kind} frame")
-        driver = DRIVERS[str(frame.body["driver"])]
-        args, kwargs = frame.body["args"], frame.body["kwargs"]
-        assert isinstance(args, tuple)
-        assert isinstance(kwargs, dict)
-        used.clear()
-        outcome = driver(fn, args, kwargs)
-        inputs_after = outcome.inputs_after if frame.body.get("report_inputs", True) is not False else ()
-        points: tuple[Value, ...] = tuple(outcome.grad_fn_points)  # type: ignore[arg-type]
-        channel.send(
-            "reply",
-            raised=outcome.raised,
-            value=outcome.value,
-            inputs_after=inputs_after,
-            grad_fn_points=points,
-            seconds=float(outcome.seconds),
-            stand_ins=tuple(sorted(str(n) for n in used))[:8],
-        )
+        _answer(channel, fn, frame, used)
     channel.send("done")
+
+
+def _answer(channel: Channel, fn: Callable[..., object], frame: Frame, used: set[str]) -> None:
+    driver = DRIVERS[str(frame.body["driver"])]
+    args, kwargs = frame.body["args"], frame.body["kwargs"]
+    assert isinstance(args, tuple)
+    assert isinstance(kwargs, dict)
+    used.clear()
+    outcome = driver(fn, args, kwargs)
+    inputs_after = outcome.inputs_after if frame.body.get("report_inputs", True) is not False else ()
+    points: tuple[Value, ...] = tuple(outcome.grad_fn_points)  # type: ignore[arg-type]
+    channel.send(
+        "reply",
+        raised=outcome.raised,
+        value=outcome.value,
+        inputs_after=inputs_after,
+        grad_fn_points=points,
+        seconds=float(outcome.seconds),
+        stand_ins=tuple(sorted(str(n) for n in used))[:8],
+    )
+
+
+def _serve_several(channel: Channel, path: str, module: ModuleType | None, student: set[str],
+                   functions: Mapping[str, object], stand_ins: dict[str, Callable[..., object]],
+                   used: set[str]) -> None:
+    """Requests of several functions in one worker (a CUDA job starts CUDA once for all of them).  Each
+    function gets the module imported afresh, with its own stand-ins, so what one function's calls did to
+    the module's state or to a helper is gone before the next one runs, as in a worker of its own."""
+    current: str | None = None
+    fn: Callable[..., object] | None = None
+    problem, first = "", True
+    while (frame := channel.receive()) is not None:
+        if frame.kind != "request":
+            raise RuntimeError(f"unexpected {frame.kind} frame")
+        function = frame.body.get("function")
+        if first or function != current:
+            current = function if isinstance(function, str) else None
+            if not first:  # a fresh copy of the student's modules
+                package = siblings.PACKAGE
+                for name in [n for n in sys.modules if n in student or n == package or n.startswith(package + ".")]:
+                    del sys.modules[name]
+                try:
+                    module = import_student(path)
+                except BaseException as exc:  # noqa: BLE001
+                    module, problem = None, f"importing the module again failed: {import_error_detail(exc)}"
+            first = False
+            fn = None
+            if module is not None:
+                fn, problem = _resolve(module, current)
+            wanted = functions.get(current or "", ())
+            for name in wanted if isinstance(wanted, tuple | list) else ():
+                if module is not None and fn is not None and name in stand_ins:
+                    install_stand_in(module.__dict__, name, stand_ins[name], functools.partial(used.add, name),
+                                     graded=fn)
+        if fn is None:
+            channel.send("reply", raised=f"could not run: {problem}", value=None, inputs_after=(),
+                         grad_fn_points=(), seconds=0.0, stand_ins=())
+            continue
+        _answer(channel, fn, frame, used)
+
+
+def _resolve(module: ModuleType, function: str | None) -> tuple[Callable[..., object] | None, str]:
+    if function is None:
+        return None, "the request names no function"
+    try:
+        fn = getattr(module, function)
+    except BaseException as exc:  # noqa: BLE001 - module __getattr__ is student code
+        return None, f"module has no function {function!r} ({safe_repr(exc)[:200]})"
+    if not callable(fn):
+        return None, f"{function} is a {type(fn).__name__}, not a function"
+    return fn, ""

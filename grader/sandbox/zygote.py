@@ -107,15 +107,23 @@ class Zygote:
         self.namespaces = "netns+mountns" if self.rootns else "userns+netns+mountns" if self.userns else "none"
         self.policy = policy.Policy(**config["policy"])
         self.seccomp = None if self.unsafe else isolation.SeccompFilter()
+        # A CUDA job's filter lets through what CUDA's start asks for (policy.CUDA_SYSCALLS); CPU jobs
+        # never get it, nor the GPU's paths: a worker that runs CPU properties does not need CUDA.
+        self.seccomp_cuda = (None if self.unsafe or not self.policy.cuda_syscalls
+                             else isolation.SeccompFilter(frozenset(self.policy.cuda_syscalls)))
         named = isolation.rights(max(self.abi, 1))
-        # O_PATH fds for the static allow-list, opened once; children add rules from them, then close.
+        # O_PATH fds for the static allow-lists, opened once; children add rules from them, then close.
         self.base_rules: list[tuple[int, int]] = []
-        for kind, paths in (
-            ("read", self.policy.read),
-            ("list", self.policy.list_only),
-            ("device", self.policy.devices),
+        self.cuda_rules: list[tuple[int, int]] = []
+        for rules, kind, paths in (
+            (self.base_rules, "read", self.policy.read),
+            (self.base_rules, "list", self.policy.list_only),
+            (self.base_rules, "device", self.policy.devices),
+            (self.cuda_rules, "read", self.policy.cuda_read),
+            (self.cuda_rules, "device", self.policy.cuda_devices),
+            (self.cuda_rules, "write", self.policy.cuda_write),
         ):
-            self.base_rules += [(_move_high(fd), named[kind]) for fd in isolation.open_paths(paths)]
+            rules += [(_move_high(fd), named[kind]) for fd in isolation.open_paths(paths)]
 
     def serve(self) -> None:
         import selectors
@@ -232,6 +240,12 @@ def _child(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
     except BaseException as exc:  # noqa: BLE001 - report, never fall through into zygote code
         _report_infra(f"sandbox setup failed: {type(exc).__name__}: {exc}")
         os._exit(70)
+    if message.get("cuda"):
+        try:  # before any student code: a CUDA that will not start is the machine's fault, not theirs
+            _start_cuda(zygote.config.get("cuda_fault"), zygote.config.get("cuda_memory_fraction"))
+        except BaseException as exc:  # noqa: BLE001
+            _report_infra(f"CUDA did not start in the sandboxed worker: {type(exc).__name__}: {str(exc)[:1500]}")
+            os._exit(71)
     try:
         from grader.sandbox import worker
         from grader.sandbox.wire import encode_frame
@@ -244,6 +258,20 @@ def _child(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
             os.write(2, f"\n[sandbox worker stopped: {type(exc).__name__}: {exc}]\n".encode()[:2000])
         os._exit(3)
     os._exit(0)
+
+
+def _start_cuda(fault: object, fraction: object) -> None:
+    """Start CUDA and run one operation, so a GPU fault shows here (an infra error) and not inside the
+    student's first call.  ``fault``: a test switch (``Sandbox.cuda_fault``) that makes the start fail;
+    ``fraction``: the share of the GPU's memory torch's allocator may take in this worker."""
+    if fault:
+        raise RuntimeError(f"injected fault ({fault}): this worker's CUDA start was made to fail")
+    import torch
+
+    torch.cuda.init()  # type: ignore[no-untyped-call]
+    if isinstance(fraction, float) and 0 < fraction <= 1:  # concurrent workers share the GPU's memory
+        torch.cuda.set_per_process_memory_fraction(fraction)
+    torch.ones(1, device="cuda").add_(1).item()
 
 
 def _report_infra(detail: str) -> None:
@@ -274,7 +302,7 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 512) for fd in (devnull, fds[2], fds[3], fds[0], fds[1])]
     for target, fd in enumerate(high):
         os.dup2(fd, target, inheritable=True)
-    keep = {0, 1, 2, FD_REQ, FD_RESP} | {fd for fd, _ in zygote.base_rules}
+    keep = {0, 1, 2, FD_REQ, FD_RESP} | {fd for fd, _ in zygote.base_rules + zygote.cuda_rules}
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd not in keep:
@@ -283,8 +311,12 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
     box_file, tmp_dir = str(message["box_file"]), str(message["tmp_dir"])
     limits = message["limits"]
     uid, gid = message.get("uid") or 0, message.get("gid") or 0
+    cuda = bool(message.get("cuda"))
+    static = zygote.base_rules + (zygote.cuda_rules if cuda else [])
+    for fd, _ in zygote.cuda_rules if not cuda else []:
+        os.close(fd)
     if zygote.unsafe:  # no isolation, but limits still apply and root is still dropped
-        for fd, _ in zygote.base_rules:
+        for fd, _ in static:
             os.close(fd)
         if zygote.rootns:
             isolation.enter_namespaces(tmp_dir, int(limits["tmp_mb"]), int(uid), int(gid), zygote.policy.bind_roots)
@@ -295,11 +327,12 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
                 int(limits["threads"]) + (0 if zygote.root else isolation.tasks_of_uid(os.getuid()) - 1),
                 int(limits["file_size_mb"]),
                 int(limits["open_files"]),
+                limits.get("data_mb"),
             )
         )
         if zygote.root:
             _drop_root(zygote, int(uid), int(gid))
-        _enter_tmp(tmp_dir)
+        _enter_tmp(tmp_dir, cuda)
         return
     if zygote.rootns:
         isolation.enter_namespaces(tmp_dir, int(limits["tmp_mb"]), int(uid), int(gid), zygote.policy.bind_roots)
@@ -312,8 +345,8 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
     job_rules += [(fd, named["write"]) for fd in isolation.open_paths([tmp_dir])]
     if len(job_rules) != 3:
         raise isolation.IsolationError(2, f"cannot open the box of {box_file} or tmp dir {tmp_dir}")
-    ruleset = isolation.landlock_ruleset(zygote.abi, zygote.base_rules + job_rules)
-    for fd, _ in zygote.base_rules + job_rules:
+    ruleset = isolation.landlock_ruleset(zygote.abi, static + job_rules)
+    for fd, _ in static + job_rules:
         os.close(fd)
     # Without a uid or user namespace of its own, RLIMIT_NPROC also counts the instructor's processes.
     shared = not zygote.root and not zygote.userns
@@ -325,16 +358,25 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
             nproc,
             int(limits["file_size_mb"]),
             int(limits["open_files"]),
+            limits.get("data_mb"),
         )
     )
     if zygote.root:
         _drop_root(zygote, int(uid), int(gid))
     isolation.drop_capabilities()
-    isolation.lock_down(dumpable=zygote.config["device"] == "cuda")
-    isolation.landlock_restrict(ruleset)
-    assert zygote.seccomp is not None
-    zygote.seccomp.install(os.getpid())
-    _enter_tmp(tmp_dir)
+    isolation.lock_down(dumpable=cuda)
+    trace = zygote.config.get("trace_landlock")
+    if trace is None or trace:
+        isolation.landlock_restrict(ruleset)
+    else:
+        os.close(ruleset)
+    if trace is not None:  # diagnostics (grader/sandbox/trace.py): a supervisor sees every call instead
+        isolation.install_trace_filter()
+    else:
+        seccomp = zygote.seccomp_cuda if cuda and zygote.seccomp_cuda is not None else zygote.seccomp
+        assert seccomp is not None
+        seccomp.install(os.getpid())
+    _enter_tmp(tmp_dir, cuda)
 
 
 def _drop_root(zygote: Zygote, uid: int, gid: int) -> None:
@@ -366,11 +408,13 @@ def _probe(setup: Callable[[str], None]) -> bool:
         os.rmdir(probe_dir)
 
 
-def _enter_tmp(tmp_dir: str) -> None:
+def _enter_tmp(tmp_dir: str, cuda: bool) -> None:
     os.chdir(tmp_dir)
-    cuda = {k: v for k, v in os.environ.items() if k in CUDA_ENV}  # CUDA initialises in the child
+    # CUDA initialises in the child, and only in a CUDA job's: a CPU job sees no GPU at all
+    # (torch.cuda.is_available() is False there, so a student's `device = "cuda" if ...` picks the CPU).
+    kept = {k: v for k, v in os.environ.items() if k in CUDA_ENV} if cuda else {"CUDA_VISIBLE_DEVICES": ""}
     os.environ.clear()
-    os.environ.update(cuda)
+    os.environ.update(kept)
     os.environ.update(
         {
             "HOME": tmp_dir,

@@ -20,7 +20,7 @@ import torch
 from grader.suite.contract import HELPERS, MODULE_OF
 from grader.suite.examples import DEFAULT_SEED, examples_for
 from grader.suite.model import Call, Case, Example, Failure, GradientFunction, Outcome, Property
-from grader.suite.runners import Runner
+from grader.suite.runners import Batch, Runner, run_many
 from grader.suite.shrink import simpler_examples
 
 
@@ -54,6 +54,7 @@ class Suite:
     examples_per_property: int = 25
     seed: int = DEFAULT_SEED
     cuda: bool = False
+    cuda_skip_reason: str = "no CUDA device on the grading machine"  # shown where CUDA properties are skipped
     shrink_rounds: int = 3
     # Un-judged calls, each sent last in its function's batch: no extra job, and a probe that stalls
     # or crashes the worker can only cost itself.
@@ -111,22 +112,48 @@ class Suite:
         substitutes: dict[str, tuple[str, ...]] = {}
         probed: dict[int, Outcome] = {}
         for level in grading_order({p.function for p in self.properties} | {c.function for c in self.probes}):
-            props = [p for p in self.properties if self.runnable(p) and p.function in level]
+            props = [p for p in self.properties if self.runnable(p) and p.function in level and not p.needs_cuda]
             probes = [(i, c) for i, c in enumerate(self.probes) if c.function in level]
-            failed = {r.prop.function for r in judged.values() if r.status == "failed"}
-            substitutes = {f: tuple(h for h in hs if h in failed) for f, hs in HELPERS.items() if self.stand_ins}
+            substitutes = self._substitutes(judged)
             outcomes = self._run({p.name: self.cases[p.name] for p in props}, runner, files, substitutes,
                                  probes, probed)
             for prop in props:
                 judged[prop.name] = self._judge(prop, self.cases[prop.name], outcomes[prop.name])
+        self._judge_on_cuda(runner, files, judged)
         results = []
         for prop in self.properties:
             if not self.runnable(prop):
-                results.append(PropertyResult(prop, "skipped", reason="no CUDA device on the grading machine"))
+                results.append(PropertyResult(prop, "skipped", reason=self.cuda_skip_reason))
                 continue
             results.append(judged[prop.name])
         self._shrink_failures(results, runner, files, substitutes)
         return Graded(results, [(call, probed[i]) for i, call in enumerate(self.probes)])
+
+    def _substitutes(self, judged: Mapping[str, PropertyResult]) -> dict[str, tuple[str, ...]]:
+        """Per function, its helpers that failed a property so far (their stand-ins run in their place)."""
+        failed = {r.prop.function for r in judged.values() if r.status == "failed"}
+        return {f: tuple(h for h in hs if h in failed) for f, hs in HELPERS.items() if self.stand_ins}
+
+    def _judge_on_cuda(self, runner: Runner, files: Mapping[str, Path], judged: dict[str, PropertyResult]) -> None:
+        """The CUDA properties, after every CPU one: all of them in one batch (one CUDA start per submission,
+        ``runners.run_many``), each function with the stand-ins its CPU results call for.  A helper that
+        fails only on CUDA then has its callers' CUDA properties judged again with its stand-in."""
+        props = [p for p in self.properties if self.runnable(p) and p.needs_cuda]
+        for _ in range(2):
+            if not props:
+                return
+            substitutes = self._substitutes(judged)
+            batches = [Batch(MODULE_OF[p.function], p.function, [c for case in self.cases[p.name] for c in case.calls],
+                             substitutes.get(p.function, ())) for p in props]
+            got = run_many(runner, files, batches)
+            before = {r.prop.function for r in judged.values() if r.status == "failed"}
+            for prop, outcomes in zip(props, got, strict=True):
+                per_case, it = [], iter(outcomes)
+                for case in self.cases[prop.name]:
+                    per_case.append([next(it) for _ in case.calls])
+                judged[prop.name] = self._judge(prop, self.cases[prop.name], per_case)
+            newly = {r.prop.function for r in judged.values() if r.status == "failed"} - before
+            props = [p for p in props if judged[p.name].status == "failed" and newly & set(HELPERS.get(p.function, ()))]
 
     @staticmethod
     def _run(cases_by_prop: Mapping[str, Sequence[Case]], runner: Runner, files: Mapping[str, Path],

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -71,11 +72,16 @@ class SandboxRunner:
     A call that was running when its job timed out is first run again at the head of a fresh job (a
     slow, loaded machine must not cost an honest student a mark); timing out twice, it is charged.  A
     call that crashed its worker is charged at once.  The calls after it get ``retries`` more jobs in
-    all, then share its fate, so a stalling function costs at most (1 + retries) × the wall limit."""
+    all, then share its fate, so a stalling function costs at most (1 + retries) × the wall limit.
 
-    def __init__(self, sandbox: Any, *, retries: int = 2) -> None:
+    Calls on CUDA tensors run in CUDA jobs of their own (a worker that runs CPU calls never needs CUDA).
+    A job the grader's machine failed (``infra_error``: a GPU that would not start, a sandbox that could
+    not be set up) is run again up to ``infra_retries`` times, then raised as a GraderFault — never
+    charged to the student."""
+
+    def __init__(self, sandbox: Any, *, retries: int = 2, infra_retries: int = 2) -> None:
         self.sandbox = sandbox
-        self.retries = retries
+        self.retries, self.infra_retries = retries, infra_retries
         # Call -> Request, so each suite call is encoded for the wire once per class (see Request.frame).
         self._requests: dict[int, tuple[Call, Any]] = {}
         self._lock = threading.Lock()
@@ -87,7 +93,7 @@ class SandboxRunner:
             return cached[1]
         request = _sandbox().Request(call.driver, tuple(to_wire(a) for a in call.args),
                                      {k: to_wire(v) for k, v in call.kwargs.items()},
-                                     report_inputs=call.report_inputs)
+                                     report_inputs=call.report_inputs, function=call.function)
         with self._lock:
             if len(self._requests) > MAX_CACHED_REQUESTS:  # shrink candidates are new calls per student
                 self._requests.clear()
@@ -98,31 +104,122 @@ class SandboxRunner:
             substitutes: Sequence[str] = ()) -> list[Outcome]:
         if module not in files:
             return [missing_file(module)] * len(calls)
-        outcomes: list[Outcome] = []
-        attempts, rerun = 0, -1
-        siblings = {name: path for name, path in files.items() if name != module}
-        while len(outcomes) < len(calls):
-            pending = calls[len(outcomes):]
-            requests = [self.request(c) for c in pending]
-            result = self.sandbox.run(_sandbox().Job(files[module], function, requests, tuple(substitutes), siblings))
-            outcomes += [outcome_of_reply(r, substitutes) for r in result.replies]
-            if len(outcomes) >= len(calls):
-                break
-            reason = describe_status(result.status, result.detail, module)
-            if result.status == "infra_error":
-                from grader.errors import GraderFault
+        cuda = [on_cuda(c) for c in calls]
+        outcomes: list[Outcome] = [Outcome()] * len(calls)
+        for device in ("cpu", "cuda"):
+            where = [i for i, c in enumerate(cuda) if c == (device == "cuda")]
+            if where:
+                got = self._run(files, module, [calls[i] for i in where], {function: tuple(substitutes)},
+                                device, several=False)
+                for i, outcome in zip(where, got, strict=True):
+                    outcomes[i] = outcome
+        return outcomes
 
-                raise GraderFault(f"the sandbox failed while running {function}: {result.detail}")
-            attempts += 1
-            if result.status == "timeout" and rerun != len(outcomes) and attempts <= self.retries:
-                rerun = len(outcomes)  # give the timed-out call a second, fresh worker before charging it
+    def run_many(self, files: Mapping[str, Path], batches: Sequence[Batch]) -> list[list[Outcome]]:
+        """Several functions' calls; those of one module on CUDA go to one worker together, so CUDA
+        starts once per submission (``Job.functions``), not once per function."""
+        results: list[list[Outcome]] = [[] for _ in batches]
+        together: dict[str, list[int]] = defaultdict(list)
+        for b, batch in enumerate(batches):
+            if batch.module in files and batch.calls and all(on_cuda(c) for c in batch.calls):
+                together[batch.module].append(b)
+            else:
+                results[b] = self.run(files, batch.module, batch.function, batch.calls, substitutes=batch.substitutes)
+        for module, indices in together.items():
+            calls = [c for b in indices for c in batches[b].calls]
+            functions = {batches[b].function: tuple(batches[b].substitutes) for b in indices}
+            got = iter(self._run(files, module, calls, functions, "cuda", several=True))
+            for b in indices:
+                results[b] = [next(got) for _ in batches[b].calls]
+        return results
+
+    def _run(self, files: Mapping[str, Path], module: str, calls: Sequence[Call],
+             functions: Mapping[str, tuple[str, ...]], device: str, *, several: bool) -> list[Outcome]:
+        """Outcomes of ``calls`` (of the functions in ``functions``, each with its stand-ins), retried as
+        the class docstring says; a function's retries are its own, so its stalls cost no other function."""
+        outcomes: list[Outcome | None] = [None] * len(calls)
+        siblings = {name: path for name, path in files.items() if name != module}
+        pending = list(range(len(calls)))
+        attempts: Counter[str] = Counter()
+        rerun, infra = -1, 0
+        box = _sandbox()
+        only = next(iter(functions))
+
+        def function_of(i: int) -> str:
+            return calls[i].function if several else only
+
+        while pending:
+            first = function_of(pending[0])
+            job = box.Job(files[module], first, [self.request(calls[i]) for i in pending],
+                          functions[first] if not several else (), siblings, device=device,
+                          functions=functions if several else {})
+            result = self.sandbox.run(job)
+            for i, reply in zip(pending, result.replies, strict=False):
+                outcomes[i] = outcome_of_reply(reply, functions[function_of(i)])
+            done = len(result.replies)
+            if done >= len(pending):
+                break
+            if result.status == "infra_error":
+                infra += 1
+                if infra > self.infra_retries:
+                    from grader.errors import GraderFault
+
+                    raise GraderFault(f"the grading machine failed while running {first} "
+                                      f"({1 + self.infra_retries} tries, {device}): {result.detail}")
+                pending = pending[done:]
+                continue
+            failed = pending[done]
+            function = function_of(failed)
+            reason = describe_status(result.status, result.detail, module)
+            attempts[function] += 1
+            if result.status == "timeout" and rerun != failed and attempts[function] <= self.retries:
+                rerun = failed  # give the timed-out call a second, fresh worker before charging it
+                pending = pending[done:]
                 continue
             # The call that was running when the job ended is charged with it ...
-            outcomes.append(Outcome(failure=reason, stdout=result.stdout[-2000:]))
-            if result.status in ("import_error", "not_found") or attempts > self.retries:
-                # ... and the rest share its fate once retries are spent (or nothing can run at all).
-                outcomes += [Outcome(failure=reason)] * (len(calls) - len(outcomes))
-        return outcomes[: len(calls)]
+            outcomes[failed] = Outcome(failure=reason, stdout=result.stdout[-2000:])
+            rest = pending[done + 1:]
+            # ... and its function's other calls share its fate once its retries are spent (every function
+            # of the module, when nothing can run at all).
+            everything = result.status in ("import_error", "not_found")
+            shared = [i for i in rest if everything or (attempts[function] > self.retries
+                                                        and function_of(i) == function)]
+            for i in shared:
+                outcomes[i] = Outcome(failure=reason)
+            pending = [i for i in rest if i not in set(shared)]
+        return [o if o is not None else Outcome(failure="was not run") for o in outcomes]
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """One function's calls, for ``run_many``."""
+
+    module: str
+    function: str
+    calls: Sequence[Call]
+    substitutes: Sequence[str] = ()
+
+
+def run_many(runner: Runner, files: Mapping[str, Path], batches: Sequence[Batch]) -> list[list[Outcome]]:
+    """``runner.run_many`` where the runner has one (it may bundle), else one ``run`` per batch."""
+    many = getattr(runner, "run_many", None)
+    if many is not None:
+        return many(files, batches)  # type: ignore[no-any-return]
+    return [runner.run(files, b.module, b.function, b.calls, substitutes=b.substitutes) for b in batches]
+
+
+def on_cuda(call: Call) -> bool:
+    """Whether ``call`` sends a tensor on a CUDA device (it then runs in a CUDA job)."""
+    def cuda(value: Any) -> bool:
+        if isinstance(value, torch.Tensor):
+            return value.is_cuda
+        if isinstance(value, GradientFunction):
+            return cuda(value.a)
+        if isinstance(value, tuple | list):
+            return any(cuda(v) for v in value)
+        return False
+
+    return cuda(call.args) or cuda(tuple(call.kwargs.values()))
 
 
 class BudgetedRunner:
@@ -138,10 +235,17 @@ class BudgetedRunner:
     def run(self, files: Mapping[str, Path], module: str, function: str, calls: Sequence[Call], *,
             substitutes: Sequence[str] = ()) -> list[Outcome]:
         if time.monotonic() > self.deadline:
-            reason = (f"was not run: this submission used up its time budget of {self.budget_s:g} s "
-                      f"(its other functions kept running until they were stopped)")
-            return [Outcome(failure=reason)] * len(calls)
+            return [Outcome(failure=self._reason())] * len(calls)
         return self.inner.run(files, module, function, calls, substitutes=substitutes)
+
+    def run_many(self, files: Mapping[str, Path], batches: Sequence[Batch]) -> list[list[Outcome]]:
+        if time.monotonic() > self.deadline:
+            return [[Outcome(failure=self._reason())] * len(b.calls) for b in batches]
+        return run_many(self.inner, files, batches)
+
+    def _reason(self) -> str:
+        return (f"was not run: this submission used up its time budget of {self.budget_s:g} s "
+                f"(its other functions kept running until they were stopped)")
 
 
 def describe_status(status: str, detail: str, module: str) -> str:

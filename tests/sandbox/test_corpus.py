@@ -56,11 +56,12 @@ def _become(uid: int) -> None:
     os.setuid(uid)
 
 
-def run_case(sandbox: Sandbox, case: Case, tmp_path: Path, canaries: Canaries, listener: Listener) -> JobResult:
+def run_case(sandbox: Sandbox, case: Case, tmp_path: Path, canaries: Canaries, listener: Listener,
+             device: str = "cpu") -> JobResult:
     path = write_student(tmp_path, case.source)
     with same_uid_processes(sandbox, case) as same_uid:
         args = _args(case, canaries, listener, sandbox, same_uid)
-        return sandbox.run(Job(path, case.function, [Request("call", args)] * case.calls))
+        return sandbox.run(Job(path, case.function, [Request("call", args)] * case.calls, device=device))
 
 
 def check_nothing_leaked(result: JobResult, canaries: Canaries) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader.sandbox import Job, Limits, Opaque, Request, Sandbox, SandboxUnavailable, TensorValue, isolation
+from grader.sandbox import Job, Limits, Opaque, Request, Sandbox, SandboxUnavailable, isolation
 from grader.sandbox.api import JobResult
 from grader.sandbox.policy import REPO_ROOT
 from grader.sandbox.sandbox import DIR_PREFIX, _process_identity, _remove_stale_dirs, _State, classify
@@ -160,32 +160,6 @@ def test_unsafe_mode_still_kills_daemons(unsafe: Sandbox, tmp_path: Path) -> Non
     finally:
         for line in sandbox_processes(unsafe):
             os.kill(int(line.split()[1]), signal.SIGKILL)
-
-
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU: torch.cuda.is_available() is False")
-def test_cuda_job(tmp_path: Path) -> None:
-    """The zygote leaves CUDA alone (it cannot survive fork); each child initialises it itself."""
-    source = (
-        "import torch\n"
-        "def before():\n    return torch.cuda.is_initialized()\n"
-        "def f(x):\n    return x * 2, torch.cuda.is_initialized()\n"
-    )
-    path = write_student(tmp_path, source)
-    with Sandbox(device="cuda", limits=Limits(wall_s=60)) as box:
-        fresh = box.run(Job(path, "before", [Request()]))
-        assert fresh.status == "ok", fresh.detail + fresh.stderr
-        assert fresh.replies[0].value is False
-        x = torch.arange(3.0, device="cuda")
-        result = box.run(Job(path, "f", [Request("call", (x,))] * 2))
-        assert result.status == "ok", result.detail + result.stderr
-        value, initialised = result.replies[1].value  # type: ignore[misc]
-        assert isinstance(value, TensorValue)
-        assert value.device.startswith("cuda")
-        assert torch.equal(value.tensor, torch.arange(3.0) * 2)
-        assert initialised is True
-        again = box.run(Job(path, "f", [Request("call", (x,))]))  # a second child initialises CUDA again
-        assert again.status == "ok", again.detail + again.stderr
 
 
 @pytest.mark.parametrize(

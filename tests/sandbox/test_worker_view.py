@@ -45,7 +45,7 @@ def test_worker_holds_no_trusted_code_or_secrets(sandbox: Sandbox, tmp_path: Pat
         assert not inside_repo or "site-packages" in entry, entry
     assert "_EditableFinder" not in seen["meta_path"]  # type: ignore[operator]
     assert seen["env"] == sorted(["HOME", "TMPDIR", "PATH", "LC_ALL", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                                  "OPENBLAS_NUM_THREADS"])
+                                  "OPENBLAS_NUM_THREADS", "CUDA_VISIBLE_DEVICES"])  # "": a CPU job sees no GPU
     assert "/tmp/" in str(seen["cwd"])
     fds = seen["fds"]
     assert isinstance(fds, list)
