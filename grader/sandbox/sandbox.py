@@ -360,7 +360,8 @@ class Sandbox:
         the policy's, its job dirs (box read, tmp written) and its own /proc entry."""
         p, cuda = self.policy, device == "cuda"
         return ([*p.read, *(p.cuda_read if cuda else []), str(self._dir), "/proc/self"], list(p.list_only),
-                [*p.devices, *(p.cuda_devices if cuda else [])], [str(self._dir), *(p.cuda_write if cuda else [])])
+                [*p.devices, *(p.cuda_devices if cuda else [])],
+                [str(self._dir), *([*p.cuda_write, "/proc/self/task"] if cuda else [])])
 
     def _get_zygote(self) -> ZygoteProcess:
         with self._lock:

@@ -120,6 +120,7 @@ class Trace:
     refused: Counter[str] = field(default_factory=Counter)  # "name(args) -> verdict"
     accesses: list[Access] = field(default_factory=list)
     ioctls: Counter[str] = field(default_factory=Counter)  # device path -> count
+    sockets: Counter[str] = field(default_factory=Counter)  # "bind PATH" / "connect @NAME" -> count
     errors: list[str] = field(default_factory=list)
 
 
@@ -199,6 +200,12 @@ class Supervisor(threading.Thread):
             if ret != isolation.RET_ALLOW:
                 shown = ", ".join(hex(a) for a in args[:3])
                 self.trace.refused[f"{name}({shown}) -> {verdict(ret)}"] += 1
+        if name in ("bind", "connect"):  # where a unix socket goes: a path, or an abstract name (@…)
+            data = _read_bytes(tid, args[1], min(args[2], 110))
+            if data and int.from_bytes(data[:2], "little") == 1:
+                where = data[2:].split(b"\0", 1)[0] if data[2:3] != b"\0" else b"@" + data[3:].rstrip(b"\0")
+                self.trace.sockets[f"{name} {where.decode(errors='replace')}"] += 1
+            return
         if name == "ioctl":
             target = _fd_path(tid, args[0])
             if target.startswith("/dev/"):
@@ -230,6 +237,15 @@ def _readlink(path: str) -> str:
 
 def _fd_path(tid: int, fd: int) -> str:
     return _readlink(f"/proc/{tid}/fd/{_signed(fd)}")
+
+
+def _read_bytes(tid: int, address: int, size: int) -> bytes | None:
+    try:
+        with open(f"/proc/{tid}/mem", "rb", buffering=0) as mem:
+            mem.seek(address)
+            return mem.read(size)
+    except (OSError, ValueError, OverflowError):
+        return None
 
 
 def _read_string(tid: int, address: int) -> str | None:
@@ -306,7 +322,7 @@ def refused_accesses(trace: Trace, grants: Grants) -> Counter[str]:
     return found
 
 
-def report(trace: Trace, grants: Grants | None, out: list[str]) -> None:
+def report(trace: Trace, grants: Grants | None, out: list[str], verbose: bool = False) -> None:
     out.append(f"   {sum(trace.calls.values())} traced calls: "
                + ", ".join(f"{n}×{c}" for n, c in trace.calls.most_common()))
     out.append("   seccomp would refuse:" + ("" if trace.refused else " nothing"))
@@ -315,6 +331,9 @@ def report(trace: Trace, grants: Grants | None, out: list[str]) -> None:
         refused = refused_accesses(trace, grants)
         out.append("   Landlock would refuse:" + ("" if refused else " nothing"))
         out += [f"     {count:5} × {line}" for line, count in sorted(refused.items())]
+    out.append("   unix sockets: " + (", ".join(f"{k} ×{v}" for k, v in trace.sockets.items()) or "none"))
+    if verbose:
+        out += [f"   access: {a.right:9} {a.path}  ({a.call})" for a in trace.accesses]
     out.append("   device ioctls: " + (", ".join(f"{k} ×{v}" for k, v in trace.ioctls.most_common(8)) or "none"))
     out += [f"   supervisor error: {e}" for e in trace.errors[:5]]
 
@@ -387,7 +406,7 @@ def _canary(device: str, source: str, trace_landlock: bool | None, lines: list[s
     if result.status != "ok":
         lines.append(f"   detail: {result.detail}\n   stderr: {result.stderr[-1500:]}")
     if trace_landlock is not None:
-        report(supervisor.trace, grants, lines)
+        report(supervisor.trace, grants, lines, verbose=trace_landlock)
     return result.status == "ok" and reply is not None and reply.raised is None
 
 

@@ -343,7 +343,10 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
     # The whole box: the module and its siblings (the submission's other files), nothing else.
     job_rules = [(fd, named["read"]) for fd in isolation.open_paths([os.path.dirname(box_file)]) + own]
     job_rules += [(fd, named["write"]) for fd in isolation.open_paths([tmp_dir])]
-    if len(job_rules) != 3:
+    if cuda:  # CUDA names its helper threads (pthread_setname_np → /proc/self/task/<tid>/comm); refused,
+        # its start fails with error 304.  Only this process's own threads' files: its own name, timers.
+        job_rules += [(fd, isolation.FS_WRITE_FILE) for fd in isolation.open_paths(["/proc/self/task"])]
+    if len(job_rules) != 3 + cuda:
         raise isolation.IsolationError(2, f"cannot open the box of {box_file} or tmp dir {tmp_dir}")
     ruleset = isolation.landlock_ruleset(zygote.abi, static + job_rules)
     for fd, _ in static + job_rules:
