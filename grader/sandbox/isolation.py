@@ -347,14 +347,16 @@ def rights(abi: int) -> dict[str, int]:
     }
 
 
-def landlock_ruleset(abi: int, rules: Iterable[tuple[int, int]]) -> int:
+def landlock_ruleset(abi: int, rules: Iterable[tuple[int, int]],
+                     scopes: int = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL) -> int:
     """A ruleset fd allowing ``rights`` beneath each ``(fd, rights)``; every other filesystem access is
-    denied, TCP bind/connect denied (ABI ≥ 4), signals and abstract unix sockets scoped (ABI ≥ 6)."""
+    denied, TCP bind/connect denied (ABI ≥ 4), signals and abstract unix sockets scoped (ABI ≥ 6;
+    ``scopes``: fewer only for diagnostics)."""
     handled = _handled_fs(abi)
     attr = _RulesetAttr(
         handled,
         (NET_BIND_TCP | NET_CONNECT_TCP) if abi >= 4 else 0,
-        (SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL) if abi >= 6 else 0,
+        scopes if abi >= 6 else 0,
     )
     size = 24 if abi >= 6 else 16 if abi >= 4 else 8
     ruleset = _check(

@@ -251,6 +251,7 @@ class Sandbox:
     # on any machine); trace syscalls instead of refusing them (grader/sandbox/trace.py), Landlock on/off.
     cuda_fault: str | None = None
     trace_landlock: bool | None = None
+    trace_scopes: int | None = None  # Landlock scopes (isolation.SCOPE_*) instead of all of them
 
     def __init__(
         self,
@@ -351,6 +352,7 @@ class Sandbox:
             log_path=self._dir / "zygote.log",
             userns=self.allow_userns,
             extra={"cuda_fault": self.cuda_fault, "trace_landlock": self.trace_landlock,
+                   "trace_scopes": self.trace_scopes,
                    # each concurrent CUDA worker gets its share of the GPU's memory (torch's allocator)
                    "cuda_memory_fraction": round(0.9 / self.jobs, 4)},
         )

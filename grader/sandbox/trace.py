@@ -348,7 +348,8 @@ CANARY_SOURCE = (
 
 def parse_variant(text: str) -> dict[str, list[str]]:
     """``read=PATH,write=PATH,device=PATH,syscall=NAME`` (repeatable keys) → extra CUDA grants."""
-    extra: dict[str, list[str]] = {k: [] for k in ("read", "write", "device", "syscall", "noread", "nosyscall")}
+    extra: dict[str, list[str]] = {k: [] for k in ("read", "write", "device", "syscall", "noread", "nosyscall",
+                                                   "scopes")}
     for item in filter(None, (part.strip() for part in text.split(";"))):
         key, _, value = item.partition("=")
         if key not in extra or not value:
@@ -384,6 +385,10 @@ def _canary(device: str, source: str, trace_landlock: bool | None, lines: list[s
                                + extra["syscall"])
 
         Traced.trace_landlock = trace_landlock
+        if extra and extra["scopes"]:  # Landlock scopes kept: signal, socket, both or none
+            Traced.trace_scopes = sum({"signal": isolation.SCOPE_SIGNAL, "socket": isolation.SCOPE_ABSTRACT_UNIX_SOCKET,
+                                       "both": isolation.SCOPE_SIGNAL | isolation.SCOPE_ABSTRACT_UNIX_SOCKET,
+                                       "none": 0}[v] for v in extra["scopes"])
         with Traced(device=device, limits=Limits(wall_s=300, cpu_s=300)) as box:
             pid = box.zygote_pid
             assert pid is not None

@@ -348,7 +348,9 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
         job_rules += [(fd, isolation.FS_WRITE_FILE) for fd in isolation.open_paths(["/proc/self/task"])]
     if len(job_rules) != 3 + cuda:
         raise isolation.IsolationError(2, f"cannot open the box of {box_file} or tmp dir {tmp_dir}")
-    ruleset = isolation.landlock_ruleset(zygote.abi, static + job_rules)
+    scopes = zygote.config.get("trace_scopes")  # diagnostics only (grader/sandbox/trace.py --variant scopes=…)
+    ruleset = isolation.landlock_ruleset(zygote.abi, static + job_rules,
+                                         *([int(scopes)] if isinstance(scopes, int) else []))
     for fd, _ in static + job_rules:
         os.close(fd)
     # Without a uid or user namespace of its own, RLIMIT_NPROC also counts the instructor's processes.
