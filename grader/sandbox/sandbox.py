@@ -363,7 +363,7 @@ class Sandbox:
         p, cuda = self.policy, device == "cuda"
         return ([*p.read, *(p.cuda_read if cuda else []), str(self._dir), "/proc/self"], list(p.list_only),
                 [*p.devices, *(p.cuda_devices if cuda else [])],
-                [str(self._dir), *([*p.cuda_write, "/proc/self/task"] if cuda else [])])
+                [str(self._dir), *([*p.cuda_write, "/proc/self"] if cuda else [])])
 
     def _get_zygote(self) -> ZygoteProcess:
         with self._lock:

@@ -339,14 +339,17 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
     elif zygote.userns:
         isolation.enter_user_namespace(tmp_dir, int(limits["tmp_mb"]))
     named = isolation.rights(zygote.abi)
-    own = isolation.open_paths(["/proc/self"])
+    # Its own /proc entry, and in a CUDA job writable too: CUDA names its helper threads
+    # (pthread_setname_np opens /proc/self/task/<tid>/comm read-write) and its start fails with error 304
+    # when that is refused.  The rule goes on the pid dir: one on its task/ subdir did not hold (procfs
+    # makes those dentries anew).  Only this process's own files; DAC and Landlock's ptrace rules still
+    # keep every other process's out of reach.
+    own_rights = named["read"] | (isolation.FS_WRITE_FILE if cuda else 0)
+    own = [(fd, own_rights) for fd in isolation.open_paths(["/proc/self"])]
     # The whole box: the module and its siblings (the submission's other files), nothing else.
-    job_rules = [(fd, named["read"]) for fd in isolation.open_paths([os.path.dirname(box_file)]) + own]
+    job_rules = [(fd, named["read"]) for fd in isolation.open_paths([os.path.dirname(box_file)])] + own
     job_rules += [(fd, named["write"]) for fd in isolation.open_paths([tmp_dir])]
-    if cuda:  # CUDA names its helper threads (pthread_setname_np → /proc/self/task/<tid>/comm); refused,
-        # its start fails with error 304.  Only this process's own threads' files: its own name, timers.
-        job_rules += [(fd, isolation.FS_WRITE_FILE) for fd in isolation.open_paths(["/proc/self/task"])]
-    if len(job_rules) != 3 + cuda:
+    if len(job_rules) != 3:
         raise isolation.IsolationError(2, f"cannot open the box of {box_file} or tmp dir {tmp_dir}")
     scopes = zygote.config.get("trace_scopes")  # diagnostics only (grader/sandbox/trace.py --variant scopes=…)
     ruleset = isolation.landlock_ruleset(zygote.abi, static + job_rules,
