@@ -122,6 +122,7 @@ class Zygote:
             (self.cuda_rules, "read", self.policy.cuda_read),
             (self.cuda_rules, "device", self.policy.cuda_devices),
             (self.cuda_rules, "write", self.policy.cuda_write),
+            (self.cuda_rules, "write_file", self.policy.cuda_write_files),
         ):
             rules += [(_move_high(fd), named[kind]) for fd in isolation.open_paths(paths)]
 
@@ -339,23 +340,24 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
     elif zygote.userns:
         isolation.enter_user_namespace(tmp_dir, int(limits["tmp_mb"]))
     named = isolation.rights(zygote.abi)
-    # Its own /proc entry, and in a CUDA job writable too: CUDA names its helper threads
-    # (pthread_setname_np opens /proc/self/task/<tid>/comm read-write) and its start fails with error 304
-    # when that is refused.  The rule goes on the pid dir: one on its task/ subdir did not hold (procfs
-    # makes those dentries anew).  Only this process's own files; DAC and Landlock's ptrace rules still
-    # keep every other process's out of reach.
-    own_rights = named["read"] | (isolation.FS_WRITE_FILE if cuda else 0)
-    own = [(fd, own_rights) for fd in isolation.open_paths(["/proc/self"])]
+    # Its own /proc entry; in a CUDA job also writable with truncation: CUDA's start writes its helper
+    # threads' names to /proc/self/task/<tid>/comm opened with O_TRUNC, and fails with error 304 when that
+    # is refused (bisected on an H200: write without truncate still failed).  Only this process's own
+    # files; every other process's /proc entry stays unreadable.  Verified on the GPU exactly as written
+    # here, the fds kept open included.
+    own_rights = named["read"] | (isolation.FS_WRITE_FILE | isolation.FS_TRUNCATE if cuda else 0)
+    own = [(fd, own_rights) for fd in isolation.open_paths(["/proc/self", *(["/proc/self/task"] if cuda else [])])]
     # The whole box: the module and its siblings (the submission's other files), nothing else.
     job_rules = [(fd, named["read"]) for fd in isolation.open_paths([os.path.dirname(box_file)])] + own
     job_rules += [(fd, named["write"]) for fd in isolation.open_paths([tmp_dir])]
-    if len(job_rules) != 3:
+    if len(job_rules) != 3 + cuda:
         raise isolation.IsolationError(2, f"cannot open the box of {box_file} or tmp dir {tmp_dir}")
     scopes = zygote.config.get("trace_scopes")  # diagnostics only (grader/sandbox/trace.py --variant scopes=…)
     ruleset = isolation.landlock_ruleset(zygote.abi, static + job_rules,
                                          *([int(scopes)] if isinstance(scopes, int) else []))
     for fd, _ in static + job_rules:
-        os.close(fd)
+        if not (cuda and (fd, own_rights) in own):  # a CUDA job keeps its own /proc entries open
+            os.close(fd)
     # Without a uid or user namespace of its own, RLIMIT_NPROC also counts the instructor's processes.
     shared = not zygote.root and not zygote.userns
     nproc = int(limits["threads"]) + (isolation.tasks_of_uid(os.getuid()) - 1 if shared else 0)
