@@ -348,6 +348,13 @@ def rights(abi: int) -> dict[str, int]:
     }
 
 
+def own_proc_rights(named: dict[str, int], cuda: bool) -> int:
+    """A worker's rights on its own /proc entry.  A CUDA job's may also write with truncation: CUDA's
+    start writes its helper threads' names to /proc/self/task/<tid>/comm opened with O_TRUNC and fails
+    with error 304 when that is refused (bisected on an H200: write without truncate still failed)."""
+    return named["read"] | (FS_WRITE_FILE | FS_TRUNCATE if cuda else 0)
+
+
 def landlock_ruleset(abi: int, rules: Iterable[tuple[int, int]],
                      scopes: int = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL) -> int:
     """A ruleset fd allowing ``rights`` beneath each ``(fd, rights)``; every other filesystem access is

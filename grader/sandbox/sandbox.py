@@ -357,13 +357,16 @@ class Sandbox:
                    "cuda_memory_fraction": round(0.9 / self.jobs, 4)},
         )
 
-    def worker_grants(self, device: str = "cpu") -> tuple[list[str], list[str], list[str], list[str]]:
-        """(read, list_only, devices, write) paths a job's worker may use (for grader/sandbox/trace.py):
-        the policy's, its job dirs (box read, tmp written) and its own /proc entry."""
+    def worker_grants(self, device: str = "cpu") -> list[tuple[str, int]]:
+        """The Landlock rules (path, rights) a job's worker gets, for grader/sandbox/trace.py: the policy's,
+        its job dir (box read, tmp written: all job dirs lie beneath ``_dir``) and its own /proc entry."""
         p, cuda = self.policy, device == "cuda"
-        return ([*p.read, *(p.cuda_read if cuda else []), str(self._dir), "/proc/self"], list(p.list_only),
-                [*p.devices, *(p.cuda_devices if cuda else [])],
-                [str(self._dir), *([*p.cuda_write, "/proc/self"] if cuda else [])])
+        named = isolation.rights(max(isolation.landlock_abi(), 1))
+        kinds = [("read", p.read), ("list", p.list_only), ("device", p.devices)]
+        if cuda:
+            kinds += [("read", p.cuda_read), ("device", p.cuda_devices), ("write", p.cuda_write)]
+        rules = [(path, named[kind]) for kind, paths in kinds for path in paths]
+        return rules + [(str(self._dir), named["write"]), ("/proc/self", isolation.own_proc_rights(named, cuda))]
 
     def _get_zygote(self) -> ZygoteProcess:
         with self._lock:

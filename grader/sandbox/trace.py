@@ -110,8 +110,8 @@ class Access:
     """One file access the worker made: the path, what it asked for, and which Landlock right that needs."""
 
     call: str
-    path: str
-    right: str  # read_file | read_dir | write | ioctl_dev | execute | make | remove | none
+    path: str  # for calls that change a directory's entries (mkdir, unlink, …): that directory
+    rights: int  # the Landlock access rights (isolation.FS_*) the call needs there; 0: none checked
 
 
 @dataclass
@@ -221,7 +221,7 @@ class Supervisor(threading.Thread):
             base = _fd_path(tid, args[dirfd_at]) if dirfd_at is not None and _signed(args[dirfd_at]) != AT_FDCWD \
                 else _readlink(f"/proc/{tid}/cwd")
             path = os.path.join(base, path)
-        self.trace.accesses.append(Access(name, path, _right(name, args)))
+        self.trace.accesses.append(Access(name, *_rights(name, args, path)))
 
 
 def _signed(value: int) -> int:
@@ -260,65 +260,69 @@ def _read_string(tid: int, address: int) -> str | None:
     return data.split(b"\0", 1)[0].decode(errors="replace")
 
 
-def _right(name: str, args: list[int]) -> str:
-    if name in ("open", "openat", "openat2", "creat"):
-        flags = 0o1101 if name == "creat" else args[1] if name == "open" else args[2]
-        if name == "openat2":
-            return "read_file"  # flags live in a struct; rare
-        if flags & O_PATH:
-            return "none"
-        if flags & O_ACCMODE in (O_WRONLY, O_RDWR) or flags & (O_CREAT | O_TRUNC):
-            return "write"
-        return "read_dir" if flags & O_DIRECTORY else "read_file"
+FS = {name: 1 << bit for bit, name in enumerate((
+    "execute", "write_file", "read_file", "read_dir", "remove_dir", "remove_file", "make_char", "make_dir",
+    "make_reg", "make_sock", "make_fifo", "make_block", "make_sym", "refer", "truncate", "ioctl_dev"))}
+ON_PARENT = {"mkdir": "make_dir", "mkdirat": "make_dir", "mknod": "make_reg", "mknodat": "make_reg",
+             "unlink": "remove_file", "unlinkat": "remove_file", "rmdir": "remove_dir", "rename": "make_reg",
+             "renameat": "make_reg", "renameat2": "make_reg", "symlink": "make_sym", "symlinkat": "make_sym"}
+
+
+def _rights(name: str, args: list[int], path: str) -> tuple[str, int]:
+    """(where, Landlock rights needed) for one call on ``path``, as the kernel checks them."""
+    if name in ON_PARENT:
+        return os.path.dirname(path.rstrip("/")) or "/", FS[ON_PARENT[name]]
     if name in ("execve", "execveat"):
-        return "execute"
-    if name in ("mkdir", "mkdirat", "mknod", "mknodat", "rename", "renameat", "renameat2"):
-        return "make"
-    if name in ("unlink", "unlinkat", "rmdir"):
-        return "remove"
-    if name in ("truncate", "chmod", "fchmodat"):
-        return "write"
-    return "none"  # stat, access, readlink, ...: Landlock does not check these
+        return path, FS["execute"]
+    if name == "truncate":
+        return path, FS["truncate"]
+    if name not in ("open", "openat", "openat2", "creat"):
+        return path, 0  # stat, access, readlink, chdir, …: Landlock does not check these
+    flags = 0o1101 if name == "creat" else args[1] if name == "open" else args[2] if name == "openat" else 0
+    if flags & O_PATH:
+        return path, 0
+    mode = flags & O_ACCMODE
+    needed = (FS["write_file"] if mode in (O_WRONLY, O_RDWR) else 0) | (FS["truncate"] if flags & O_TRUNC else 0)
+    if mode in (0, O_RDWR):
+        needed |= FS["read_dir"] if flags & O_DIRECTORY or os.path.isdir(path) else FS["read_file"]
+    if flags & O_CREAT and not os.path.exists(path):
+        return os.path.dirname(path) or "/", FS["make_reg"]
+    return path, needed
+
+
+def describe(rights: int) -> str:
+    return "+".join(name for name, bit in FS.items() if rights & bit) or "none"
 
 
 @dataclass(frozen=True)
 class Grants:
-    """The Landlock rules a worker gets, as paths: what ``zygote._isolate`` gives a job."""
+    """The Landlock rules a worker gets, as (path, rights) pairs (``Sandbox.worker_grants``).  A path gets
+    the union of the rights of every rule on it or on a directory above it, as in the kernel."""
 
-    read: tuple[str, ...]
-    list_only: tuple[str, ...]
-    devices: tuple[str, ...]
-    write: tuple[str, ...]
+    rules: tuple[tuple[str, int], ...]
 
-    def allows(self, path: str, right: str) -> bool:
-        if right == "none":
-            return True
-        real = os.path.realpath(path) if not path.startswith("/proc/") else path
-        if os.path.isdir(real) and right == "read_file":
-            right = "read_dir"
-
-        def beneath(roots: Iterable[str]) -> bool:
-            return any(real == r or real.startswith(r.rstrip("/") + "/") for r in roots)
-
-        if right in ("read_file", "read_dir", "execute") and beneath(self.read):
-            return True
-        if right == "read_dir" and beneath(self.list_only):
-            return True
-        if right in ("read_file", "write", "ioctl_dev") and beneath(self.devices):
-            return True
-        return right in ("read_file", "read_dir", "write", "make", "remove") and beneath(self.write)
+    def missing(self, path: str, needed: int) -> int:
+        """The rights ``needed`` that no rule grants at ``path`` (0: allowed)."""
+        if not needed:
+            return 0
+        real = path if path.startswith("/proc/") else os.path.realpath(path)
+        granted = 0
+        for root, rights in self.rules:
+            if real == root or real.startswith(root.rstrip("/") + "/"):
+                granted |= rights
+        return needed & ~granted
 
 
 def refused_accesses(trace: Trace, grants: Grants) -> Counter[str]:
     found: Counter[str] = Counter()
     for access in trace.accesses:
-        if not grants.allows(access.path, access.right):
+        missing = grants.missing(access.path, access.rights)
+        if missing:
             path = re.sub(r"/proc/\d+/", "/proc/<pid>/", access.path)
-            found[f"{access.right:9} {path}  ({access.call})"] += 1
+            found[f"{describe(missing):11} {path}  ({access.call})"] += 1
     for line, count in trace.ioctls.items():
-        device = line.split(" request ")[0]
-        if not grants.allows(device, "ioctl_dev"):
-            found[f"ioctl_dev  {line}"] += count
+        if grants.missing(line.split(" request ")[0], FS["ioctl_dev"]):
+            found[f"ioctl_dev   {line}"] += count
     return found
 
 
@@ -333,7 +337,7 @@ def report(trace: Trace, grants: Grants | None, out: list[str], verbose: bool = 
         out += [f"     {count:5} × {line}" for line, count in sorted(refused.items())]
     out.append("   unix sockets: " + (", ".join(f"{k} ×{v}" for k, v in trace.sockets.items()) or "none"))
     if verbose:
-        out += [f"   access: {a.right:9} {a.path}  ({a.call})" for a in trace.accesses]
+        out += [f"   access: {describe(a.rights):11} {a.path}  ({a.call})" for a in trace.accesses]
     out.append("   device ioctls: " + (", ".join(f"{k} ×{v}" for k, v in trace.ioctls.most_common(8)) or "none"))
     out += [f"   supervisor error: {e}" for e in trace.errors[:5]]
 
@@ -402,7 +406,7 @@ def _canary(device: str, source: str, trace_landlock: bool | None, lines: list[s
             supervisor.stop.set()
             if trace_landlock is not None:
                 supervisor.join(5)
-            grants = Grants(*(tuple(paths) for paths in box.worker_grants(device)))
+            grants = Grants(tuple(box.worker_grants(device)))
     reply = result.replies[0] if result.replies else None
     how = "as graded" if trace_landlock is None else f"traced, Landlock {'on' if trace_landlock else 'off'}"
     if extra:

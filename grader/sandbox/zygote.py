@@ -340,12 +340,9 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
     elif zygote.userns:
         isolation.enter_user_namespace(tmp_dir, int(limits["tmp_mb"]))
     named = isolation.rights(zygote.abi)
-    # Its own /proc entry; in a CUDA job also writable with truncation: CUDA's start writes its helper
-    # threads' names to /proc/self/task/<tid>/comm opened with O_TRUNC, and fails with error 304 when that
-    # is refused (bisected on an H200: write without truncate still failed).  Only this process's own
-    # files; every other process's /proc entry stays unreadable.  Verified on the GPU exactly as written
-    # here, the fds kept open included.
-    own_rights = named["read"] | (isolation.FS_WRITE_FILE | isolation.FS_TRUNCATE if cuda else 0)
+    # Its own /proc entry (isolation.own_proc_rights: in a CUDA job writable too); every other process's
+    # stays unreadable.  Verified on the GPU exactly as written here, the fds kept open included.
+    own_rights = isolation.own_proc_rights(named, cuda)
     own = [(fd, own_rights) for fd in isolation.open_paths(["/proc/self", *(["/proc/self/task"] if cuda else [])])]
     # The whole box: the module and its siblings (the submission's other files), nothing else.
     job_rules = [(fd, named["read"]) for fd in isolation.open_paths([os.path.dirname(box_file)])] + own
