@@ -344,7 +344,6 @@ def rights(abi: int) -> dict[str, int]:
         "list": FS_READ_DIR,
         "device": FS_READ_FILE | FS_WRITE_FILE | FS_IOCTL_DEV,
         "write": handled & ~FS_EXECUTE,
-        "write_file": FS_WRITE_FILE,  # write to existing files only: no reading, listing or creating
     }
 
 

@@ -84,7 +84,6 @@ CUDA_READ = (
 )
 CUDA_DEVICES = ("/dev/nvidia*",)  # nvidiactl, nvidia0…, nvidia-uvm(-tools), nvidia-caps/: read, write, ioctl
 CUDA_WRITE: tuple[str, ...] = ()
-CUDA_WRITE_FILES: tuple[str, ...] = ()
 # socket(AF_UNIX, SOCK_SEQPACKET): the driver opens one at start; every other socket stays refused.
 CUDA_SYSCALLS: tuple[str, ...] = (UNIX_SEQPACKET,)
 
@@ -101,7 +100,6 @@ class Policy:
     cuda_read: list[str] = field(default_factory=list)
     cuda_devices: list[str] = field(default_factory=list)
     cuda_write: list[str] = field(default_factory=list)
-    cuda_write_files: list[str] = field(default_factory=list)  # write to existing files beneath, nothing else
     cuda_syscalls: list[str] = field(default_factory=list)  # seccomp lets these through (isolation._COMMON_DENY)
 
 
@@ -380,7 +378,6 @@ def build(device: str = "cpu", path: list[str] | None = None, repo: Path = REPO_
         cuda_read=[p for p in _fewest(cuda.read) if not any(a in granted for a in (p, *_ancestors(p)))],
         cuda_devices=sorted({p for pattern in CUDA_DEVICES for p in glob.glob(pattern)}),
         cuda_write=[p for p in CUDA_WRITE if os.path.exists(p)],
-        cuda_write_files=[p for p in CUDA_WRITE_FILES if os.path.exists(p)],
         cuda_syscalls=list(CUDA_SYSCALLS),
     )
 

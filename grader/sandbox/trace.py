@@ -353,7 +353,7 @@ CANARY_SOURCE = (
 def parse_variant(text: str) -> dict[str, list[str]]:
     """``read=PATH,write=PATH,device=PATH,syscall=NAME`` (repeatable keys) → extra CUDA grants."""
     extra: dict[str, list[str]] = {k: [] for k in ("read", "write", "device", "syscall", "noread", "nosyscall",
-                                                   "scopes", "writeonly")}
+                                                   "scopes")}
     for item in filter(None, (part.strip() for part in text.split(";"))):
         key, _, value = item.partition("=")
         if key not in extra or not value:
@@ -384,7 +384,6 @@ def _canary(device: str, source: str, trace_landlock: bool | None, lines: list[s
                     return built
                 return replace(built, cuda_read=[p for p in built.cuda_read if p not in extra["noread"]]
                                + extra["read"], cuda_write=built.cuda_write + extra["write"],
-                               cuda_write_files=built.cuda_write_files + extra["writeonly"],
                                cuda_devices=built.cuda_devices + extra["device"],
                                cuda_syscalls=[c for c in built.cuda_syscalls if c not in extra["nosyscall"]]
                                + extra["syscall"])

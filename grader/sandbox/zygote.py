@@ -122,7 +122,6 @@ class Zygote:
             (self.cuda_rules, "read", self.policy.cuda_read),
             (self.cuda_rules, "device", self.policy.cuda_devices),
             (self.cuda_rules, "write", self.policy.cuda_write),
-            (self.cuda_rules, "write_file", self.policy.cuda_write_files),
         ):
             rules += [(_move_high(fd), named[kind]) for fd in isolation.open_paths(paths)]
 
