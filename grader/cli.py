@@ -53,12 +53,18 @@ def grade(
 
 
 @app.command()
-def check(folder: Annotated[Path, typer.Argument(help="Folder with your exercise files.")] = Path("exercises")
+def check(folder: Annotated[Path, typer.Argument(help="Folder with your exercise files.")] = Path("exercises"),
+          verbose: Annotated[bool, typer.Option("--verbose", "-v",
+                                                help="Every failing check with its counter-example.")] = False,
           ) -> None:
-    """Check your own exercise files against the public properties (hidden tests also count)."""
+    """Check your own exercise files against the public properties (hidden tests also count).
+
+    Exit status 0 only when every public check passes, 1 when one fails, 2 on a usage error."""
+    from grader.check import all_passed
     from grader.check import check as run_check
 
-    _run(run_check, folder)
+    results = _run(run_check, folder, verbose=verbose)
+    raise typer.Exit(0 if all_passed(results) else 1)
 
 
 @app.command()

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 # The public side of the suite: what the bundle's check needs and nothing that knows the answers.
 PUBLIC_MODULES = (
     "grader/__init__.py", "grader/errors.py", "grader/check/__init__.py",
+    "grader/grade/__init__.py", "grader/grade/report.py",  # failure_text: check words failures as feedback does
     "grader/suite/__init__.py", "grader/suite/model.py", "grader/suite/compare.py", "grader/suite/contract.py",
     "grader/suite/strategies.py", "grader/suite/examples.py", "grader/suite/engine.py", "grader/suite/shrink.py",
     "grader/suite/runners.py", "grader/suite/registry.py",
@@ -28,6 +29,7 @@ Check yourself (needs Python ≥ 3.10 with torch, hypothesis, rich):
 
 ```sh
 python check.py            # runs the public checks on ./exercises
+python check.py -v         # ... and shows every failing check with its counter-example
 python check.py path/to/my/folder
 ```
 
@@ -38,14 +40,26 @@ Submit `optimizers.py`, `epochs.py` and `regression.py`. They may import each ot
 your `adam_step`): each function is graded on its own, so a bug in a helper costs marks once, there.
 """
 
-CHECK_SCRIPT = '''"""Run the public checks on your exercise files: python check.py [FOLDER]."""
+CHECK_SCRIPT = '''"""Run the public checks on your exercise files: python check.py [-v] [FOLDER].
+
+Exit status 0 only when every public check passes."""
+import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grader.check import check  # noqa: E402
+from grader.check import all_passed, check  # noqa: E402
+from grader.errors import OptigradeError  # noqa: E402
 
-check(Path(sys.argv[1] if len(sys.argv) > 1 else "exercises"))
+parser = argparse.ArgumentParser(description="Run the public checks on your exercise files.")
+parser.add_argument("folder", nargs="?", default="exercises", help="the folder with your files (default: exercises)")
+parser.add_argument("-v", "--verbose", action="store_true", help="every failing check with its counter-example")
+args = parser.parse_args()
+try:
+    results = check(Path(args.folder), verbose=args.verbose)
+except OptigradeError as exc:
+    sys.exit(f"error: {exc}")
+sys.exit(0 if all_passed(results) else 1)
 '''
 
 
