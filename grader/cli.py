@@ -68,11 +68,15 @@ def check(folder: Annotated[Path, typer.Argument(help="Folder with your exercise
 
 
 @app.command()
-def release(out: Annotated[Path, typer.Option("-o", "--out", help="New folder for the student bundle.")]) -> None:
-    """Write the student bundle: stubs, public checks, a check script and a README."""
+def release(out: Annotated[Path, typer.Option("-o", "--out", help="New folder for the student bundle.")],
+            notebook: Annotated[bool, typer.Option("--notebook", help="Also write exercises.ipynb, the Jupyter/Colab "
+                                                   "edition with a check cell under each function.")] = False,
+            ) -> None:
+    """Write the student bundle: stubs, public checks, a check script and a README (and, with --notebook,
+    the notebook edition)."""
     from grader.release import release as write_release
 
-    files = _run(write_release, out)
+    files = _run(write_release, out, notebook=notebook)
     console.print(f"Wrote {len(files)} files to {out}")
 
 
