@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from grader.errors import OptigradeError
 
@@ -21,7 +22,7 @@ def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return fn(*args, **kwargs)
     except OptigradeError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {escape(str(exc))}")  # a message is text: "[notebook]" is no markup
         raise typer.Exit(2) from None
 
 

@@ -75,6 +75,10 @@ def release(out: Path, *, notebook: bool = False) -> list[Path]:
         raise UsageError(f"{out} is a file; expected a new or empty folder for the bundle. Fix: -o {out}-bundle")
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"{out} is not empty; give a new folder for the bundle (it is written from scratch)")
+    if notebook:
+        from grader.release.notebook import require_nbformat
+
+        require_nbformat()
     written = []
     for path, text in expected_stubs().items():
         target = out / "exercises" / path.name

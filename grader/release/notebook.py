@@ -77,11 +77,7 @@ def notebook_cells(stubs: dict[str, str], checks_zip: bytes) -> list[Any]:
 
 def write_notebook(out: Path, stubs: dict[str, str], checks: dict[str, bytes]) -> Path:
     """Write ``out / NAME``: the notebook edition of ``stubs``, carrying the ``checks`` files (path → bytes)."""
-    try:
-        nbformat: Any = importlib.import_module("nbformat")
-    except ImportError:
-        raise UsageError("--notebook needs nbformat, which is not installed; fix: pip install 'optigrade[notebook]' "
-                         "(or pip install nbformat)") from None
+    nbformat = require_nbformat()
     notebook = nbformat.v4.new_notebook()
     notebook.cells = notebook_cells(stubs, deterministic_zip(checks))
     notebook.metadata = {
@@ -93,6 +89,15 @@ def write_notebook(out: Path, stubs: dict[str, str], checks: dict[str, bytes]) -
     target = out / NAME
     target.write_text(nbformat.writes(notebook) + "\n", encoding="utf-8")
     return target
+
+
+def require_nbformat() -> Any:
+    """nbformat, or a usage error saying how to install it (checked before anything is written)."""
+    try:
+        return importlib.import_module("nbformat")
+    except ImportError:
+        raise UsageError("--notebook needs nbformat, which is not installed; fix: pip install 'optigrade[notebook]' "
+                         "(or pip install nbformat)") from None
 
 
 def deterministic_zip(files: dict[str, bytes]) -> bytes:
