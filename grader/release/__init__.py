@@ -47,7 +47,7 @@ with a check cell under each function. It carries its own checks; submit the not
 
 CHECK_SCRIPT = '''"""Run the public checks on your exercise files: python check.py [-v] [FOLDER].
 
-Exit status 0 only when every public check passes."""
+Exit status 0 only when every public check passes, 1 when one fails, 2 on a usage error."""
 import argparse
 import sys
 from pathlib import Path
@@ -63,7 +63,8 @@ args = parser.parse_args()
 try:
     results = check(Path(args.folder), verbose=args.verbose)
 except OptigradeError as exc:
-    sys.exit(f"error: {exc}")
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(2)
 sys.exit(0 if all_passed(results) else 1)
 '''
 

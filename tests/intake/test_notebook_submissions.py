@@ -77,6 +77,8 @@ def _class(folder: Path, notebooks: dict[str, Any]) -> Path:
         archive.writestr("hw2/exercises.ipynb", jupyter)
         archive.writestr("hw2/.ipynb_checkpoints/exercises-checkpoint.ipynb", b"{ not json")
     (folder / "zip_student.zip").write_bytes(buf.getvalue())
+    (folder / "eve_12345_67890_exercises.ipynb").write_bytes(b"{}")  # Canvas: an older upload ...
+    (folder / "eve_12345_67891_exercises-1.ipynb").write_bytes(colab_saved(notebooks["good"]))  # ... and the newest
     (folder / "broken_student").mkdir()
     (folder / "broken_student" / "exercises.ipynb").write_bytes(jupyter[: len(jupyter) // 2])
     return folder
@@ -86,8 +88,10 @@ def test_staging_takes_the_notebook_for_the_files_not_submitted(tmp_path: Path, 
     report = stage_submissions(_class(tmp_path / "class", notebooks), tmp_path / "boxes")
     by_id = {s.student_id: s for s in report.submissions}
     assert set(by_id) == {"py_student", "jupyter_student", "colab_student", "bug_student", "mixed_student",
-                          "zip_student", "broken_student"}
-    for sid in ("jupyter_student", "colab_student", "zip_student"):
+                          "zip_student", "broken_student", "eve_12345"}
+    assert not any("checkpoint" in p or "not valid" in p for p in by_id["zip_student"].problems)
+    assert any("more than one exercises.ipynb; used the newest upload" in p for p in by_id["eve_12345"].problems)
+    for sid in ("jupyter_student", "colab_student", "zip_student", "eve_12345"):
         sub = by_id[sid]
         assert sub.missing == [], sub.problems
         assert any("optimizers.py and epochs.py and regression.py were taken from the code cells of" in p
