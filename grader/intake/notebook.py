@@ -26,17 +26,19 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import json
 import re
 import subprocess
 import symtable
 import sys
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 MAX_NOTEBOOK_BYTES = 32 << 20  # outputs and images included
-MAX_CODE_CHARS = 4 << 20  # all code cells together, before anything is left out
+MAX_CODE_CHARS = 1 << 20  # all code cells together, before anything is left out (as a .py file's cap)
 TIMEOUT_S = 30.0
 MEMORY_BYTES = 2 << 30
 FIX = "fix: save it again from Jupyter or Colab (File → Download → Download .ipynb) and submit that file"
@@ -66,8 +68,17 @@ class Notebook:
     statements: list[Statement]
     notes: list[str] = field(default_factory=list)
 
+    @functools.cached_property
+    def _index(self) -> dict[str, list[int]]:
+        index: dict[str, list[int]] = defaultdict(list)
+        for i, s in enumerate(self.statements):
+            for name in s.binds:
+                index[name].append(i)
+        return index
+
     def bindings(self, name: str) -> list[int]:
-        return [i for i, s in enumerate(self.statements) if name in s.binds]
+        """The statements that bind ``name``, in notebook order."""
+        return self._index.get(name, [])
 
     def source(self, roots: Iterable[str], title: str) -> str | None:
         """The module that leaves ``roots`` as the notebook would; None when it binds none of them."""
@@ -83,7 +94,7 @@ class Notebook:
             for i in reversed(self.bindings(name)):
                 if i < before:
                     add(i)
-                    if not self.statements[i].conditional and not self.statements[i].star:
+                    if not self.statements[i].conditional:
                         return
             if not self.bindings(name) and name not in _BUILTINS:
                 for i, s in enumerate(self.statements):  # the name may come from a star import
