@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from grader.errors import OptigradeError
 
@@ -21,7 +22,7 @@ def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return fn(*args, **kwargs)
     except OptigradeError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {escape(str(exc))}")  # a message is text: "[notebook]" is no markup
         raise typer.Exit(2) from None
 
 
@@ -53,20 +54,30 @@ def grade(
 
 
 @app.command()
-def check(folder: Annotated[Path, typer.Argument(help="Folder with your exercise files.")] = Path("exercises")
+def check(folder: Annotated[Path, typer.Argument(help="Folder with your exercise files.")] = Path("exercises"),
+          verbose: Annotated[bool, typer.Option("--verbose", "-v",
+                                                help="Every failing check with its counter-example.")] = False,
           ) -> None:
-    """Check your own exercise files against the public properties (hidden tests also count)."""
+    """Check your own exercise files against the public properties (hidden tests also count).
+
+    Exit status 0 only when every public check passes, 1 when one fails, 2 on a usage error."""
+    from grader.check import all_passed
     from grader.check import check as run_check
 
-    _run(run_check, folder)
+    results = _run(run_check, folder, verbose=verbose)
+    raise typer.Exit(0 if all_passed(results) else 1)
 
 
 @app.command()
-def release(out: Annotated[Path, typer.Option("-o", "--out", help="New folder for the student bundle.")]) -> None:
-    """Write the student bundle: stubs, public checks, a check script and a README."""
+def release(out: Annotated[Path, typer.Option("-o", "--out", help="New folder for the student bundle.")],
+            notebook: Annotated[bool, typer.Option("--notebook", help="Also write exercises.ipynb, the Jupyter/Colab "
+                                                   "edition with a check cell under each function.")] = False,
+            ) -> None:
+    """Write the student bundle: stubs, public checks, a check script and a README (and, with --notebook,
+    the notebook edition)."""
     from grader.release import release as write_release
 
-    files = _run(write_release, out)
+    files = _run(write_release, out, notebook=notebook)
     console.print(f"Wrote {len(files)} files to {out}")
 
 

@@ -1,22 +1,32 @@
-"""``optigrade check``: a student's quick self-check against the public properties."""
+"""``optigrade check``: a student's quick self-check against the public properties.
+
+The table shows each function's first problem in full; ``verbose`` adds every failing property with
+its shrunk counter-example, in the words of the graded feedback (``grader.grade.report.failure_text``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from grader.errors import UsageError
+from grader.grade.report import failure_text
 from grader.suite.contract import FUNCTIONS
 from grader.suite.engine import PropertyResult, Suite
 from grader.suite.registry import suite_properties
 from grader.suite.runners import InProcessRunner
 
 MODULES = ("optimizers", "epochs", "regression")
+HIDDEN_TOO = ("These are the public checks only: hidden tests (compared with the reference on many more inputs, "
+              "float32, trajectories, CUDA) also count towards your grade.")
 
 
-def check(folder: Path, *, examples: int = 8, console: Console | None = None) -> list[PropertyResult]:
+def check(folder: Path, *, examples: int = 8, verbose: bool = False,
+          console: Console | None = None) -> list[PropertyResult]:
     """Run the public properties on the files in ``folder`` (in this process: it is the student's own code)."""
     console = console or Console()
     if not folder.is_dir():
@@ -28,17 +38,51 @@ def check(folder: Path, *, examples: int = 8, console: Console | None = None) ->
                          f"with your exercise files (e.g. ./exercises)")
     suite = Suite(suite_properties(hidden=False), examples_per_property=examples, stand_ins=False)
     results = suite.grade(InProcessRunner(), files)
-    table = Table(title=f"Public checks of {folder}")
-    for col in ("function", "passed", "first problem"):
-        table.add_column(col)
+    console.print(summary_table(results, f"Public checks of {folder}"))
+    if verbose:
+        for r in results:
+            if r.status == "failed":
+                console.print(f"\n[bold red]✗ {r.prop.name}[/]", highlight=False)
+                console.print(failure_text(r), markup=False, highlight=False)
+    console.print(verdict_line(results, verbose), highlight=False)
+    console.print(HIDDEN_TOO)
+    return results
+
+
+def all_passed(results: Sequence[PropertyResult]) -> bool:
+    """True when no public property failed (a skipped one, e.g. CUDA on a CPU machine, is not a failure)."""
+    return not any(r.status == "failed" for r in results)
+
+
+def first_problem(results: Sequence[PropertyResult]) -> str:
+    """The first failing property's title and message, whole."""
+    first = next((r for r in results if r.status == "failed"), None)
+    if first is None:
+        return ""
+    return f"{first.prop.title}: {first.failure.message if first.failure else 'failed'}"
+
+
+def summary_table(results: Sequence[PropertyResult], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("function", no_wrap=True)
+    table.add_column("passed", no_wrap=True)
+    table.add_column("first problem", overflow="fold")  # wrapped, never cut: it is what the student reads
     for function in FUNCTIONS:
         mine = [r for r in results if r.prop.function == function and r.status != "skipped"]
+        if not mine:
+            continue
         passed = sum(r.status == "passed" for r in mine)
-        first = next((r for r in mine if r.status == "failed"), None)
-        problem = "" if first is None else f"{first.prop.title}: {first.failure.message if first.failure else ''}"
         style = "green" if passed == len(mine) else "red"
-        table.add_row(function, f"[{style}]{passed}/{len(mine)}[/]", problem[:110])
-    console.print(table)
-    console.print("These are the public checks only: hidden tests (compared with the reference on many more "
-                  "inputs, float32, trajectories, CUDA) also count towards your grade.")
-    return results
+        # The message quotes student text (an exception, a repr): shown as is, never as rich markup.
+        table.add_row(function, f"[{style}]{passed}/{len(mine)}[/]", escape(first_problem(mine)))
+    return table
+
+
+def verdict_line(results: Sequence[PropertyResult], verbose: bool) -> str:
+    ran = [r for r in results if r.status != "skipped"]
+    failed = sum(r.status == "failed" for r in ran)
+    if not failed:
+        return f"[bold green]All {len(ran)} public checks pass.[/]"
+    more = "" if verbose else " Run with -v to see every failing check with its counter-example."
+    return f"[bold red]{failed} of {len(ran)} public checks fail.[/]{more}"
+

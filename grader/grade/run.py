@@ -33,7 +33,7 @@ from grader.errors import GraderFault, SandboxUnavailableError, UsageError
 from grader.grade import gpu, plots
 from grader.grade.report import StudentReport, dumps, feedback_html, feedback_markdown, results_json
 from grader.grade.rubric import load_rubric
-from grader.sandbox.staging import Submission, stage_submissions
+from grader.intake.staging import Submission, stage_submissions
 from grader.suite.contract import FUNCTIONS
 from grader.suite.engine import Suite
 from grader.suite.examples import DEFAULT_SEED

@@ -21,8 +21,8 @@ pidfd SIGKILL.  If Landlock or seccomp is missing, ``Sandbox()`` raises ``Sandbo
 
 Modules: ``api`` (data types), ``sandbox`` (trusted runner), ``pool`` (zygote handle), ``wire`` (frame
 codec), ``values`` (value types), ``isolation`` (kernel mechanisms), ``policy`` (what a worker may
-read), ``zygote``, ``worker``, ``drivers``, ``objectives`` (code that runs in the sandbox), ``staging``
-(finding and copying submissions).
+read), ``zygote``, ``worker``, ``drivers``, ``objectives`` (code that runs in the sandbox).  Submissions are
+found and copied into boxes by ``grader.intake``.
 """
 
 from grader.sandbox.api import Job, JobResult, Limits, Reply, Request, SandboxUnavailable

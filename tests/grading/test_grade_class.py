@@ -15,7 +15,7 @@ import pytest
 
 from grader.errors import UsageError
 from grader.grade.run import grade_class
-from grader.sandbox.staging import sanitize_id
+from grader.intake.staging import sanitize_id
 from tests.grading.conftest import DEMO
 
 FAST = {"examples": 4, "wall_s": 2.0, "jobs": 2}

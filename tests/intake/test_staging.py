@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox.policy import REPO_ROOT
-from grader.sandbox.staging import EXPECTED, Submission, sanitize_id, stage_submissions
+from grader.intake.staging import EXPECTED, Submission, sanitize_id, stage_submissions
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 GOOD = b"def sgd_step(param, grad, lr):\n    return param - lr * grad\n"
 

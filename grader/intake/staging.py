@@ -1,8 +1,11 @@
 """Find every student's submission in a folder and copy the expected files into private boxes.
 
-Nothing here parses, compiles or imports student source; files are only copied, byte for byte, with
-``O_NOFOLLOW``, regular files only, and size caps.  Every entry that looks like a submission gets a
-:class:`Submission`, even when nothing could be staged (then ``missing``/``problems`` say why).
+Nothing here runs or imports student source.  ``.py`` files are only copied, byte for byte, with
+``O_NOFOLLOW``, regular files only, and size caps.  A notebook (``.ipynb``, any name) provides each
+expected file its code cells define functions of and that was not submitted as a ``.py`` file: its
+code cells are parsed, in a child process, into that module (``grader/intake/notebook.py``).  Every
+entry that looks like a submission gets a :class:`Submission`, even when nothing could be staged (then
+``missing``/``problems`` say why).
 
 Recognised layouts (one entry per student) and the student id each gets:
 
@@ -10,11 +13,12 @@ Recognised layouts (one entry per student) and the student id each gets:
 entry in the folder                                    student id
 =====================================================  ==============================
 ``b11002002/`` (a folder named by the id)              ``b11002002``
-``alice.zip``                                          ``alice``
+``alice.zip``, ``alice.ipynb``                        ``alice``
 Moodle ``Chen Mei_123456_assignsubmission_file_/``     ``chen-mei_123456`` (name slug + Moodle id;
                                                        ``…_onlinetext_`` folders of the same student merge)
 Canvas ``chenmei_12345_67890_optimizers.py`` (flat,    ``chenmei_12345`` (files grouped per student;
-also ``_LATE_``, ``optimizers-1.py``, a ``.zip``)      ``-N`` suffixes dropped, newest upload wins)
+also ``_LATE_``, ``optimizers-1.py``, ``.zip``,        ``-N`` suffixes dropped, newest upload wins)
+``.ipynb``)
 Gradescope ``submission_12345/``                       ``12345``
 =====================================================  ==============================
 
@@ -23,7 +27,8 @@ characters (longer ones keep a prefix plus a hash), never empty (``student-<hash
 ``..``, and unique: a collision gets ``-2``, ``-3``, … in sorted order of the original names.
 Inside a folder or zip the files may sit at the top or inside one top folder.  A file named as a browser
 names a second download (``optimizers (1).py``, ``optimizers-2.py``, ``optimizers - Copy.py``) stands in
-for a missing ``optimizers.py``, with a note; the real name always wins.
+for a missing ``optimizers.py``, with a note; the real name always wins.  Where several notebooks
+define functions of one file, the one that defines most of them is used, with a note.
 """
 
 from __future__ import annotations
@@ -35,9 +40,12 @@ import re
 import stat
 import unicodedata
 import zipfile
-from collections.abc import Collection
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from grader.intake.notebook import MAX_NOTEBOOK_BYTES, NotebookError, extract_isolated
 
 EXPECTED = ("optimizers.py", "epochs.py", "regression.py")
 MAX_FILE_BYTES = 1 << 20
@@ -52,7 +60,8 @@ _COPY_SUFFIX = re.compile(r"^(?P<stem>.+?)-\d+(?P<ext>\.[A-Za-z0-9]+)$")
 # What browsers and file managers make of a second download or a copy: "optimizers (1).py",
 # "optimizers-2.py", "optimizers copy.py", "optimizers - Copy.py".  Used only where the real name is absent.
 _COPY_NAME = re.compile(r"^(?P<stem>.+?)(?: ?\(\d+\)|-\d+| - copy| copy)(?P<ext>\.py)$", re.IGNORECASE)
-_JUNK = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
+_JUNK = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints")
+NOTEBOOK = ".ipynb"
 
 
 @dataclass
@@ -86,7 +95,7 @@ def sanitize_id(raw: str) -> str:
 @dataclass
 class _Source:
     path: Path
-    kind: str  # "dir" | "zip" | "file"
+    kind: str  # "dir" | "zip" | "file" | "notebook"
     module: str = ""  # for a Canvas flat file: the expected name it provides
     order: int = 0  # Canvas attachment id: the newest upload wins
 
@@ -102,7 +111,7 @@ def _classify(entry: os.DirEntry[str]) -> tuple[tuple[str, ...], str, _Source] |
     is_link = entry.is_symlink()
     if (match := _CANVAS.match(name)) and (is_file or is_link):
         module = _canonical_name(match["file"])
-        kind = "zip" if module.lower().endswith(".zip") else "file"
+        kind = "zip" if module.lower().endswith(".zip") else "notebook" if _is_notebook(module) else "file"
         raw = f"{match['name']}_{match['uid']}"
         return (
             ("canvas", match["name"].lower(), match["uid"]),
@@ -119,7 +128,13 @@ def _classify(entry: os.DirEntry[str]) -> tuple[tuple[str, ...], str, _Source] |
         return ("plain", name), name, _Source(Path(entry.path), "dir")
     if name.lower().endswith(".zip") and (is_file or is_link):
         return ("plain", name[:-4]), name[:-4], _Source(Path(entry.path), "zip")
+    if _is_notebook(name) and (is_file or is_link):
+        return ("plain", name[: -len(NOTEBOOK)]), name[: -len(NOTEBOOK)], _Source(Path(entry.path), "notebook")
     return None
+
+
+def _is_notebook(name: str) -> bool:
+    return name.lower().endswith(NOTEBOOK) and len(name) > len(NOTEBOOK)
 
 
 def _canonical_name(file_name: str) -> str:
@@ -178,6 +193,7 @@ class _Collector:
         self.problems = problems
         self.files: dict[str, tuple[int, bytes]] = {}  # expected name -> (order, data)
         self.copies: dict[str, tuple[str, bytes]] = {}  # expected name -> (copy-named file, data)
+        self.notebooks: dict[str, tuple[int, bytes]] = {}  # notebook file name -> (order, data)
 
     def match(self, name: str, where: str) -> str | None:
         if name in self.expected:
@@ -211,6 +227,15 @@ class _Collector:
             self.problems.append(f"more than one {wanted}; used the newest upload ({what})")
         self.files[wanted] = (order, data)
 
+    def add_notebook(self, name: str, data: bytes, order: int, what: str) -> None:
+        """Keep each notebook name once: the newest upload."""
+        if name in self.notebooks:
+            if order < self.notebooks[name][0]:
+                self.problems.append(f"more than one {name}; used the newest upload and ignored {what}")
+                return
+            self.problems.append(f"more than one {name}; used the newest upload ({what})")
+        self.notebooks[name] = (order, data)
+
     def result(self) -> dict[str, tuple[int, bytes]]:
         """The files to stage: each expected name, or a copy-named file where the name itself is absent."""
         files = dict(self.files)
@@ -239,6 +264,11 @@ class _Collector:
                     data = _open_regular(path / name, name, self.problems, cap, dir_fd)
                     if data is not None:
                         self.add(wanted, data, 0, name, copy=name.lower() != wanted.lower())
+                    found = True
+                elif _is_notebook(name) and not name.startswith("."):
+                    data = _open_regular(path / name, name, self.problems, MAX_NOTEBOOK_BYTES, dir_fd)
+                    if data is not None:
+                        self.add_notebook(name, data, 0, name)
                     found = True
                 elif name.lower().endswith(".zip"):
                     zips.append(name)
@@ -271,7 +301,7 @@ class _Collector:
         for info in infos:
             name = info.filename.replace("\\", "/")
             parts = [p for p in name.split("/") if p not in ("", ".")]
-            if info.is_dir() or not parts or parts[0] in _JUNK or parts[-1].startswith("._"):
+            if info.is_dir() or not parts or any(p in _JUNK for p in parts) or parts[-1].startswith("._"):
                 continue
             if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts:
                 self.problems.append(f"{path.name}: entry {info.filename!r} points outside the archive; refused")
@@ -279,9 +309,11 @@ class _Collector:
             if stat.S_ISLNK(info.external_attr >> 16):
                 self.problems.append(f"{path.name}: entry {info.filename!r} is a symlink; refused")
                 continue
+            notebook = _is_notebook(parts[-1]) and not parts[-1].startswith(".")
             wanted = self.match(parts[-1], f"{path.name}: ")
-            if wanted is None:
+            if wanted is None and not notebook:
                 continue
+            limit = MAX_NOTEBOOK_BYTES if notebook else cap
             if len(parts) > 2:
                 self.problems.append(
                     f"{path.name}: {info.filename!r} is nested too deep; put files at the top or in one folder"
@@ -290,21 +322,72 @@ class _Collector:
             if info.flag_bits & 0x1:
                 self.problems.append(f"{path.name}: {info.filename!r} is encrypted; refused")
                 continue
-            if info.file_size > cap:
+            if info.file_size > limit:
                 self.problems.append(
-                    f"{path.name}: {info.filename!r} is {info.file_size} bytes; the limit is {cap} bytes; refused"
+                    f"{path.name}: {info.filename!r} is {info.file_size} bytes; the limit is {limit} bytes; refused"
                 )
                 continue
             try:
                 with archive.open(info) as member:
-                    data = member.read(cap + 1)
+                    data = member.read(limit + 1)
             except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, EOFError) as exc:
                 self.problems.append(f"{path.name}: {info.filename!r} could not be extracted ({exc}); refused")
                 continue
-            if len(data) > cap:
-                self.problems.append(f"{path.name}: {info.filename!r} unpacks past {cap} bytes; refused")
+            if len(data) > limit:
+                self.problems.append(f"{path.name}: {info.filename!r} unpacks past {limit} bytes; refused")
                 continue
-            self.add(wanted, data, order, f"{path.name}:{info.filename}", copy=parts[-1].lower() != wanted.lower())
+            if wanted is None:
+                self.add_notebook(parts[-1], data, order, f"{path.name}:{info.filename}")
+            else:
+                self.add(wanted, data, order, f"{path.name}:{info.filename}",
+                         copy=parts[-1].lower() != wanted.lower())
+
+
+def _from_notebooks(collector: _Collector, files: dict[str, tuple[int, bytes]],
+                    functions: Mapping[str, Sequence[str]] | None, cap: int) -> None:
+    """Add to ``files`` the expected files that were not submitted and that a notebook defines functions of."""
+    if not collector.notebooks:
+        return
+    problems = collector.problems
+    if functions is None:
+        problems.append(f"{', '.join(sorted(collector.notebooks))}: notebooks are not read for these files; ignored")
+        return
+    candidates: dict[str, list[tuple[int, int, str, str]]] = defaultdict(list)  # file -> (found, order, nb, src)
+    notes: list[str] = []
+    for name, (order, data) in sorted(collector.notebooks.items()):
+        try:
+            found, more = extract_isolated(data, name, functions)
+        except NotebookError as exc:
+            notes.append(str(exc))
+            continue
+        notes += more
+        if not found:
+            every = [f for names in functions.values() for f in names]
+            notes.append(f"{name} defines none of the graded functions ({', '.join(every[:3])}, …) in its code "
+                         f"cells; ignored (was it saved after they were written?)")
+        for file, (source, defined) in found.items():
+            candidates[file].append((len(defined), order, name, source))
+    used: dict[str, list[str]] = defaultdict(list)
+    for file in [f for f in functions if f in candidates]:
+        names = sorted({c[2] for c in candidates[file]})
+        if file in files:
+            notes.append(f"{file} was submitted, so its functions in {' and '.join(names)} were not used")
+            continue
+        _, _, best, source = max(candidates[file], key=lambda c: (c[0], c[1]))  # ties: the first name
+        if len(names) > 1:
+            notes.append(f"several notebooks define functions of {file} ({', '.join(names)}); used {best}, "
+                         f"which defines the most of them")
+        data = source.encode("utf-8")
+        if len(data) > cap:
+            notes.append(f"the code taken from {best} for {file} is {len(data)} bytes; the limit is {cap} bytes; "
+                         f"refused")
+            continue
+        files[file] = (0, data)
+        used[best].append(file)
+    for name, taken in sorted(used.items()):
+        problems.append(f"{' and '.join(taken)} {'was' if len(taken) == 1 else 'were'} taken from the code cells of "
+                        f"{name} (parsed, not run: the graded functions' last definitions and the code they need)")
+    problems += notes
 
 
 def _write_box(box: Path, files: dict[str, tuple[int, bytes]]) -> dict[str, Path]:
@@ -322,13 +405,20 @@ def _write_box(box: Path, files: dict[str, tuple[int, bytes]]) -> dict[str, Path
 
 def stage_submissions(
     folder: Path, dest: Path, *, expected: tuple[str, ...] = EXPECTED, max_file_bytes: int = MAX_FILE_BYTES,
-    reserved: Collection[str] = (),
+    reserved: Collection[str] = (), functions: Mapping[str, Sequence[str]] | None = None,
 ) -> StagingReport:
     """Stage every submission under ``folder`` into ``dest/<student id>/`` (``dest`` must not exist).
 
     ``reserved``: ids no student may get (the caller's own output names, e.g. ``grades.csv``, which a
     folder of that name would otherwise shadow); such a student gets ``-2`` like any collision.
+    ``functions``: each expected file's function names, which decide the files a notebook provides
+    (default: the exercise contract's, for the default ``expected``).
     """
+    if functions is None and tuple(expected) == EXPECTED:
+        from grader.suite.contract import MODULE_OF  # only here: the contract imports torch
+
+        functions = {f"{m}.py": [f for f, mod in MODULE_OF.items() if mod == m] for m in ("optimizers", "epochs",
+                                                                                          "regression")}
     dest.mkdir(mode=0o700, parents=False)
     groups: dict[tuple[str, ...], tuple[str, list[_Source]]] = {}
     ignored: list[str] = []
@@ -360,6 +450,11 @@ def stage_submissions(
                 collector.from_dir(source.path, max_file_bytes)
             elif source.kind == "zip":
                 collector.from_zip(source.path, max_file_bytes, source.order)
+            elif source.kind == "notebook":
+                data = _open_regular(source.path, source.path.name, submission.problems, MAX_NOTEBOOK_BYTES)
+                if data is not None:
+                    name = source.module or source.path.name
+                    collector.add_notebook(name, data, source.order, source.path.name)
             elif (wanted := collector.match(source.module, "")) is not None:
                 data = _open_regular(source.path, source.path.name, submission.problems, max_file_bytes)
                 if data is not None:
@@ -367,6 +462,7 @@ def stage_submissions(
             else:
                 submission.problems.append(f"{source.path.name} is not one of {', '.join(expected)}; ignored")
         files = collector.result()
+        _from_notebooks(collector, files, functions, max_file_bytes)
         submission.staged = _write_box(dest / student_id, files)
         submission.missing = [name for name in expected if name not in files]
         submissions.append(submission)

@@ -1,0 +1,83 @@
+"""`optigrade check`: the whole first problem, every failure with -v, and an exit status scripts can trust."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from grader.check import all_passed, check, first_problem
+from grader.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+CORRECT = ROOT / "examples" / "demo_class" / "b11002001"
+NESTEROV_BUG = '''
+
+def nesterov_step(param, velocity, grad_fn, lr, gamma=0.9):
+    """A plausible bug: the gradient at x_t itself, not at the look-ahead point."""
+    v = gamma * velocity + lr * grad_fn(param)
+    return param - v, v
+'''
+
+
+@pytest.fixture(scope="module")
+def one_bug(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("one_bug")
+    for f in CORRECT.glob("*.py"):
+        shutil.copy(f, folder / f.name)
+    with (folder / "optimizers.py").open("a") as f:
+        f.write(NESTEROV_BUG)
+    return folder
+
+
+def _console(width: int) -> Console:
+    return Console(record=True, width=width, color_system=None)
+
+
+def test_the_first_problem_is_shown_whole(one_bug: Path) -> None:
+    console = _console(1000)  # one line per row: the cell's text can be found verbatim
+    results = check(one_bug, examples=3, console=console)
+    text = console.export_text()
+    problem = first_problem([r for r in results if r.prop.function == "nesterov_step"])
+    assert len(problem) > 110  # longer than the old cut
+    assert problem in text
+    narrow = _console(80)
+    check(ROOT / "exercises", examples=2, console=narrow)
+    assert "TODO: implement sgd_step" in narrow.export_text()  # the old table stopped at "TODO: impleme"
+
+
+def test_verbose_shows_every_failing_property_with_its_counter_example(tmp_path: Path) -> None:
+    folder = tmp_path / "stubs"
+    shutil.copytree(ROOT / "exercises", folder)
+    console = _console(120)
+    results = check(folder, examples=2, verbose=True, console=console)
+    text = console.export_text()
+    failed = [r for r in results if r.status == "failed"]
+    assert failed
+    assert not all_passed(results)
+    for r in failed:
+        assert f"✗ {r.prop.name}" in text
+    assert text.count("Inputs: ") >= len([r for r in failed if r.example])  # each counter-example is shown
+    quiet = _console(120)
+    check(folder, examples=2, console=quiet)
+    quiet_text = quiet.export_text()
+    assert "Inputs: " not in quiet_text
+    assert "Run with -v" in quiet_text
+
+
+def test_exit_status_is_zero_only_when_every_public_check_passes(one_bug: Path) -> None:
+    runner = CliRunner()
+    good = runner.invoke(app, ["check", str(CORRECT)])
+    assert good.exit_code == 0, good.output
+    assert "All" in good.output
+    assert "public checks pass" in good.output
+    bad = runner.invoke(app, ["check", "-v", str(one_bug)])
+    assert bad.exit_code == 1
+    assert "nesterov_step: takes the gradient at the look-ahead point" in bad.output
+    assert "Inputs: " in bad.output
+    missing = runner.invoke(app, ["check", str(one_bug / "nowhere")])
+    assert missing.exit_code == 2
+    assert "is not a folder" in missing.output
