@@ -492,7 +492,7 @@ class Sandbox:
             return self._result(
                 "infra_error",
                 f"cannot read the staged module {job.module_path} (missing, "
-                "a symlink or unreadable); fix: stage it with grader.sandbox.staging",
+                "a symlink or unreadable); fix: stage it with grader.intake.staging",
                 started,
             )
         limits = self.limits
