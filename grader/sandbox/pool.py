@@ -24,12 +24,14 @@ class ZygoteDied(RuntimeError):
     """The zygote is gone (crashed, killed, or closed); the job it was serving is an infra error."""
 
 
-def _clean_env(device: str) -> dict[str, str]:
-    """The zygote's whole environment: none of the instructor's variables (tokens, paths) leak in."""
+def _clean_env(device: str, home: Path) -> dict[str, str]:
+    """The zygote's whole environment: none of the instructor's variables (tokens, paths) leak in.  Its
+    HOME is the sandbox's own private dir, so a library that writes a cache there (matplotlib does, as
+    root) writes nothing outside this run's files."""
     env = {
         "PATH": "/usr/bin:/bin",
         "LC_ALL": "C.UTF-8",
-        "HOME": "/nonexistent",
+        "HOME": str(home),
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
@@ -69,7 +71,7 @@ class ZygoteProcess:
                     str(theirs.fileno()),
                 ],
                 pass_fds=[theirs.fileno()],
-                env=_clean_env(device),
+                env=_clean_env(device, log_path.parent),
                 cwd="/",
                 stdin=subprocess.DEVNULL,
                 stdout=log,

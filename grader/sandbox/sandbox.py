@@ -232,6 +232,16 @@ def _remove_stale_dirs() -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def _check_reachable(base: Path) -> None:
+    """As root, each job runs as an unprivileged uid that must reach its job dir under ``base``."""
+    private = isolation.hidden_ancestor(str(base / "x"))
+    if private is not None:
+        raise SandboxUnavailable(
+            f"the temporary folder {base} lies inside {private}, which only its owner may enter, so the "
+            f"sandbox's unprivileged uid cannot reach the job files there. Fix: point TMPDIR at a folder "
+            f"others may enter (e.g. TMPDIR=/tmp), or unset it")
+
+
 def _uid_in_use(uid: int) -> bool:
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -281,6 +291,8 @@ class Sandbox:
             )
         self.backend = "unsafe" if unsafe_no_sandbox else "landlock+seccomp"
         self.root = os.getuid() == 0  # never run student code as root, not even unsandboxed
+        if self.root:
+            _check_reachable(Path(tempfile.gettempdir()))
         self.policy = self._build_policy(device)
         _remove_stale_dirs()
         self._dir = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))

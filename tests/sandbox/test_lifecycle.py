@@ -16,7 +16,6 @@ import torch
 
 from grader.sandbox import Job, Limits, Opaque, Request, Sandbox, SandboxUnavailable, isolation
 from grader.sandbox.api import JobResult
-from grader.sandbox.policy import REPO_ROOT
 from grader.sandbox.sandbox import DIR_PREFIX, _process_identity, _remove_stale_dirs, _State, classify
 from tests.sandbox.conftest import sandbox_processes, write_student
 from tests.sandbox.corpus import CASES, HONEST
@@ -121,14 +120,30 @@ def test_cuda_without_a_gpu_is_refused() -> None:
         Sandbox(device="cuda")
 
 
-def test_unsafe_mode_is_marked_and_really_unsafe(unsafe: Sandbox, sandbox: Sandbox, tmp_path: Path) -> None:
-    """The same read that the corpus shows failing succeeds without isolation: the checks have teeth."""
+@pytest.fixture
+def readable_secret() -> Iterator[Path]:
+    """A file every uid may read by its permissions (what Landlock alone must keep from a worker), in a
+    folder others may enter wherever the checkout lies (pytest's own tmp_path is private to root)."""
+    folder = Path(tempfile.mkdtemp(prefix="optigrade-secret-", dir="/tmp"))
+    os.chmod(folder, 0o755)
+    secret = folder / "answer_key.py"
+    secret.write_text(f"KEY = {REFERENCE_SNIPPET!r}\n")
+    os.chmod(secret, 0o644)
+    yield secret
+    shutil.rmtree(folder)
+
+
+def test_unsafe_mode_is_marked_and_really_unsafe(unsafe: Sandbox, sandbox: Sandbox, tmp_path: Path,
+                                                 readable_secret: Path) -> None:
+    """A read that the sandbox refuses succeeds without isolation: the checks have teeth.  Unsafe mode still
+    drops root, so what that uid may not read (a checkout in a private home) stays unread: less unsafe."""
     path = write_student(tmp_path, "import os\ndef f(path):\n    return open(path).read(), os.getuid()\n")
-    job = Job(path, "f", [Request("call", (str(REPO_ROOT / "solutions" / "optimizers.py"),))])
+    job = Job(path, "f", [Request("call", (str(readable_secret),))])
     assert unsafe.backend == "unsafe"
     result = unsafe.run(job)
     assert result.backend == "unsafe"
     assert result.status == "ok", result.detail
+    assert result.replies[0].raised is None, result.replies[0].raised
     text, uid = result.replies[0].value  # type: ignore[misc]
     assert REFERENCE_SNIPPET in text
     assert uid != 0  # unsandboxed, but still never root
@@ -136,6 +151,17 @@ def test_unsafe_mode_is_marked_and_really_unsafe(unsafe: Sandbox, sandbox: Sandb
     sandboxed = sandbox.run(job).replies[0].raised
     assert sandboxed is not None
     assert sandboxed.startswith("PermissionError")
+
+
+def test_a_private_tmpdir_is_refused_with_the_fix_as_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if os.getuid() != 0:
+        pytest.skip("only root drops to a uid that could not reach a private TMPDIR")
+    private = tmp_path / "home"
+    (private / "tmp").mkdir(parents=True)
+    os.chmod(private, 0o700)
+    monkeypatch.setattr(tempfile, "tempdir", str(private / "tmp"))
+    with pytest.raises(SandboxUnavailable, match=r"lies inside /.*, which only its owner may enter.*TMPDIR=/tmp"):
+        Sandbox()
 
 
 def test_unsafe_mode_can_import_the_stdlib_lazily(unsafe: Sandbox, tmp_path: Path) -> None:

@@ -281,7 +281,7 @@ def test_only_needed_distributions_are_granted(tmp_path: Path) -> None:
     assert built.hidden == {str(site): ["_hyp", "hypothesis", "opt"]}
 
 
-def test_everything_the_zygote_imports_is_granted() -> None:
+def test_everything_the_zygote_imports_is_granted(tmp_path: Path) -> None:
     """A fresh interpreter with the worker's path and finders imports what the zygote and a student may;
     every file it loads must be readable under Landlock (else a lazy import fails in the worker)."""
     built = policy.build()
@@ -303,7 +303,7 @@ print(json.dumps({{"files": sorted({{getattr(m, "__file__", None) or "" for m in
 """
     done = subprocess.run(
         [sys.executable, "-I", "-S", "-c", script],
-        capture_output=True, text=True, timeout=120, env={"MPLBACKEND": "Agg", "HOME": "/nonexistent"}, check=False,
+        capture_output=True, text=True, timeout=120, env={"MPLBACKEND": "Agg", "HOME": str(tmp_path)}, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
