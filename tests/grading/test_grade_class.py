@@ -217,3 +217,20 @@ def test_a_resumed_run_regrades_when_the_limits_change(tmp_path: Path) -> None:
     same = grade_class(subs, tmp_path / "out", wall_s=2.0, budget_s=30.0, **fast)
     other = grade_class(subs, tmp_path / "out", wall_s=2.0, budget_s=60.0, **fast)
     assert (first.graded, same.resumed, other.graded) == (1, 1, 1)
+
+
+def test_private_folders_everywhere_are_fine(tmp_path: Path) -> None:
+    """Submissions, rubric and OUT inside folders only their owner may enter (a home directory): only the
+    trusted side reads and writes them; the sandboxed uid gets copies in its own job folder."""
+    private = tmp_path / "home"
+    subs = private / "class"
+    shutil.copytree(DEMO / "b11002001", subs / "b11002001")
+    rubric = private / "rubric.toml"
+    shutil.copy(Path(grade_class.__code__.co_filename).parent / "rubric.toml", rubric)
+    for folder in (private, subs, subs / "b11002001"):
+        os.chmod(folder, 0o700)
+    os.chmod(rubric, 0o600)
+    result = grade_class(subs, private / "out", rubric=rubric, **FAST)
+    assert (result.graded, result.grader_errors) == (1, 0)
+    data = json.loads((private / "out" / "b11002001" / "results.json").read_text())
+    assert data["score"] == data["extra_data"]["max_score"] > 0
