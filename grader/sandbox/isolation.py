@@ -18,6 +18,8 @@ import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from grader.sandbox.policy import UNIX_SEQPACKET  # an allow entry: socket(AF_UNIX, SOCK_SEQPACKET) only
+
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 _libc.prctl.restype = ctypes.c_int
@@ -132,8 +134,6 @@ _ARCHES = {
 
 _LD_W_ABS, _JEQ, _JGE, _JSET, _RET, _AND = 0x20, 0x15, 0x35, 0x45, 0x06, 0x54
 AF_UNIX, SOCK_SEQPACKET, SOCK_TYPE_MASK = 1, 5, 0xF
-# An ``allow`` entry of seccomp_program: socket(AF_UNIX, SOCK_SEQPACKET) only (every other socket refused).
-UNIX_SEQPACKET = "socket(AF_UNIX, SOCK_SEQPACKET)"
 RET_KILL_PROCESS, RET_ALLOW = 0x80000000, 0x7FFF0000
 
 

@@ -39,8 +39,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from grader.sandbox.isolation import UNIX_SEQPACKET
-
 if TYPE_CHECKING:
     from importlib.metadata import Distribution
 
@@ -84,7 +82,9 @@ CUDA_READ = (
 )
 CUDA_DEVICES = ("/dev/nvidia*",)  # nvidiactl, nvidia0…, nvidia-uvm(-tools), nvidia-caps/: read, write, ioctl
 CUDA_WRITE: tuple[str, ...] = ()
-# socket(AF_UNIX, SOCK_SEQPACKET): the driver opens one at start; every other socket stays refused.
+# socket(AF_UNIX, SOCK_SEQPACKET): the driver opens one at start; every other socket stays refused
+# (isolation.seccomp_program; the name of any other call there lets it through altogether).
+UNIX_SEQPACKET = "socket(AF_UNIX, SOCK_SEQPACKET)"
 CUDA_SYSCALLS: tuple[str, ...] = (UNIX_SEQPACKET,)
 
 
