@@ -143,7 +143,8 @@ def test_a_stand_in_answers_in_the_helpers_own_result_type(sandbox: Sandbox, tmp
     assert result.replies[0].raised is None, result.replies[0].raised
     param, velocity, kind = result.replies[0].value  # type: ignore[misc]
     expected_v = 0.9 * v + 0.1 * (x - 0.9 * v)
-    assert torch.allclose(velocity.tensor, expected_v) and torch.allclose(param.tensor, x - expected_v)
+    assert torch.allclose(velocity.tensor, expected_v)
+    assert torch.allclose(param.tensor, x - expected_v)
     assert kind == "MomentumResult"
     scope: dict[str, object] = {}
     exec(NAMED_HELPER, scope)  # noqa: S102 - our own test source

@@ -270,7 +270,8 @@ def test_tuple_subclasses_are_sent_as_tuples_whatever_they_claim() -> None:
                                                            "s": Listy([4, 5])}, lenient=True))
     assert fault is None
     param, velocity = frame.body["r"]  # type: ignore[misc]
-    assert torch.equal(param.tensor, x) and torch.equal(velocity.tensor, 2 * x)
+    assert torch.equal(param.tensor, x)
+    assert torch.equal(velocity.tensor, 2 * x)
     assert frame.body["l"] == (7,)
     assert frame.body["s"] == [4, 5]
 
@@ -282,13 +283,16 @@ def test_non_contiguous_tensors_reach_the_worker_with_their_strides() -> None:
     reader = FrameReader(max_bytes=1 << 20, as_tensor_values=False)
     (frame,) = reader.feed(encode_frame("request", {"args": (transposed, sliced, torch.ones(3))}))
     got_t, got_s, plain = frame.body["args"]  # type: ignore[misc]
-    assert torch.equal(got_t, transposed) and got_t.stride() == transposed.stride()
-    assert torch.equal(got_s, sliced) and got_s.stride() == (2,)
+    assert torch.equal(got_t, transposed)
+    assert got_t.stride() == transposed.stride()
+    assert torch.equal(got_s, sliced)
+    assert got_s.stride() == (2,)
     assert plain.is_contiguous()
     with pytest.raises(RuntimeError):
         got_t.view(-1)  # as in the student's own training loop
     (trusted,), fault = decode_frames(encode_frame("request", {"x": transposed}))
-    assert fault is None and torch.equal(trusted.body["x"].tensor, transposed)  # type: ignore[union-attr]
+    assert fault is None
+    assert torch.equal(trusted.body["x"].tensor, transposed)
 
 
 @pytest.mark.parametrize(("strides", "fault"), [
@@ -303,4 +307,5 @@ def test_bad_strides_are_faults(strides: object, fault: str) -> None:
     spec = {**_spec(shape=[2, 3]), "strides": strides}
     reader = FrameReader(max_bytes=1 << 20, as_tensor_values=False)
     reader.feed(_frame({"kind": "request", "body": {"x": {"T": 0}}, "tensors": [spec]}, bytes(48)))
-    assert reader.fault is not None and fault in reader.fault, reader.fault
+    assert reader.fault is not None
+    assert fault in reader.fault, reader.fault
