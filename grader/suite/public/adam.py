@@ -215,4 +215,9 @@ def properties() -> list[Property]:
     bias_correction_args = st.fixed_dictionaries({"beta": s.betas1, "t": s.timesteps})
     return [first_step(), bounded_step(), scale_invariant(), uncorrected_state(), lecture_table(), returns_float(),
             large_t(), leaves_global_state("bias_correction", bias_correction_args, lambda ex: (ex["beta"], ex["t"]),
-                                           "1 − βᵗ")]
+                                           a_number, "1 − βᵗ")]
+
+
+def a_number(outcome: Outcome) -> Failure | None:
+    got = unpack_number(outcome, float)
+    return got if isinstance(got, Failure) else None

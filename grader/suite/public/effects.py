@@ -17,7 +17,11 @@ from grader.suite.model import Call, Case, Example, Failure, Outcome, Property
 
 
 def leaves_global_state(function: str, examples: st.SearchStrategy[Example],
-                        args_of: Callable[[Example], tuple[object, ...]], formula: str = "") -> Property:
+                        args_of: Callable[[Example], tuple[object, ...]],
+                        answer: Callable[[Outcome], Failure | None], formula: str = "") -> Property:
+    """``answer`` says what is wrong with the form of a call's answer (None when it has the contract's form):
+    a function that answers nothing usable earns nothing here either, however tidy it is."""
+
     def case(ex: Example) -> Case:
         # report_inputs: the worker compares the random generator's state only on such calls (it costs more)
         return Case(ex, (Call(function, args_of(ex), report_inputs=True),))
@@ -26,6 +30,9 @@ def leaves_global_state(function: str, examples: st.SearchStrategy[Example],
         outcome = outcomes[0]
         if outcome.problem is not None:  # a stub that raises earns nothing here either
             return Failure(f"the call {outcome.problem}")
+        malformed = answer(outcome)
+        if malformed is not None:
+            return malformed
         changed = effects(outcome, "state")
         if changed:
             return Failure(f"after the call {'; '.join(describe_state_change(c) for c in changed)}. A function "

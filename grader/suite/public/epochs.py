@@ -112,6 +112,19 @@ def batch_slices() -> Property:
                     explicit=({"num_examples": 10, "batch_size": 3},))
 
 
+def a_count(outcome: Outcome) -> Failure | None:
+    if whole_number(outcome.returned, tensors=True) is None:
+        return Failure(f"expected a number of steps, got {describe_value(outcome.returned)}")
+    return None
+
+
+def two_bounds(outcome: Outcome) -> Failure | None:
+    bounds = whole_numbers(outcome.returned)
+    if bounds is None or len(bounds) != 2:
+        return Failure(f"expected (start, end), got {describe_value(outcome.returned)}")
+    return None
+
+
 def last_batch() -> Property:
     """The last batch of a large dataset: Python's own slicing, range(n)[i·b:(i + 1)·b], is the oracle."""
 
@@ -156,10 +169,10 @@ def properties() -> list[Property]:
         count("total_steps", "large datasets over many epochs", large_with_epochs, epochs=True),
         last_batch(),
         leaves_global_state("steps_per_epoch", SIZES,
-                            lambda ex: (ex["num_examples"], ex["batch_size"], ex["drop_last"])),
+                            lambda ex: (ex["num_examples"], ex["batch_size"], ex["drop_last"]), a_count),
         leaves_global_state("total_steps", with_epochs,
-                            lambda ex: (ex["num_examples"], ex["batch_size"], ex["epochs"], ex["drop_last"])),
+                            lambda ex: (ex["num_examples"], ex["batch_size"], ex["epochs"], ex["drop_last"]), a_count),
         leaves_global_state("batch_bounds", small.flatmap(lambda ex: st.integers(0, -(-ex["num_examples"] // ex[
             "batch_size"]) - 1).map(lambda i: {**ex, "step": i})),
-            lambda ex: (ex["step"], ex["num_examples"], ex["batch_size"])),
+            lambda ex: (ex["step"], ex["num_examples"], ex["batch_size"]), two_bounds),
     ]

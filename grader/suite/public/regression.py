@@ -110,6 +110,9 @@ def pure() -> Property:
         outcome = outcomes[0]
         if outcome.problem is not None:
             return Failure(f"the call {outcome.problem}")
+        malformed = answer(outcome)  # computing nothing is not being pure
+        if malformed is not None:
+            return malformed
         changed = effects(outcome, "inplace")
         if changed:
             return Failure(f"the input {argument_names(changed, ARGUMENTS)} was modified in place; compute with "
@@ -125,4 +128,9 @@ def pure() -> Property:
 
 def properties() -> list[Property]:
     return [equals_autograd(), returns_tensors(), pure(),
-            leaves_global_state("mse_gradients", datasets(), arguments, FORMULA)]
+            leaves_global_state("mse_gradients", datasets(), arguments, answer, FORMULA)]
+
+
+def answer(outcome: Outcome) -> Failure | None:
+    got = gradient_values(outcome)
+    return got if isinstance(got, Failure) else None

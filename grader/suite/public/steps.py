@@ -30,6 +30,16 @@ def zeroed(f: StepFunction) -> Callable[[Example], Example]:
     return zero
 
 
+def answer(f: StepFunction) -> Callable[[Outcome], Failure | None]:
+    """Why an outcome is not an answer of ``f``'s form (its tensors), or None."""
+
+    def malformed(outcome: Outcome) -> Failure | None:
+        got = unpack(outcome, f.outputs)
+        return got if isinstance(got, Failure) else None
+
+    return malformed
+
+
 def every_path(f: StepFunction) -> st.SearchStrategy[Example]:
     """Inputs that reach every branch a step might take: any dtype, zero and non-zero state, a zero
     gradient from zero state (where a shortcut may return an input as it is), a zero learning rate."""
@@ -71,6 +81,9 @@ def pure(f: StepFunction) -> Property:
             return Failure(f"the call {outcome.problem}")
         if len(outcome.inputs_after) != len(case.calls[0].args):  # only a forged reply lacks them
             return Failure("the inputs after the call were not reported, so purity cannot be checked")
+        malformed = answer(f)(outcome)  # computing nothing is not being pure
+        if malformed is not None:
+            return malformed
         changed = effects(outcome, "inplace")
         if changed:
             return Failure(f"the input {argument_names(changed, f.tensors)} was modified in place; return new "
@@ -116,7 +129,8 @@ def zero_gradient(f: StepFunction) -> Property:
 def properties() -> list[Property]:
     props: list[Property] = []
     for f in STEP_FUNCTIONS.values():
-        props += [contract(f), pure(f), zero_gradient(f), leaves_global_state(f.name, every_path(f), f.args, f.formula)]
+        props += [contract(f), pure(f), zero_gradient(f),
+                  leaves_global_state(f.name, every_path(f), f.args, answer(f), f.formula)]
     return props
 
 
