@@ -97,10 +97,9 @@ def _tensors_in(value: object) -> list[object]:
 
 
 def _memory(t: object) -> int:
-    """The address of ``t``'s storage, 0 when it has none to share."""
+    """The address of ``t``'s storage, 0 when it has none to share (call inside _DisableTorchFunction)."""
     try:
-        with _DisableTorchFunction():
-            return 0 if _numel(t) == 0 else int(_storage(t).data_ptr())
+        return 0 if _numel(t) == 0 else int(_storage(t).data_ptr())
     except BaseException:  # noqa: BLE001 - a hostile tensor subclass
         return 0
 
@@ -115,12 +114,13 @@ def effects_of(args: tuple[object, ...], versions: list[int | None], value: obje
     returned ``value``."""
     found: list[str] = []
     out = _tensors_in(value)
-    memories = {_memory(t) for t in out} - {0}
-    for i, (arg, before) in enumerate(zip(args, versions, strict=True)):
-        if before is None:
-            continue
-        if _version(arg) != before:
-            found.append(f"inplace:{i}")
-        if any(arg is t for t in out) or _memory(arg) in memories:
-            found.append(f"alias:{i}")
+    with _DisableTorchFunction():  # a returned subclass's __torch_function__ never runs
+        memories = {_memory(t) for t in out} - {0}
+        for i, (arg, before) in enumerate(zip(args, versions, strict=True)):
+            if before is None:
+                continue
+            if _version(arg) != before:
+                found.append(f"inplace:{i}")
+            if any(arg is t for t in out) or (memories and _memory(arg) in memories):
+                found.append(f"alias:{i}")
     return found
