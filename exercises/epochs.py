@@ -3,6 +3,13 @@
 An *epoch* is one pass of the model over the whole training set; a *step* is
 one forward and backward pass on one mini-batch, i.e. one update of the
 weights (一次更新權重).  The counts match ``torch.utils.data.DataLoader``.
+
+Datasets can be large: n up to 10¹² examples, batches of 1 to 10⁹ examples.
+Compute with whole-number arithmetic (``//``, ``%``): a loop over the batches
+never finishes for n = 10¹², and float tricks such as ``int(n / b + 0.999)`` are
+wrong when n/b is within 0.001 of a whole number.  Counts and bounds are whole
+numbers: a Python int (a numpy integer is accepted too).  Torch's global state
+is left as it was.
 """
 
 from __future__ import annotations
@@ -18,12 +25,13 @@ def steps_per_epoch(num_examples: int, batch_size: int, drop_last: bool = False)
     This equals ``len(DataLoader(range(n), batch_size=b, drop_last=drop_last))``.
 
     Args:
-        num_examples: n, the number of training examples (≥ 0).
-        batch_size: b, the examples per mini-batch (≥ 1).
+        num_examples: n, the number of training examples (0 ≤ n ≤ 10¹²).
+        batch_size: b, the examples per mini-batch (1 ≤ b ≤ 10⁹).
         drop_last: drop the last, incomplete batch as ``DataLoader`` does.
 
     Returns:
-        The number of steps as an int.
+        The number of steps, a whole number (a Python int; a numpy integer is
+        accepted too).
 
     Example (the lecture: 3,200 examples with batch_size 32 give 100 steps):
         >>> steps_per_epoch(3200, 32)
@@ -41,13 +49,14 @@ def total_steps(num_examples: int, batch_size: int, epochs: int, drop_last: bool
     .. math::  \text{total} = \text{epochs} \times \text{steps per epoch}
 
     Args:
-        num_examples: n, the number of training examples (≥ 0).
-        batch_size: b, the examples per mini-batch (≥ 1).
-        epochs: how many passes over the training set (≥ 0).
+        num_examples: n, the number of training examples (0 ≤ n ≤ 10¹²).
+        batch_size: b, the examples per mini-batch (1 ≤ b ≤ 10⁹).
+        epochs: how many passes over the training set (0 to 1,000).
         drop_last: drop each epoch's incomplete last batch.
 
     Returns:
-        The total number of steps (updates) as an int.
+        The total number of steps (updates), a whole number (a Python int; a
+        numpy integer is accepted too).
 
     Example (the lecture: 5,000,000 examples, batch_size 1,000, one epoch):
         >>> total_steps(5_000_000, 1_000, epochs=1)
@@ -67,11 +76,12 @@ def batch_bounds(step: int, num_examples: int, batch_size: int) -> tuple[int, in
 
     Args:
         step: i, the index of the mini-batch in this epoch, 0 ≤ i < ⌈n / b⌉.
-        num_examples: n, the number of training examples (≥ 1).
-        batch_size: b, the examples per mini-batch (≥ 1).
+        num_examples: n, the number of training examples (1 ≤ n ≤ 10¹²).
+        batch_size: b, the examples per mini-batch (1 ≤ b ≤ 10⁹).
 
     Returns:
-        ``(start, end)`` such that ``train_x[start:end]`` is the batch.
+        ``(start, end)`` such that ``train_x[start:end]`` is the batch: a tuple
+        (a list or a ``NamedTuple`` is accepted) of whole numbers.
 
     Example (5,000,000 examples, batch_size 1,000):
         >>> batch_bounds(0, 5_000_000, 1_000), batch_bounds(4999, 5_000_000, 1_000)

@@ -2,8 +2,23 @@
 
 Every function is pure: it takes the parameter ``x_t`` (模型參數), its gradient
 ``g = ∇_x f(x_t)`` (梯度) and the optimizer's state, and returns *new* tensors of
-the same shape, dtype and device.  It never modifies its inputs.  Tensors are
-float32 or float64, on the CPU or on CUDA; hyperparameters are Python numbers.
+the same shape, dtype and device.  What is graded, for every function:
+
+* Inputs are as a training loop passes them.  Tensors are float32 or float64, on
+  the CPU or on CUDA, of any shape (0-d included) and any memory layout: a
+  transposed view or a strided slice is not contiguous, so use ``reshape``, not
+  ``view``.  The parameter may require grad, as every model parameter does
+  (``param.numpy()`` then fails: use ``param.detach()``).  Gradients may be as
+  large as 10⁶ (exploding gradients: do not clip them), the accumulated squares
+  r and v up to 10¹²; t goes up to 10⁶.  Hyperparameters are Python numbers,
+  the learning rate η ≥ 0 (0 included).
+* Results are new tensors: never an input itself or a view of its memory, even
+  where nothing changes (return ``param.clone()`` then).  A plain
+  ``torch.Tensor`` (a ``torch.nn.Parameter`` is accepted too); several results as
+  a tuple (a ``NamedTuple`` is a tuple).
+* Nothing else changes: no input is modified in place, and torch's global state
+  is left as it was (default dtype, grad mode, the random generator): use
+  ``with torch.no_grad():`` rather than ``torch.set_grad_enabled(False)``.
 """
 
 from __future__ import annotations
@@ -96,8 +111,9 @@ def nesterov_step(
     Args:
         param: the parameter x_t.
         velocity: the previous velocity v_{t−1} (zeros before the first step).
-        grad_fn: returns the gradient ∇ₓf at a given point; call it once, at
-            the look-ahead point x_t − γ·v_{t−1}.
+        grad_fn: returns the gradient ∇ₓf at a given point.  Use its value at
+            the look-ahead point x_t − γ·v_{t−1} (one call there is all it
+            takes; further calls are allowed but wasted).
         lr: the learning rate η.
         gamma: the momentum term γ (usually 0.9).
 
@@ -230,7 +246,8 @@ def adam_step(
         m: the first moment m_{t−1} (zeros before the first step).
         v: the second raw moment v_{t−1} (zeros before the first step).
         t: the number of this step, 1 for the first (t ← t + 1 happens *before*
-            the update in Algorithm 1).  β^t is a power, β·β·…·β (t times).
+            the update in Algorithm 1), up to 10⁶ in a long run.  β^t is a
+            power, β·β·…·β (t times): compute it as one (``beta1 ** t``).
         lr: the step size α (learning rate).
         beta1: β₁, decay rate of m.
         beta2: β₂, decay rate of v.
@@ -318,7 +335,8 @@ def bias_correction(beta: float, t: int) -> float:
 
     Args:
         beta: the decay rate β (β₁ or β₂), in [0, 1).
-        t: the step number, an int ≥ 1.
+        t: the step number, an int ≥ 1, up to 10⁶ in a long run (so compute
+            the power directly: a recursion t deep exceeds Python's limit).
 
     Returns:
         1 − βᵗ as a Python float.

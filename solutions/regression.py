@@ -20,11 +20,14 @@ def mse_gradients(w: float, b: float, x: torch.Tensor, y: torch.Tensor) -> tuple
     Args:
         w: the weight w, a Python float.
         b: the bias b (偏置項), a Python float.
-        x: the inputs x₁ … xₙ, a 1-D tensor (n ≥ 1).
+        x: the inputs x₁ … xₙ, a 1-D tensor (n ≥ 1), perhaps a strided slice
+            of a larger batch (not contiguous: use ``reshape``, not ``view``).
         y: the ground truth y₁ … yₙ, a 1-D tensor of the same shape, dtype and device.
 
     Returns:
-        ``(∂L/∂w, ∂L/∂b)`` as 0-d tensors of x's dtype and device.
+        ``(∂L/∂w, ∂L/∂b)`` as 0-d tensors of x's dtype and device (a
+        ``NamedTuple`` is a tuple too).  Neither x nor y is modified, and
+        torch's global state is left as it was.
 
     Example (one point x = 1, y = 3 with w = 1, b = 0: the residual is 2):
         >>> one = torch.tensor([1.0], dtype=torch.float64)

@@ -96,6 +96,9 @@ class Reply:
     grad_fn_points: tuple[Value, ...] = ()
     seconds: float = 0.0
     stand_ins: tuple[str, ...] = ()  # the Job.substitutes this call ran (as the worker reports it)
+    # What else the call did, as the worker saw it (grader/sandbox/drivers.py effects_of and
+    # restore_global_state): "inplace:1", "alias:0", "default_dtype:torch.float64", "grad_mode:False", "rng"
+    effects: tuple[str, ...] = ()
 
 
 @dataclass

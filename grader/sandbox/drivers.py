@@ -5,7 +5,9 @@ worker encodes it as one reply frame.  Drivers must catch ``BaseException`` from
 ``sys.exit``/``KeyboardInterrupt`` become answers, not crashes) and never trust what comes back.
 Register new drivers in ``DRIVERS``; the trusted side rejects unknown names before a job starts.
 
-* ``call``: one call, ``fn(*args, **kwargs)``.
+* ``call``: one call, ``fn(*args, **kwargs)``, and what else it did (:func:`effects_of`): an input
+  modified in place, an answer that shares memory with an input, torch's global settings left changed
+  (put back at once, so the next call starts as this one did).
 * ``rollout``: the student's optimizer step iterated from ``args``, its own outputs fed back in; kwargs
   are the layout (see :func:`check_rollout`), not arguments of ``fn``.  Informational (trajectory plots).
 """
@@ -23,6 +25,7 @@ import numpy as np
 import torch
 
 from grader.sandbox import objectives
+from grader.sandbox.effects import effects_of, global_state, items_of, restore_global_state, rng_state, versions_of
 from grader.sandbox.values import GradFn, TensorValue, Value
 from grader.sandbox.wire import safe_repr, type_name
 
@@ -32,6 +35,7 @@ HIDDEN_PREFIXES: list[str] = []  # the box dir: tracebacks show "optimizers.py",
 _SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _TB: Any = torch._C.TensorBase
 _DisableTorchFunction = torch._C.DisableTorchFunction
+_clock = time.perf_counter
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Outcome:
     inputs_after: tuple[object, ...] = ()
     grad_fn_points: list[object] = field(default_factory=list)
     seconds: float = 0.0
+    effects: tuple[str, ...] = ()  # see effects_of
 
 
 class RecordingGradFn:
@@ -91,19 +96,26 @@ def _dematerialise(value: object) -> object:
     return value.spec if type(value) is RecordingGradFn else value
 
 
-def call(fn: Callable[..., object], args: tuple[Value, ...], kwargs: dict[str, Value]) -> Outcome:
-    """``fn(*args, **kwargs)`` once; GradFn arguments become recording callables."""
+def call(fn: Callable[..., object], args: tuple[Value, ...], kwargs: dict[str, Value], *,
+         rng: bool = False) -> Outcome:
+    """``fn(*args, **kwargs)`` once; GradFn arguments become recording callables.  The effects (see
+    :func:`effects_of`, :func:`restore_global_state`) include ``rng`` only when ``rng`` asks for the check
+    (it costs more than the call of a small function)."""
     points: list[object] = []
     real_args = tuple(_materialise(a, points) for a in args)
     real_kwargs = {k: _materialise(v, points) for k, v in kwargs.items()}
-    start = time.perf_counter()
+    versions, state, generator = versions_of(real_args), global_state(), rng_state() if rng else None
+    start = _clock()
     try:
         value = fn(*real_args, **real_kwargs)
         raised = None
     except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt are answers too
         value, raised = None, describe_exception(exc)
-    seconds = time.perf_counter() - start
-    return Outcome(raised, value, tuple(_dematerialise(a) for a in real_args), points, seconds)
+    seconds = _clock() - start
+    effects = restore_global_state(state, generator)
+    if raised is None:
+        effects = effects_of(real_args, versions, value) + effects
+    return Outcome(raised, value, tuple(_dematerialise(a) for a in real_args), points, seconds, tuple(effects))
 
 
 MAX_ROLLOUT_STEPS = 200
@@ -111,7 +123,7 @@ MAX_ROLLOUT_S = 1.0  # informational: a slow student gets a shorter path, never 
 MAX_ROLLOUT_NUMEL = 4096
 ROLLOUT_LAYOUT = ("param", "grads", "state", "t", "steps")
 # Captured at import (in the zygote), like wire.py does, so student code cannot swap them.
-_ndarray, _isfinite, _from_numpy, _clock = np.ndarray, np.isfinite, torch.from_numpy, time.perf_counter
+_ndarray, _isfinite, _from_numpy = np.ndarray, np.isfinite, torch.from_numpy
 
 
 class RolloutLayout(NamedTuple):
@@ -235,8 +247,12 @@ def rollout(fn: Callable[..., object], args: tuple[Value, ...], kwargs: dict[str
             break
         finally:
             seconds += _clock() - begin
-        exact = type(value) is tuple or type(value) is list  # builtins: len/iteration run no student code
-        items: list[object] = list(value) if exact and isinstance(value, tuple | list) else [value]
+        # tuples (NamedTuples included) and lists, read through the base type's own methods (no student code)
+        exact = issubclass(type(value), tuple | list)
+        try:
+            items: list[object] = items_of(value) if exact else [value]
+        except BaseException:  # noqa: BLE001
+            items = [value]
         if len(items) != 1 + len(lay.state):
             want = "1 tensor" if not lay.state else f"{1 + len(lay.state)} tensors (the parameter, then the state)"
             stopped = f"step {k} returned {type_name(value)}{f' of {len(items)}' if exact else ''}; expected {want}"

@@ -98,11 +98,11 @@ class _State:
             self.fault = f"unexpected {kind!r} frame {'after import' if self.imported else 'before import'}"
 
     def _reply(self, body: dict[str, Value]) -> None:
-        raised, after, points, seconds, stand_ins = (
-            body.get(k) for k in ("raised", "inputs_after", "grad_fn_points", "seconds", "stand_ins"))
+        raised, after, points, seconds, stand_ins, effects = (
+            body.get(k) for k in ("raised", "inputs_after", "grad_fn_points", "seconds", "stand_ins", "effects"))
         if len(self.replies) >= self.n_requests:
             self.fault = f"more replies than the {self.n_requests} requests"
-        elif set(body) != {"raised", "value", "inputs_after", "grad_fn_points", "seconds", "stand_ins"}:
+        elif set(body) != {"raised", "value", "inputs_after", "grad_fn_points", "seconds", "stand_ins", "effects"}:
             self.fault = f"reply frame has fields {sorted(body)}"
         elif (
             not (raised is None or isinstance(raised, str))
@@ -110,11 +110,13 @@ class _State:
             or not isinstance(points, tuple)
             or not isinstance(seconds, float)
             or not (isinstance(stand_ins, tuple) and all(isinstance(n, str) for n in stand_ins))
+            or not (isinstance(effects, tuple) and all(isinstance(n, str) for n in effects))
         ):
             self.fault = "reply frame fields have the wrong types"
         else:
             self.replies.append(Reply(raised, body["value"], after, points, seconds,
-                                      tuple(n for n in stand_ins if isinstance(n, str))))
+                                      tuple(n for n in stand_ins if isinstance(n, str)),
+                                      tuple(n for n in effects if isinstance(n, str))))
 
 
 def _describe_exit(status: int) -> tuple[int | None, str]:

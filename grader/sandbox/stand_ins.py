@@ -6,6 +6,9 @@ argument, a dict of helpers, a ``functools.partial``, a closure) reaches the sta
 through the student's own signature: arguments are matched to the contract's parameters by name where
 the student kept the contract's names, by position otherwise, keyword-only ones included, so
 ``bias_correction(beta1, step=t)`` to a helper declared ``bias_correction(beta, step)`` reaches ``t``.
+Its result keeps the kind the student's helper returns: a helper whose code builds a tuple subclass of
+its module (``return MomentumResult(param - v, v)``, a NamedTuple) gets the stand-in's values in that
+class, so a caller that reads ``step.param`` runs as it would with a correct helper of its own.
 Runs in sandbox workers and in the in-process runner; stdlib only.
 """
 
@@ -28,7 +31,7 @@ def install(namespace: dict[str, object], name: str, stand_in: Callable[..., obj
     original = namespace.get(name)
     if original is None:
         return lambda: None
-    adapted = _through_their_signature(original, stand_in, ran)
+    adapted = _through_their_signature(original, stand_in, ran, _result_type(original, namespace))
     aliases = {k: v for k, v in namespace.items() if v is original}
     if isinstance(original, types.FunctionType) and not original.__code__.co_freevars and original is not graded:
         # A trampoline in the student's own globals: the function object itself now calls the stand-in.
@@ -50,8 +53,38 @@ def install(namespace: dict[str, object], name: str, stand_in: Callable[..., obj
     return lambda: namespace.update(aliases)
 
 
+def _result_type(theirs: object, namespace: dict[str, object]) -> type | None:
+    """The one tuple subclass of the student's module that ``theirs`` names in its code (its result type,
+    e.g. a NamedTuple), or None: none, several, or not a plain function.  Nothing of the student's runs."""
+    code = getattr(theirs, "__code__", None) if isinstance(theirs, types.FunctionType) else None
+    if not isinstance(code, types.CodeType):
+        return None
+    names: set[str] = set()
+    pending = [code]
+    while pending:  # the function's own names and those of code nested in it (a comprehension)
+        c = pending.pop()
+        names.update(c.co_names)
+        pending += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+    found = {v for n in names if isinstance(v := namespace.get(n), type) and issubclass(v, tuple) and v is not tuple}
+    return found.pop() if len(found) == 1 else None
+
+
+def _as_their_type(value: object, kind: type | None) -> object:
+    """``value`` (a stand-in's tuple) in the student's result type, built by ``tuple.__new__`` (the class's
+    own ``__new__`` and ``__init__`` are not run); as it is when the field count does not match."""
+    if kind is None or type(value) is not tuple:
+        return value
+    fields = getattr(kind, "_fields", None)
+    if isinstance(fields, tuple) and len(fields) != len(value):
+        return value
+    try:
+        return tuple.__new__(kind, value)
+    except Exception:  # noqa: BLE001 - a class tuple.__new__ cannot build: the plain tuple, then
+        return value
+
+
 def _through_their_signature(theirs: object, stand_in: Callable[..., object],
-                             ran: Callable[[], None]) -> Callable[..., object]:
+                             ran: Callable[[], None], kind: type | None = None) -> Callable[..., object]:
     try:
         signature = inspect.signature(theirs)  # type: ignore[arg-type]
         contract = list(inspect.signature(stand_in).parameters)
@@ -72,8 +105,9 @@ def _through_their_signature(theirs: object, stand_in: Callable[..., object],
             except TypeError:
                 pass  # their own signature refuses this call; let the stand-in say what is wrong
             else:  # the contract's defaults, not theirs, for what the caller left out
-                return stand_in(**{rename[k]: v for k, v in bound.arguments.items() if k in rename})
-        return stand_in(*args, **kwargs)
+                return _as_their_type(stand_in(**{rename[k]: v for k, v in bound.arguments.items() if k in rename}),
+                                      kind)
+        return _as_their_type(stand_in(*args, **kwargs), kind)
 
     standing_in.__name__ = getattr(stand_in, "__name__", "stand_in")
     return standing_in

@@ -11,7 +11,13 @@ GradFn, ``{"o": [type_name, repr]}`` Opaque, JSON ``null``/``true``/``false``).
 Tensors: dtypes float16, bfloat16, float32, float64, int32, int64, bool; at most 8 dimensions and
 10**7 elements each; the reader caps the total bytes of a stream.  The same tensor object appearing
 twice in one frame is sent once and decodes as one object, so aliasing (``sgd_step(x, x, lr)``)
-survives the trip.
+survives the trip.  The trusted side also sends a non-contiguous tensor's ``strides`` (a transposed
+view, a strided slice: what real training code passes), and the worker rebuilds it with those strides,
+so ``x.view(-1)`` fails there as it would in the student's own training loop.
+
+A tuple subclass (a ``NamedTuple`` result) is sent as a tuple, a list subclass as a list: read through
+``tuple``'s and ``list``'s own C methods, so a subclass that overrides ``__iter__``/``__len__`` cannot
+change what is sent.
 
 Two encoders: the trusted side encodes strictly (an unsupported value is a bug: ``TypeError``); the
 worker encodes whatever a student returned *leniently*: exact-type checks only, tensors read through
@@ -66,6 +72,9 @@ _DisableTorchFunction = torch._C.DisableTorchFunction
 _ndarray = np.ndarray
 _DEVICE_NAMES: dict[torch.device, str] = {}
 _generic = np.generic
+_tuple, _list = tuple, list
+_tuple_items, _list_items = tuple.__iter__, list.__iter__  # C slots: a subclass cannot override them
+MAX_STORAGE_FACTOR = 4  # a strided tensor may span at most this many times its elements (plus one row)
 
 
 class WireError(Exception):
@@ -178,17 +187,22 @@ class _Encoder:
             if self.lenient:
                 return {"o": ["str", value[:MAX_REPR] + f"… <{len(value)} characters>"]}
             raise ValueError(f"str of {len(value)} characters exceeds {MAX_STR}")
-        if cls is tuple or cls is list:
-            assert isinstance(value, tuple | list)
-            if len(value) > MAX_ITEMS:
-                return self._reject(value, f"{len(value)} items exceed {MAX_ITEMS}")
-            return {"t" if cls is tuple else "l": [self.node(v, depth + 1) for v in value]}
+        if cls is tuple or cls is list or issubclass(cls, _tuple) or issubclass(cls, _list):
+            # NamedTuple results included, read through the base type's own methods, never the subclass's
+            is_tuple = issubclass(cls, _tuple)
+            try:
+                items: list[object] = _list(_tuple_items(value) if is_tuple else _list_items(value))  # type: ignore[arg-type]
+            except BaseException:  # noqa: BLE001 - a hostile subclass's items
+                return self._reject(value, "items could not be read")
+            if len(items) > MAX_ITEMS:
+                return self._reject(value, f"{len(items)} items exceed {MAX_ITEMS}")
+            return {"t" if is_tuple else "l": [self.node(v, depth + 1) for v in items]}
         if cls is dict:
             assert isinstance(value, dict)
-            items = list(dict.items(value))
-            if len(items) > MAX_ITEMS or any(type(k) is not str for k, _ in items):
-                return self._reject(value, "dict keys must be str" if len(items) <= MAX_ITEMS else "too many items")
-            return {"d": [[k, self.node(v, depth + 1)] for k, v in items]}
+            pairs = list(dict.items(value))
+            if len(pairs) > MAX_ITEMS or any(type(k) is not str for k, _ in pairs):
+                return self._reject(value, "dict keys must be str" if len(pairs) <= MAX_ITEMS else "too many items")
+            return {"d": [[k, self.node(v, depth + 1)] for k, v in pairs]}
         if issubclass(cls, _TB):
             return self.tensor(value, device=None, tname=None, requires_grad=None)
         if cls is TensorValue:
@@ -228,6 +242,8 @@ class _Encoder:
             if not self.lenient:
                 raise ValueError(f"cannot send tensor: {exc}") from exc
             return {"o": [type_name(t), f"<tensor not sent: {type_name(exc)}: {safe_repr(exc)[:300]}>"]}
+        if not self.lenient and not _TB.is_contiguous(t):  # trusted side: the worker rebuilds the layout
+            spec["strides"] = [int(d) for d in _TB.stride(t)]
         if device is not None:
             spec["device"] = str(device)[:64]
         if tname is not None:
@@ -316,11 +332,29 @@ def _fail(message: str) -> WireError:
 
 
 _SPEC_KEYS = frozenset({"dtype", "shape", "device", "type", "requires_grad"})
+_STRIDED_KEYS = _SPEC_KEYS | {"strides"}
+Spec = tuple[str, list[int], int, str, str, bool, "list[int] | None"]
 
 
-def _check_spec(spec: object) -> tuple[str, list[int], int, str, str, bool]:
-    if type(spec) is not dict or spec.keys() != _SPEC_KEYS:
-        raise _fail(f"tensor spec must have keys dtype, shape, device, type, requires_grad; got {str(spec)[:100]}")
+def _check_strides(strides: object, shape: list[int], numel: int) -> list[int]:
+    """Strides that lay ``shape`` out without overlap, spanning at most MAX_STORAGE_FACTOR × its elements."""
+    if type(strides) is not list or len(strides) != len(shape) or any(type(d) is not int or d < 0 for d in strides):
+        raise _fail(f"tensor strides {str(strides)[:100]} must be a list of {len(shape)} ints >= 0")
+    span = 1
+    dims = sorted(((d, z) for d, z in zip(strides, shape, strict=True) if z > 1))
+    for stride, size in dims:  # each dimension steps over everything the smaller ones span
+        if stride < span:
+            raise _fail(f"tensor strides {strides} overlap for shape {shape}")
+        span = stride * (size - 1) + span
+    if span > MAX_STORAGE_FACTOR * numel + 64:
+        raise _fail(f"tensor strides {strides} span {span} elements for {numel}")
+    return strides
+
+
+def _check_spec(spec: object) -> Spec:
+    if type(spec) is not dict or (spec.keys() != _SPEC_KEYS and spec.keys() != _STRIDED_KEYS):
+        raise _fail(f"tensor spec must have keys dtype, shape, device, type, requires_grad (and strides); "
+                    f"got {str(spec)[:100]}")
     dtype, shape, device, tname, rg = spec["dtype"], spec["shape"], spec["device"], spec["type"], spec["requires_grad"]
     if type(dtype) is not str or dtype not in DTYPES:
         raise _fail(f"tensor dtype {str(dtype)[:40]!r} is not one of {', '.join(DTYPES)}")
@@ -337,13 +371,14 @@ def _check_spec(spec: object) -> tuple[str, list[int], int, str, str, bool]:
         raise _fail("tensor device/type must be short strings")
     if type(rg) is not bool:
         raise _fail("tensor requires_grad must be a bool")
-    return dtype, shape, numel * DTYPES[dtype].itemsize, device, tname, rg
+    strides = _check_strides(spec["strides"], shape, numel) if "strides" in spec else None
+    return dtype, shape, numel * DTYPES[dtype].itemsize, device, tname, rg, strides
 
 
 class _Decoder:
     def __init__(
         self,
-        specs: list[tuple[str, list[int], int, str, str, bool]],
+        specs: list[Spec],
         payload: bytes,
         *,
         as_tensor_values: bool,
@@ -362,7 +397,7 @@ class _Decoder:
     def raw_tensor(self, index: object) -> torch.Tensor:
         if type(index) is not int or not 0 <= index < len(self.specs):
             raise _fail(f"tensor index {str(index)[:40]} out of range 0..{len(self.specs) - 1}")
-        dtype, shape, nbytes, _, _, _ = self.specs[index]
+        dtype, shape, nbytes, _, _, _, _ = self.specs[index]
         chunk = bytearray(self.payload[self.offsets[index] : self.offsets[index] + nbytes])
         if dtype == "bool":
             flat = torch.frombuffer(chunk, dtype=torch.uint8) != 0 if nbytes else torch.zeros(0, dtype=torch.bool)
@@ -377,12 +412,14 @@ class _Decoder:
             return self.cache[index]
         t = self.raw_tensor(index)
         assert isinstance(index, int)
-        _, _, _, device, tname, rg = self.specs[index]
+        _, shape, _, device, tname, rg, strides = self.specs[index]
         out: Any
         if self.as_tensor_values:
             out = TensorValue(t, device, tname, rg)
-        else:  # worker side: a real tensor where the grader put it
-            if device != "cpu":
+        else:  # worker side: a real tensor where the grader put it, laid out as the grader's was
+            if strides is not None:
+                t = torch.empty_strided(shape, strides, dtype=t.dtype, device=device).copy_(t)
+            elif device != "cpu":
                 t = t.to(device)
             out = t.requires_grad_(rg) if rg and t.is_floating_point() else t
         self.cache[index] = out
@@ -453,7 +490,7 @@ class _Decoder:
         raise _fail(f"unknown value tag {str(tag)[:20]!r}")
 
 
-def _parse_header(raw: bytes) -> tuple[str, dict[str, Any], list[tuple[str, list[int], int, str, str, bool]]]:
+def _parse_header(raw: bytes) -> tuple[str, dict[str, Any], list[Spec]]:
     try:
         header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from grader.sandbox import siblings
-from grader.sandbox.drivers import DRIVERS, HIDDEN_PREFIXES, describe_exception
+from grader.sandbox.drivers import DRIVERS, HIDDEN_PREFIXES, call, describe_exception
 from grader.sandbox.stand_ins import install as install_stand_in
 from grader.sandbox.values import Value
 from grader.sandbox.wire import Frame, FrameReader, encode_frame, safe_repr
@@ -162,8 +162,10 @@ def _answer(channel: Channel, fn: Callable[..., object], frame: Frame, used: set
     assert isinstance(args, tuple)
     assert isinstance(kwargs, dict)
     used.clear()
-    outcome = driver(fn, args, kwargs)
-    inputs_after = outcome.inputs_after if frame.body.get("report_inputs", True) is not False else ()
+    report = frame.body.get("report_inputs", True) is not False
+    # The generator check costs more than a small function's call: only where inputs are reported too
+    outcome = call(fn, args, kwargs, rng=report) if driver is call else driver(fn, args, kwargs)
+    inputs_after = outcome.inputs_after if report else ()
     points: tuple[Value, ...] = tuple(outcome.grad_fn_points)  # type: ignore[arg-type]
     channel.send(
         "reply",
@@ -173,6 +175,7 @@ def _answer(channel: Channel, fn: Callable[..., object], frame: Frame, used: set
         grad_fn_points=points,
         seconds=float(outcome.seconds),
         stand_ins=tuple(sorted(str(n) for n in used))[:8],
+        effects=outcome.effects[:16],
     )
 
 
@@ -210,7 +213,7 @@ def _serve_several(channel: Channel, path: str, module: ModuleType | None, stude
                                      graded=fn)
         if fn is None:
             channel.send("reply", raised=f"could not run: {problem}", value=None, inputs_after=(),
-                         grad_fn_points=(), seconds=0.0, stand_ins=())
+                         grad_fn_points=(), seconds=0.0, stand_ins=(), effects=())
             continue
         _answer(channel, fn, frame, used)
 

@@ -104,6 +104,43 @@ def describe_value(value: Any) -> str:
     return f"{type(value).__name__} {text[:60]}"
 
 
+TENSOR_TYPES = ("torch.Tensor", "torch.nn.parameter.Parameter")
+"""What "a torch.Tensor" accepts: the plain type and torch's own Parameter (what ``torch.optim`` updates,
+a genuine torch type whose data is the tensor); a student's own subclass may lie about its values."""
+
+SETTING_NAMES = {"default_dtype": "torch's default dtype", "grad_mode": "grad mode (torch.is_grad_enabled())",
+                 "deterministic": "torch.use_deterministic_algorithms", "anomaly": "anomaly detection"}
+
+
+def effects(outcome: Outcome, kind: str) -> list[str]:
+    """The details of ``outcome``'s effects of ``kind`` (grader/sandbox/effects.py): ``["1"]`` for
+    ``inplace:1``; for ``state``, every global-state effect as ``name:detail``."""
+    found = []
+    for code in outcome.effects:
+        name, _, detail = code.partition(":")
+        if kind == "state" and name not in ("inplace", "alias"):
+            found.append(code)
+        elif name == kind:
+            found.append(detail)
+    return found
+
+
+def argument_names(indexes: Sequence[str], names: Sequence[str]) -> str:
+    """``"param and r"`` for effects' argument indexes ``["0", "2"]`` of a call with ``names``."""
+    out = [names[int(i)] if i.isdigit() and int(i) < len(names) else f"argument {i}" for i in indexes]
+    return " and ".join(dict.fromkeys(out))
+
+
+def describe_state_change(code: str) -> str:
+    """``"torch's default dtype was left at torch.float64"`` for ``default_dtype:torch.float64``."""
+    name, _, detail = code.partition(":")
+    if name == "rng":
+        return "torch's random number generator was used or reseeded (its state changed)"
+    if name in SETTING_NAMES:
+        return f"{SETTING_NAMES[name]} was left at {detail}"
+    return "torch's global state could not be read after the call"
+
+
 def whole_number(value: Any, *, tensors: bool = False) -> int | None:
     """``value`` as an int if it is one: a Python int (not a bool) or a numpy integer scalar (``np.int64``
     from ``np.floor_divide``, which the wire carries as a 0-d tensor), and with ``tensors`` a 0-d integer

@@ -49,16 +49,26 @@ class StepFunction:
         return self.outputs[1:]
 
     def args(self, ex: Example, *, defaults: bool = False) -> tuple[object, ...]:
-        """Positional arguments for this example (hyperparameters left out when ``defaults``)."""
+        """Positional arguments for this example (hyperparameters left out when ``defaults``): its tensors
+        laid out as ``ex["layout"]`` says, the parameter requiring grad where ``ex["requires_grad"]``."""
         args: list[object] = []
         for name in self.tensors:
-            args.append(GradientFunction(ex["a"], ex["c"]) if name == "grad_fn" else ex[name])
+            args.append(GradientFunction(ex["a"], ex["c"]) if name == "grad_fn" else as_passed(ex, name))
         if self.takes_t:
             args.append(ex["t"])
         # lr has no default in the SGD family, so a "defaults" call still passes it.
         keep = len(self.hypers) if not defaults else self.passed_with_defaults
         args += [ex[h.name] for h in self.hypers[:keep]]
         return tuple(args)
+
+
+def as_passed(ex: Example, name: str) -> torch.Tensor:
+    """The tensor ``ex[name]`` as a call passes it: in the example's memory layout, and for the parameter,
+    a leaf that requires grad where the example says so (every parameter of a real model does)."""
+    t = s.laid_out(ex[name], ex.get("layout", "contiguous"))
+    if name == "param" and ex.get("requires_grad", False):
+        t = t.detach().requires_grad_(True)
+    return t
 
 
 LR = Hyper("lr", 1e-3, s.learning_rates)
@@ -148,7 +158,7 @@ def step_examples(draw: st.DrawFn, f: StepFunction, *, dtype: torch.dtype = torc
     """Inputs for one call of ``f``: tensors of one shape and dtype, t, and hyperparameters."""
     shape = draw(shapes)
     zero = draw(st.booleans()) if zero_state is None else zero_state
-    ex: Example = {"dtype": dtype}
+    ex: Example = {"dtype": dtype, "layout": draw(s.layouts), "requires_grad": draw(st.booleans())}
     for name in f.tensors:
         if name == "grad_fn":
             ex["a"] = draw(s.tensors(s.magnitudes.filter(lambda m: 1e-3 <= m <= 1e2), shape, dtype))

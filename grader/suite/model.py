@@ -73,6 +73,9 @@ class Outcome:
     failure: str | None = None  # the call never finished: timeout, crash, missing function, import error
     stdout: str = ""
     stand_ins: tuple[str, ...] = ()  # helpers whose stand-in (grader/sandbox/substitutes.py) this call ran
+    # What else the call did (grader/sandbox/effects.py): "inplace:1", "alias:0", "grad_mode:False", "rng", …
+    # Judged only by the properties about them (purity, new tensors, global state), never by the rest.
+    effects: tuple[str, ...] = ()
 
     @property
     def problem(self) -> str | None:

@@ -47,6 +47,12 @@ def _sandbox_siblings() -> Any:
     return siblings
 
 
+def _sandbox_effects() -> Any:
+    from grader.sandbox import effects  # a plain module; the student bundle ships it alone
+
+    return effects
+
+
 @functools.cache
 def _sandbox() -> Any:
     """The sandbox package, imported on first use: the student bundle (``optigrade release``) has none."""
@@ -286,6 +292,8 @@ def outcome_of_reply(reply: Any, substitutes: Sequence[str] = ()) -> Outcome:
         inputs_after=tuple(from_wire(v) for v in reply.inputs_after),
         grad_fn_points=tuple(from_wire(v) for v in reply.grad_fn_points),
         stand_ins=tuple(n for n in substitutes if n in reply.stand_ins),  # the worker's word: a note only
+        # The worker's word too: an effect can only cost the student who sent it, so none is trusted away
+        effects=tuple(str(e)[:100] for e in getattr(reply, "effects", ())[:16]),
     )
 
 
@@ -362,15 +370,23 @@ class InProcessRunner:
 
         args = [recording(a) if isinstance(a, GradientFunction) else _clone(a) for a in call.args]
         out = io.StringIO()
+        effects = _sandbox_effects()  # the worker's own checks (grader/sandbox/effects.py), for parity
+        versions, state = effects.versions_of(tuple(args)), effects.global_state()
+        rng = effects.rng_state() if call.report_inputs else None
         try:
             with contextlib.redirect_stdout(out):
                 value = fn(*args, **call.kwargs)
         except Exception as exc:  # noqa: BLE001 - the student's exception is the answer
+            changed = tuple(effects.restore_global_state(state, rng))
             tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            return Outcome(raised=tb, stdout=out.getvalue())
-        return Outcome(returned=_snapshot(value), inputs_after=tuple(_snapshot(a) for a in args),
+            return Outcome(raised=tb, stdout=out.getvalue(), effects=changed[:16])
+        changed = effects.restore_global_state(state, rng)
+        found = tuple(effects.effects_of(tuple(args), versions, value) + changed)
+        seen: dict[int, Any] = {}  # one object returned and reported twice stays one object, as on the wire
+        return Outcome(returned=_snapshot(value, seen),
+                       inputs_after=tuple(_snapshot(a, seen) for a in args) if call.report_inputs else (),
                        grad_fn_points=tuple(TensorOut(p, str(p.device), "torch.Tensor") for p in points),
-                       stdout=out.getvalue())
+                       stdout=out.getvalue(), effects=found[:16])
 
 
 def _drive(fn: Any, call: Call) -> Outcome:
@@ -390,24 +406,37 @@ def _drive(fn: Any, call: Call) -> Outcome:
 
 
 def _clone(value: Any) -> Any:
-    return value.clone() if isinstance(value, torch.Tensor) else value
+    """A copy as the worker decodes it (grader/sandbox/wire.py): the same strides (a transposed or strided
+    input stays one), a leaf that requires grad where the original did."""
+    if not isinstance(value, torch.Tensor):
+        return value
+    with torch.no_grad():
+        copy = torch.empty_strided(value.shape, value.stride(), dtype=value.dtype, device=value.device)
+        copy.copy_(value)
+    return copy.requires_grad_(value.requires_grad) if value.is_floating_point() else copy
 
 
-def _snapshot(value: Any) -> Any:
+def _snapshot(value: Any, seen: dict[int, Any] | None = None) -> Any:
     """What the sandbox's wire would deliver for ``value`` (grader/sandbox/wire.py), so the two runners'
     outcomes look alike: numpy arrays and scalars (np.float64 too) as tensors named by their numpy type,
-    exact builtin numbers and strings as themselves, anything else opaque."""
+    tuples and lists (subclasses such as NamedTuples included) as plain ones, exact builtin numbers and
+    strings as themselves, anything else opaque.  A tensor met twice (in ``seen``) is one snapshot."""
+    seen = {} if seen is None else seen
     if isinstance(value, np.ndarray | np.generic) and np.asarray(value).dtype.name in _NUMPY_DTYPES:
         return TensorOut(torch.from_numpy(np.array(value, copy=True)), "cpu", f"numpy.{type(value).__name__}")
     if isinstance(value, torch.Tensor):
+        if id(value) in seen and seen[id(value)][0] is value:
+            return seen[id(value)][1]
         with torch._C.DisableTorchFunction():
             data = torch.Tensor.detach(value).cpu().clone()
-        return TensorOut(data, str(value.device), f"{type(value).__module__}.{type(value).__qualname__}"
+        snap = TensorOut(data, str(value.device), f"{type(value).__module__}.{type(value).__qualname__}"
                          if type(value) is not torch.Tensor else "torch.Tensor")
+        seen[id(value)] = (value, snap)
+        return snap
     if isinstance(value, tuple):
-        return tuple(_snapshot(v) for v in value)
+        return tuple(_snapshot(v, seen) for v in tuple.__iter__(value))
     if isinstance(value, list):
-        return [_snapshot(v) for v in value]
+        return [_snapshot(v, seen) for v in list.__iter__(value)]
     if value is None or type(value) in (bool, int, float, str):
         return value
     module = type(value).__module__.removeprefix("_student_")  # named as in the sandbox: optimizers.Count

@@ -35,6 +35,9 @@ def simpler_examples(ex: Example) -> list[Example]:
     """Candidates simpler than ``ex``, most simplifying first; empty when nothing is left to simplify."""
     keys = _tensor_keys(ex)
     out: list[Example] = []
+    if ex.get("layout", "contiguous") != "contiguous" or ex.get("requires_grad", False):
+        # Plain tensors first: the layout and requires_grad stay in the example only where they matter
+        out.append({**ex, **{k: v for k, v in (("layout", "contiguous"), ("requires_grad", False)) if k in ex}})
     flushed = _flushed(ex)  # 1.6e-105 in an input reads as noise: 0, where that still fails
     if any(not _equal(flushed[k], ex[k]) for k in ex):
         out.append(flushed)

@@ -241,7 +241,8 @@ def sgd_step(param, grad, lr):
     "sgd_numpy_roundtrip": ("sgd_step", '''
 def sgd_step(param, grad, lr):
     import numpy as np
-    out = np.asarray(param.numpy() - lr * grad.numpy(), dtype=param.numpy().dtype)
+    p = param.detach().numpy()  # a parameter that requires grad has no .numpy() of its own
+    out = np.asarray(p - lr * grad.numpy(), dtype=p.dtype)
     return torch.from_numpy(out.copy()).reshape(param.shape)
 '''),
     "sgd_add_alpha": ("sgd_step", '''
@@ -304,5 +305,89 @@ def batch_bounds(step, num_examples, batch_size):
     import numpy as np
     start = np.multiply(step, batch_size)
     return start, np.minimum(start + batch_size, num_examples)
+'''),
+    "sgd_reshape_flat": ("sgd_step", '''
+def sgd_step(param, grad, lr):
+    flat = param.reshape(-1) - lr * grad.reshape(-1)  # reshape copies where view cannot
+    return flat.reshape(param.shape)
+'''),
+    "sgd_torch_optim_parameter": ("sgd_step", '''
+def sgd_step(param, grad, lr):
+    p = torch.nn.Parameter(param.detach().clone())  # what torch.optim updates; returned as it is
+    p.grad = grad.detach().clone()
+    torch.optim.SGD([p], lr=lr).step()
+    return p
+'''),
+    "sgd_no_grad_restored": ("sgd_step", '''
+def sgd_step(param, grad, lr):
+    previous = torch.is_grad_enabled()
+    torch.set_grad_enabled(False)
+    try:
+        return param - lr * grad
+    finally:
+        torch.set_grad_enabled(previous)
+'''),
+    "momentum_namedtuple": ("momentum_step", '''
+class MomentumResult(typing.NamedTuple):
+    param: torch.Tensor
+    velocity: torch.Tensor
+
+
+def momentum_step(param, grad, velocity, lr, gamma=0.9):
+    v = gamma * velocity + lr * grad
+    return MomentumResult(param - v, v)
+'''),
+    "adam_namedtuple": ("adam_step", '''
+AdamState = collections.namedtuple("AdamState", "param m v")
+
+
+def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    return AdamState(param - lr * (m / (1 - beta1 ** t)) / ((v / (1 - beta2 ** t)).sqrt() + eps), m, v)
+'''),
+    "batch_bounds_namedtuple": ("batch_bounds", '''
+class Bounds(typing.NamedTuple):
+    start: int
+    end: int
+
+
+def batch_bounds(step, num_examples, batch_size):
+    return Bounds(step * batch_size, min(step * batch_size + batch_size, num_examples))
+'''),
+    "mse_namedtuple": ("mse_gradients", '''
+class Gradients(typing.NamedTuple):
+    dw: torch.Tensor
+    db: torch.Tensor
+
+
+def mse_gradients(w, b, x, y):
+    residual = y - (w * x + b)
+    return Gradients((-2 * residual * x).mean(), (-2 * residual).mean())
+'''),
+    "adagrad_clone_when_no_gradient": ("adagrad_step", '''
+def adagrad_step(param, grad, r, lr, delta=1e-7):
+    if not bool(grad.any()):
+        return param.clone(), r.clone()  # nothing moves, but the results are still new tensors
+    r = r + grad * grad
+    return param - lr / (delta + torch.sqrt(r)) * grad, r
+'''),
+    "rmsprop_own_generator": ("rmsprop_step", '''
+def rmsprop_step(param, grad, r, lr, decay=0.9, delta=1e-6):
+    g = torch.Generator().manual_seed(0)  # a generator of its own leaves the global one alone
+    _ = torch.rand(1, generator=g)
+    r = decay * r + (1 - decay) * grad * grad
+    return param - lr / torch.sqrt(delta + r) * grad, r
+'''),
+    "steps_modulo": ("steps_per_epoch", '''
+def steps_per_epoch(num_examples, batch_size, drop_last=False):
+    full = num_examples // batch_size
+    return full + (1 if num_examples % batch_size and not drop_last else 0)
+'''),
+    "mse_reshape_column": ("mse_gradients", '''
+def mse_gradients(w, b, x, y):
+    xs, ys = x.reshape(-1, 1), y.reshape(-1, 1)  # a column, as a design matrix would be
+    residual = ys - (w * xs + b)
+    return (-2 * residual * xs).mean(), (-2 * residual).mean()
 '''),
 }

@@ -23,6 +23,7 @@ def submission_with(tmp: Path, function: str, source: str) -> dict[str, Path]:
     for f in CORRECT.iterdir():
         shutil.copy(f, tmp / f.name)
     target = tmp / f"{MODULE_OF[function]}.py"
-    helpers = "\nimport math\nimport torch\n" + inspect.getsource(mutants._adam) + inspect.getsource(mutants._adam_ref)
+    helpers = ("\nimport collections\nimport math\nimport typing\nimport torch\n"
+               + inspect.getsource(mutants._adam) + inspect.getsource(mutants._adam_ref))
     target.write_text(target.read_text() + helpers + "\n" + source)
     return {p.stem: p for p in tmp.glob("*.py")}

@@ -1,6 +1,7 @@
 """The two runners deliver the same outcomes, so a property cannot tell `optigrade check` from grading."""
 
 import pytest
+import torch
 
 from grader.sandbox import Limits, Sandbox
 from grader.suite.model import Call
@@ -49,3 +50,88 @@ def test_odd_returns_look_the_same_from_both_runners(tmp_path, sandbox_runner) -
     for kind, a, b in zip(KINDS, here, there, strict=True):
         assert (a.raised, a.failure) == (b.raised, b.failure), kind
         assert _shape(a.returned) == _shape(b.returned), kind
+
+
+EFFECTS = """
+import collections
+import typing
+
+import torch
+
+class Pair(typing.NamedTuple):
+    first: torch.Tensor
+    second: torch.Tensor
+
+class Liar(tuple):  # a tuple subclass that lies about its items: what is sent is what the tuple holds
+    def __iter__(self):
+        return iter([0, 0, 0])
+    def __len__(self):
+        return 3
+
+Triple = collections.namedtuple("Triple", "a b c")
+
+def f(kind, x, y):
+    if kind == "named":
+        return Pair(x + 1, y + 1)
+    if kind == "liar":
+        return Liar((x + 1, y + 1))
+    if kind == "namedtuple":
+        return Triple(x + 1, y + 1, 3)
+    if kind == "same":
+        return x
+    if kind == "view":
+        return x.view_as(x), y + 0
+    if kind == "inplace":
+        y.mul_(1.0)  # same values, still an in-place op on the caller's tensor
+        return x + 0
+    if kind == "dtype":
+        torch.set_default_dtype(torch.float64)
+        return x + 0
+    if kind == "grad":
+        torch.set_grad_enabled(False)
+        return x + 0
+    if kind == "seed":
+        torch.manual_seed(0)
+        return x + 0
+    if kind == "draw":
+        return x + 0 * torch.rand(())
+    if kind == "layout":
+        return x.is_contiguous(), x.stride(), x.requires_grad, x.is_leaf, y.is_contiguous()
+    if kind == "view_fails":
+        return x.view(-1)
+    raise ValueError(kind)
+"""
+EFFECT_KINDS = ["named", "liar", "namedtuple", "same", "view", "inplace", "dtype", "grad", "seed", "draw", "layout",
+                "view_fails"]
+
+
+def test_effects_tuples_and_layouts_are_the_same_from_both_runners(tmp_path, sandbox_runner) -> None:
+    """NamedTuples are tuples, effects (grader/sandbox/effects.py) are reported alike, and inputs arrive with the
+    caller's layout and requires_grad in both runners."""
+    module = tmp_path / "optimizers.py"
+    module.write_text(EFFECTS)
+    x = torch.arange(6.0, dtype=torch.float64).reshape(3, 2).t().contiguous().t().requires_grad_()  # transposed leaf
+    y = torch.arange(12.0, dtype=torch.float64)[::2]  # a strided slice
+    assert not x.is_contiguous()
+    assert not y.is_contiguous()
+    calls = [Call("f", (k, x, y), report_inputs=k in ("seed", "draw")) for k in EFFECT_KINDS]
+    default_dtype, grad_mode = torch.get_default_dtype(), torch.is_grad_enabled()
+    here = InProcessRunner().run({"optimizers": module}, "optimizers", "f", calls)
+    assert (torch.get_default_dtype(), torch.is_grad_enabled()) == (default_dtype, grad_mode)  # put back
+    there = sandbox_runner.run({"optimizers": module}, "optimizers", "f", calls)
+    for kind, a, b in zip(EFFECT_KINDS, here, there, strict=True):
+        assert (a.raised is None, a.failure) == (b.raised is None, b.failure), kind
+        assert _shape(a.returned) == _shape(b.returned), kind
+        assert a.effects == b.effects, kind
+    got = dict(zip(EFFECT_KINDS, there, strict=True))
+    assert _shape(got["named"].returned)[0] == "tuple"
+    assert [_shape(v)[2] for v in got["liar"].returned] == [(x + 1).tolist(), (y + 1).tolist()]
+    assert len(got["namedtuple"].returned) == 3
+    assert got["same"].effects == ("alias:1",)
+    assert got["view"].effects == ("alias:1",)
+    assert got["inplace"].effects == ("inplace:2",)
+    assert got["dtype"].effects == ("default_dtype:torch.float64",)
+    assert got["grad"].effects == ("grad_mode:False",)
+    assert got["seed"].effects == got["draw"].effects == ("rng",)
+    assert got["layout"].returned == (False, (1, 3), True, True, False)
+    assert "view" in (got["view_fails"].raised or "")

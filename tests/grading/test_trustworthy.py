@@ -221,6 +221,31 @@ def steps_per_epoch(num_examples, batch_size, *, drop_last=False):  # keyword-on
 def total_steps(num_examples, batch_size, epochs, drop_last=False):
     return epochs * steps_per_epoch(num_examples, batch_size, drop_last=drop_last)
 '''),
+    "momentum_namedtuple_read_by_name": ("momentum_step", '''
+class MomentumResult(typing.NamedTuple):
+    param: torch.Tensor
+    velocity: torch.Tensor
+
+def momentum_step(param, grad, velocity, lr, gamma=0.9):
+    v = gamma * velocity + (1 - gamma) * lr * grad  # bug: dampened
+    return MomentumResult(param - v, v)
+
+def nesterov_step(param, velocity, grad_fn, lr, gamma=0.9):
+    step = momentum_step(param, grad_fn(param - gamma * velocity), velocity, lr, gamma)
+    return step.param, step.velocity  # read by name: the stand-in must answer in MomentumResult too
+'''),
+    "adam_collections_namedtuple_read_by_name": ("adam_step", '''
+AdamOut = collections.namedtuple("AdamOut", ["param", "m", "v"])
+
+def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    return AdamOut(param - lr * m / (v.sqrt() + eps), m, v)  # bug: no bias correction
+
+def adamw_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+    out = adam_step(param * (1 - lr * weight_decay), grad, m, v, t, lr, beta1, beta2, eps)
+    return out.param, out.m, out.v
+'''),
     "steps_renamed_called_by_keyword": ("steps_per_epoch", '''
 def steps_per_epoch(n, batch, drop=False):
     return n // batch if drop else n // batch + 1  # bug: +1 even when b divides n

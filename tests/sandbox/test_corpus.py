@@ -15,7 +15,7 @@ import numpy
 import pytest
 import torch
 
-from grader.sandbox import Job, JobResult, Request, Sandbox, TensorValue, worker
+from grader.sandbox import Job, JobResult, Request, Sandbox, TensorValue, effects, worker
 from tests.sandbox.conftest import CANARY, Canaries, Listener, write_student
 from tests.sandbox.corpus import CASES, HONEST, PATHS, PIDS, PORT, SAME_UID_PIDS, Case, X
 
@@ -117,7 +117,8 @@ def check_case(case: Case, result: JobResult, sandbox: Sandbox) -> None:
     if "seeded" in tags:  # the same draws in every job and on every run, so the same grade
         random.seed(worker.SEED)
         numpy.random.seed(worker.SEED)
-        generator = torch.Generator().manual_seed(worker.SEED)
+        # A call whose effects are watched (the Request default) starts from the generator's probe state
+        generator = torch.Generator().manual_seed(effects.PROBE_SEED)
         assert value == (random.random(), float(numpy.random.random()), torch.rand((), generator=generator).item())
     if "patched" in tags:
         assert value is True  # it fooled itself ...

@@ -103,3 +103,49 @@ def test_every_stand_in_computes_what_the_reference_does() -> None:
         for a, b in zip(ours, theirs, strict=True):
             assert torch.allclose(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64),
                                   rtol=1e-12, atol=0), name
+
+
+NAMED_HELPER = """
+import collections
+import torch
+
+class Other(tuple):
+    pass
+
+class MomentumResult(collections.namedtuple("Fields", "param velocity")):
+    def __new__(cls, *args):
+        raise RuntimeError("the stand-in must not run the student's constructor")
+
+def momentum_step(param, grad, velocity, lr, gamma=0.9):
+    v = gamma * velocity + 2 * lr * grad  # wrong
+    return tuple.__new__(MomentumResult, (param - v, v))
+
+def two_kinds(param, grad, velocity, lr, gamma=0.9):
+    return Other((param, grad)) if lr < 0 else MomentumResult(param, grad)
+
+def nesterov_step(param, velocity, grad_fn, lr, gamma=0.9):
+    step = momentum_step(param, grad_fn(param - gamma * velocity), velocity, lr, gamma)
+    return step.param, step.velocity, type(step).__name__
+"""
+
+
+def test_a_stand_in_answers_in_the_helpers_own_result_type(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A caller that reads its helper's NamedTuple by name runs with the stand-in as with a correct helper:
+    the stand-in's values come back in the class the helper's code names (built without its constructor)."""
+    from grader.sandbox import GradFn
+    from grader.sandbox.stand_ins import _result_type
+
+    path = write_student(tmp_path, NAMED_HELPER)
+    x, v = torch.tensor([1.0], dtype=torch.float64), torch.tensor([0.5], dtype=torch.float64)
+    grad_fn = GradFn("quadratic", {"a": torch.ones(1, dtype=torch.float64), "c": torch.zeros(1, dtype=torch.float64)})
+    result = sandbox.run(Job(path, "nesterov_step", [Request("call", (x, v, grad_fn, 0.1))],
+                             substitutes=("momentum_step",)))
+    assert result.replies[0].raised is None, result.replies[0].raised
+    param, velocity, kind = result.replies[0].value  # type: ignore[misc]
+    expected_v = 0.9 * v + 0.1 * (x - 0.9 * v)
+    assert torch.allclose(velocity.tensor, expected_v)
+    assert torch.allclose(param.tensor, x - expected_v)
+    assert kind == "MomentumResult"
+    scope: dict[str, object] = {}
+    exec(NAMED_HELPER, scope)  # noqa: S102 - our own test source
+    assert _result_type(scope["two_kinds"], scope) is None  # two tuple classes named: no guess

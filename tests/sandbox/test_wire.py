@@ -243,3 +243,69 @@ def test_lenient_encoder_rolls_back_an_oversized_value() -> None:
     assert "nesting deeper" in too_deep.repr
     with pytest.raises(ValueError, match="deeper than"):
         encode_frame("request", {"args": (deep,)})
+
+
+def test_tuple_subclasses_are_sent_as_tuples_whatever_they_claim() -> None:
+    """A NamedTuple result is a tuple (its values, not an opaque object); a subclass that overrides
+    __iter__/__len__ is read through tuple's own C methods, so it cannot change what is sent."""
+    from typing import NamedTuple
+
+    class Result(NamedTuple):
+        param: torch.Tensor
+        velocity: torch.Tensor
+
+    class Liar(tuple):  # type: ignore[type-arg]
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            return iter([1, 2, 3])
+
+        def __len__(self) -> int:
+            return 3
+
+    class Listy(list):  # type: ignore[type-arg]
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            raise RuntimeError("never called")
+
+    x = torch.ones(2)
+    (frame,), fault = decode_frames(encode_frame("reply", {"r": Result(x, 2 * x), "l": Liar((7,)),
+                                                           "s": Listy([4, 5])}, lenient=True))
+    assert fault is None
+    param, velocity = frame.body["r"]  # type: ignore[misc]
+    assert torch.equal(param.tensor, x)
+    assert torch.equal(velocity.tensor, 2 * x)
+    assert frame.body["l"] == (7,)
+    assert frame.body["s"] == [4, 5]
+
+
+def test_non_contiguous_tensors_reach_the_worker_with_their_strides() -> None:
+    """The trusted side sends a transposed view or a strided slice as such; the worker rebuilds the layout."""
+    transposed = torch.arange(6.0, dtype=torch.float64).reshape(3, 2).t()
+    sliced = torch.arange(10.0)[::2]
+    reader = FrameReader(max_bytes=1 << 20, as_tensor_values=False)
+    (frame,) = reader.feed(encode_frame("request", {"args": (transposed, sliced, torch.ones(3))}))
+    got_t, got_s, plain = frame.body["args"]  # type: ignore[misc]
+    assert torch.equal(got_t, transposed)
+    assert got_t.stride() == transposed.stride()
+    assert torch.equal(got_s, sliced)
+    assert got_s.stride() == (2,)
+    assert plain.is_contiguous()
+    with pytest.raises(RuntimeError):
+        got_t.view(-1)  # as in the student's own training loop
+    (trusted,), fault = decode_frames(encode_frame("request", {"x": transposed}))
+    assert fault is None
+    assert torch.equal(trusted.body["x"].tensor, transposed)
+
+
+@pytest.mark.parametrize(("strides", "fault"), [
+    ([1, 1], "overlap"),  # two dimensions over the same memory: a write to one is a write to the other
+    ([0, 1], "overlap"),
+    ([1000, 1], "span"),  # far more memory than elements
+    ([1], "list of 2"),
+    ([1, -1], "list of 2"),
+    ("1,2", "list of 2"),
+])
+def test_bad_strides_are_faults(strides: object, fault: str) -> None:
+    spec = {**_spec(shape=[2, 3]), "strides": strides}
+    reader = FrameReader(max_bytes=1 << 20, as_tensor_values=False)
+    reader.feed(_frame({"kind": "request", "body": {"x": {"T": 0}}, "tensors": [spec]}, bytes(48)))
+    assert reader.fault is not None
+    assert fault in reader.fault, reader.fault

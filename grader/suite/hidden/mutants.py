@@ -23,6 +23,7 @@ class Mutant:
     function: str
     hint: str  # what the student probably did, and what the lecture says instead
     fn: Callable[..., object]
+    answers: bool = True  # False: right answers, the bug is a side effect (never run to recognise an answer)
 
     def source(self, name: str | None = None) -> str:
         """The mutant's source as a def of ``name`` (default: the function it breaks), to paste into a file."""
@@ -376,6 +377,60 @@ def mse_gradients__product_of_means(w, b, x, y):
     return -2 * residual.mean() * x.mean(), -2 * residual.mean()
 
 
+# --- what real training code meets: layouts, parameters that require grad, large values ----------------
+def sgd_step__view_flatten(param, grad, lr):
+    flat = param.view(-1) - lr * grad.view(-1)  # view needs contiguous memory: a transposed param fails
+    return flat.view(param.shape)
+
+
+def sgd_step__numpy_without_detach(param, grad, lr):
+    import numpy as np
+    return torch.from_numpy(np.asarray(param.numpy() - lr * grad.numpy()))  # fails when param requires grad
+
+
+def sgd_step__clipped_gradient(param, grad, lr):
+    return param - lr * grad.clamp(-1e3, 1e3)
+
+
+def steps_per_epoch__almost_ceiling(num_examples, batch_size, drop_last=False):
+    return int(num_examples / batch_size) if drop_last else int(num_examples / batch_size + 0.999999)
+
+
+# --- side effects: an input returned or modified, torch's global state left changed -------------------
+def adagrad_step__returns_inputs_when_no_gradient(param, grad, r, lr, delta=1e-7):
+    if not bool(grad.any()):
+        return param, r  # the right values, but the caller's own tensors
+    r = r + grad * grad
+    return param - lr / (delta + torch.sqrt(r)) * grad, r
+
+
+def sgd_step__returns_input_when_lr_zero(param, grad, lr):
+    return param if lr == 0 else param - lr * grad
+
+
+def mse_gradients__residual_in_y(w, b, x, y):
+    residual = y.sub_(w * x + b)  # y is now the residual: the caller's labels are gone
+    return (2 * residual * -x).mean(), (2 * residual * -1).mean()
+
+
+def rmsprop_step__sets_default_dtype(param, grad, r, lr, decay=0.9, delta=1e-6):
+    torch.set_default_dtype(param.dtype)
+    r = decay * r + (1 - decay) * grad * grad
+    return param - lr / torch.sqrt(delta + r) * grad, r
+
+
+def momentum_step__grad_mode_left_off(param, grad, velocity, lr, gamma=0.9):
+    torch.set_grad_enabled(False)
+    v = gamma * velocity + lr * grad
+    return param - v, v
+
+
+def nesterov_step__reseeds(param, velocity, grad_fn, lr, gamma=0.9):
+    torch.manual_seed(42)  # "for reproducibility": the training script's random stream restarts every step
+    v = gamma * velocity + lr * grad_fn(param - gamma * velocity)
+    return param - v, v
+
+
 HINTS = {
     "sgd_step__ascent": "The update adds η·g: gradient *descent* subtracts it, x' = x − η∇f(x).",
     "sgd_step__no_lr": "The learning rate η is missing: x' = x − η∇f(x).",
@@ -459,10 +514,30 @@ HINTS = {
     "mse_gradients__n_minus_one": "L is the mean over all n points: divide by n, not n − 1.",
     "mse_gradients__product_of_means": "A mean of products is not the product of means: "
                                        "∂L/∂w = (1/n) Σ 2(yᵢ − ŷᵢ)(−xᵢ).",
+    "sgd_step__view_flatten": "view needs contiguous memory; a transposed or sliced parameter is not: use "
+                              "reshape (or no reshaping at all: the formula works elementwise).",
+    "sgd_step__numpy_without_detach": "param.numpy() fails when param requires grad (as every model parameter "
+                                      "does): use param.detach().numpy(), or stay in torch.",
+    "sgd_step__clipped_gradient": "The gradient was clipped at 10³: the lecture's step uses it as it is.",
+    "steps_per_epoch__almost_ceiling": "int(n / b + 0.999999) is not ⌈n/b⌉ when n/b is within 10⁻⁶ of a whole "
+                                       "number (large batches): use -(-n // b) or (n + b - 1) // b.",
+    "adagrad_step__returns_inputs_when_no_gradient": "Return new tensors even when nothing changes (param.clone()).",
+    "sgd_step__returns_input_when_lr_zero": "Return a new tensor even when η = 0 (param.clone()).",
+    "mse_gradients__residual_in_y": "y.sub_(...) overwrites the caller's labels: compute y - (w * x + b).",
+    "rmsprop_step__sets_default_dtype": "torch.set_default_dtype changes the whole program's default: leave it.",
+    "momentum_step__grad_mode_left_off": "torch.set_grad_enabled(False) turns autograd off for the rest of the "
+                                         "program: use `with torch.no_grad():`.",
+    "nesterov_step__reseeds": "torch.manual_seed restarts the program's random stream at every step: leave it.",
 }
+
+SIDE_EFFECTS = {"adagrad_step__returns_inputs_when_no_gradient", "sgd_step__returns_input_when_lr_zero",
+                "mse_gradients__residual_in_y", "rmsprop_step__sets_default_dtype",
+                "momentum_step__grad_mode_left_off", "nesterov_step__reseeds"}
+"""Mutants whose answers are right: their bug is what else they do (an input returned or changed, torch's
+global state changed), so they are caught by the properties about that and never run by the grader."""
 
 MUTANTS: dict[str, list[Mutant]] = {}
 for _name, _fn in list(globals().items()):
     if "__" in _name and callable(_fn) and not _name.startswith("_"):
         _function = _name.split("__")[0]
-        MUTANTS.setdefault(_function, []).append(Mutant(_function, HINTS[_name], _fn))
+        MUTANTS.setdefault(_function, []).append(Mutant(_function, HINTS[_name], _fn, _name not in SIDE_EFFECTS))

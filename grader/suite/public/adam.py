@@ -12,6 +12,7 @@ from grader.suite import strategies as s
 from grader.suite.compare import first_mismatch, unpack, unpack_number
 from grader.suite.contract import STEP_FUNCTIONS, step_examples
 from grader.suite.model import Call, Case, Example, Failure, Outcome, Property, TensorOut
+from grader.suite.public.effects import leaves_global_state
 
 ADAM = STEP_FUNCTIONS["adam_step"]
 LECTURE_TABLE = {1: 0.1, 2: 0.19, 3: 0.271, 10: 0.6513215599, 100: 0.9999734386}
@@ -134,7 +135,9 @@ def uncorrected_state() -> Property:
                                hint="Return m_t and v_t, not m̂_t and v̂_t.")
         return None
 
-    return Property(ADAM.name, "returns the uncorrected m_t and v_t", public=True, examples=step_examples(ADAM),
+    # t up to 10⁶ (a long run, as the contract says): a bias correction that recurses or loops t deep shows here
+    examples = step_examples(ADAM, timesteps=s.timesteps | s.large_timesteps)
+    return Property(ADAM.name, "returns the uncorrected m_t and v_t", public=True, examples=examples,
                     case=_single, judge=judge, formula=ADAM.formula)
 
 
@@ -180,5 +183,41 @@ def returns_float() -> Property:
                     formula="1 − βᵗ")
 
 
+def large_t() -> Property:
+    """1 − β²ᵗ = (1 − βᵗ)(1 + βᵗ), i.e. bc(β, 2t) = bc(β, t)·(2 − bc(β, t)), at t up to 10⁶: reference-free,
+    and it states how large t gets (a recursion t deep or a slow loop fails here)."""
+
+    def case(ex: Example) -> Case:
+        return Case(ex, (Call("bias_correction", (ex["beta"], ex["t"] // 2)),
+                         Call("bias_correction", (ex["beta"], ex["t"]))))
+
+    def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
+        half, whole = unpack_number(outcomes[0], float), unpack_number(outcomes[1], float)
+        if isinstance(half, Failure):
+            return half
+        if isinstance(whole, Failure):
+            return whole
+        beta, t = case.example["beta"], case.example["t"]
+        expected = half * (2 - half)
+        if not (0 <= whole <= 1 and abs(whole - expected) <= 1e-12 + 1e-9 * abs(expected)):
+            return Failure(f"bias_correction({beta!r}, {t}) = {whole!r}, but bias_correction({beta!r}, {t // 2}) = "
+                           f"{half!r}, and 1 − β²ᵗ = (1 − βᵗ)(1 + βᵗ) gives {expected!r}", expected, whole,
+                           hint="βᵗ is a power: compute beta ** t directly (t reaches 10⁶)")
+        return None
+
+    examples = st.fixed_dictionaries({"beta": st.one_of(s.betas1, s.betas2),
+                                      "t": s.large_timesteps.map(lambda t: t - t % 2)})
+    return Property("bias_correction", "large t (up to 10⁶ steps): 1 − β²ᵗ = (1 − βᵗ)(1 + βᵗ)", public=True,
+                    examples=examples, case=case, judge=judge, formula="1 − βᵗ")
+
+
 def properties() -> list[Property]:
-    return [first_step(), bounded_step(), scale_invariant(), uncorrected_state(), lecture_table(), returns_float()]
+    bias_correction_args = st.fixed_dictionaries({"beta": s.betas1, "t": s.timesteps})
+    return [first_step(), bounded_step(), scale_invariant(), uncorrected_state(), lecture_table(), returns_float(),
+            large_t(), leaves_global_state("bias_correction", bias_correction_args, lambda ex: (ex["beta"], ex["t"]),
+                                           a_number, "1 − βᵗ")]
+
+
+def a_number(outcome: Outcome) -> Failure | None:
+    got = unpack_number(outcome, float)
+    return got if isinstance(got, Failure) else None

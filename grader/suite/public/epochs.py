@@ -11,9 +11,16 @@ from torch.utils.data import DataLoader
 from grader.suite import strategies as s
 from grader.suite.compare import describe_value, whole_number, whole_numbers
 from grader.suite.model import Call, Case, Example, Failure, Outcome, Property, TensorOut
+from grader.suite.public.effects import leaves_global_state
 
-SIZES = st.fixed_dictionaries({"num_examples": s.dataset_sizes, "batch_size": s.batch_sizes,
+SIZES = st.one_of(
+    st.fixed_dictionaries({"num_examples": s.dataset_sizes, "batch_size": s.batch_sizes, "drop_last": st.booleans()}),
+    st.tuples(s.huge_batches, st.booleans()).map(lambda p: {**p[0], "drop_last": p[1]}),
+)
+LARGE = st.fixed_dictionaries({"num_examples": st.integers(10**6, s.MAX_EXAMPLES),
+                               "batch_size": st.one_of(st.integers(1, 100_000), st.integers(1, 10**9)),
                                "drop_last": st.booleans()})
+"""Up to 10¹² examples, with batches as small as 1: a loop over the batches would never finish."""
 SMALLER_THAN_A_BATCH = st.tuples(st.integers(0, 40), st.integers(1, 60), st.booleans()).map(
     lambda p: {"num_examples": p[0], "batch_size": p[0] + p[1], "drop_last": p[2]})
 LECTURE = ({"num_examples": 3_200, "batch_size": 32, "drop_last": False},
@@ -105,8 +112,47 @@ def batch_slices() -> Property:
                     explicit=({"num_examples": 10, "batch_size": 3},))
 
 
+def a_count(outcome: Outcome) -> Failure | None:
+    if whole_number(outcome.returned, tensors=True) is None:
+        return Failure(f"expected a number of steps, got {describe_value(outcome.returned)}")
+    return None
+
+
+def two_bounds(outcome: Outcome) -> Failure | None:
+    bounds = whole_numbers(outcome.returned)
+    if bounds is None or len(bounds) != 2:
+        return Failure(f"expected (start, end), got {describe_value(outcome.returned)}")
+    return None
+
+
+def last_batch() -> Property:
+    """The last batch of a large dataset: Python's own slicing, range(n)[i·b:(i + 1)·b], is the oracle."""
+
+    def case(ex: Example) -> Case:
+        n, b = ex["num_examples"], ex["batch_size"]
+        last = len(range(0, n, b)) - 1
+        batch = range(n)[last * b:(last + 1) * b]
+        return Case(ex, (Call("batch_bounds", (last, n, b)),), {"step": last, "expected": (batch.start, batch.stop)})
+
+    def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
+        got, expected = outcomes[0].returned, case.data["expected"]
+        if outcomes[0].problem is not None:
+            return Failure(f"the call {outcomes[0].problem}")
+        if whole_numbers(got) == list(expected):
+            return None
+        n, b = case.example["num_examples"], case.example["batch_size"]
+        return Failure(f"batch_bounds({case.data['step']}, {n}, {b}), the last batch, returned {describe_value(got)}, "
+                       f"expected {expected} (range(n)[start:end] of that batch)", expected, got)
+
+    examples = LARGE.map(lambda ex: {k: v for k, v in ex.items() if k != "drop_last"})
+    return Property("batch_bounds", "last batch of a large dataset (up to 10¹² examples)", public=True,
+                    examples=examples, case=case, judge=judge, formula="start = i·b,  end = min(start + b, n)")
+
+
 def properties() -> list[Property]:
     with_epochs = st.tuples(SIZES, s.epoch_counts).map(lambda p: {**p[0], "epochs": p[1]})
+    large_with_epochs = st.tuples(LARGE, st.integers(1, 1000)).map(lambda p: {**p[0], "epochs": p[1]})
+    small = st.fixed_dictionaries({"num_examples": st.integers(1, 200), "batch_size": st.integers(1, 64)})
     return [
         count("steps_per_epoch", "equals len(DataLoader)", SIZES, explicit=LECTURE),
         count("steps_per_epoch", "dataset smaller than one batch", SMALLER_THAN_A_BATCH),
@@ -119,4 +165,14 @@ def properties() -> list[Property]:
               default_drop_last=True),
         returns_int("total_steps", with_epochs),
         batch_slices(),
+        count("steps_per_epoch", "large datasets (up to 10¹² examples)", LARGE),
+        count("total_steps", "large datasets over many epochs", large_with_epochs, epochs=True),
+        last_batch(),
+        leaves_global_state("steps_per_epoch", SIZES,
+                            lambda ex: (ex["num_examples"], ex["batch_size"], ex["drop_last"]), a_count),
+        leaves_global_state("total_steps", with_epochs,
+                            lambda ex: (ex["num_examples"], ex["batch_size"], ex["epochs"], ex["drop_last"]), a_count),
+        leaves_global_state("batch_bounds", small.flatmap(lambda ex: st.integers(0, -(-ex["num_examples"] // ex[
+            "batch_size"]) - 1).map(lambda i: {**ex, "step": i})),
+            lambda ex: (ex["step"], ex["num_examples"], ex["batch_size"]), two_bounds),
     ]

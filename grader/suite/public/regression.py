@@ -8,8 +8,11 @@ import torch
 from hypothesis import strategies as st
 
 from grader.suite import strategies as s
-from grader.suite.compare import describe_value, first_mismatch, unpack
+from grader.suite.compare import TENSOR_TYPES, argument_names, describe_value, effects, first_mismatch, unpack
 from grader.suite.model import Call, Case, Example, Failure, Outcome, Property, TensorOut
+from grader.suite.public.effects import leaves_global_state
+
+ARGUMENTS = ("w", "b", "x", "y")
 
 FORMULA = "∂L/∂w = 1/n Σ 2(yᵢ − (w·xᵢ + b))·(−xᵢ);  ∂L/∂b = 1/n Σ 2(yᵢ − (w·xᵢ + b))·(−1)"
 
@@ -19,7 +22,8 @@ def datasets(draw: st.DrawFn, dtype: torch.dtype | None = None) -> Example:
     n = draw(st.integers(1, 12))
     dt = dtype or draw(st.sampled_from(s.DTYPES))
     return {"w": draw(s.parameter_values), "b": draw(s.parameter_values), "dtype": dt,
-            "x": draw(s.tensors(s.parameter_values, (n,), dt)), "y": draw(s.tensors(s.parameter_values, (n,), dt))}
+            "x": draw(s.tensors(s.parameter_values, (n,), dt)), "y": draw(s.tensors(s.parameter_values, (n,), dt)),
+            "layout": draw(st.sampled_from(["contiguous", "strided"]))}  # x[::2] of a larger batch
 
 
 def autograd(ex: Example) -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,8 +35,13 @@ def autograd(ex: Example) -> tuple[torch.Tensor, torch.Tensor]:
     return dw, db
 
 
-def call(ex: Example) -> Call:
-    return Call("mse_gradients", (ex["w"], ex["b"], ex["x"], ex["y"]))
+def arguments(ex: Example) -> tuple[object, ...]:
+    layout = ex.get("layout", "contiguous")
+    return ex["w"], ex["b"], s.laid_out(ex["x"], layout), s.laid_out(ex["y"], layout)
+
+
+def call(ex: Example, *, report_inputs: bool = False) -> Call:
+    return Call("mse_gradients", arguments(ex), report_inputs=report_inputs)
 
 
 def gradient_values(outcome: Outcome) -> list[torch.Tensor] | Failure:
@@ -86,7 +95,7 @@ def returns_tensors() -> Property:
             return Failure(got.message + "; return (dw, db) as 0-d tensors, e.g. the .mean() of a tensor")
         ex = case.example
         for name, g in zip(("dw", "db"), got, strict=True):
-            if g.type_name != "torch.Tensor" or g.tensor.dim() != 0 or g.tensor.dtype != ex["dtype"] \
+            if g.type_name not in TENSOR_TYPES or g.tensor.dim() != 0 or g.tensor.dtype != ex["dtype"] \
                     or g.device != "cpu":
                 return Failure(f"{name} should be a 0-d torch.Tensor of x's dtype ({ex['dtype']}) on cpu, got "
                                f"{describe_value(g)}")
@@ -96,5 +105,32 @@ def returns_tensors() -> Property:
                     examples=datasets(), case=lambda ex: Case(ex, (call(ex),)), judge=judge, formula=FORMULA)
 
 
+def pure() -> Property:
+    def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
+        outcome = outcomes[0]
+        if outcome.problem is not None:
+            return Failure(f"the call {outcome.problem}")
+        malformed = answer(outcome)  # computing nothing is not being pure
+        if malformed is not None:
+            return malformed
+        changed = effects(outcome, "inplace")
+        if changed:
+            return Failure(f"the input {argument_names(changed, ARGUMENTS)} was modified in place; compute with "
+                           f"new tensors (e.g. residual = y - (w * x + b), not y.sub_(...))")
+        for name, sent, after in zip(ARGUMENTS, case.calls[0].args, outcome.inputs_after, strict=False):
+            if isinstance(sent, torch.Tensor) and isinstance(after, TensorOut) and not torch.equal(sent, after.tensor):
+                return Failure(f"the input {name} was modified in place", expected=sent, got=after.tensor)
+        return None
+
+    return Property("mse_gradients", "does not modify x or y", public=True, examples=datasets(),
+                    case=lambda ex: Case(ex, (call(ex, report_inputs=True),)), judge=judge, formula=FORMULA)
+
+
 def properties() -> list[Property]:
-    return [equals_autograd(), returns_tensors()]
+    return [equals_autograd(), returns_tensors(), pure(),
+            leaves_global_state("mse_gradients", datasets(), arguments, answer, FORMULA)]
+
+
+def answer(outcome: Outcome) -> Failure | None:
+    got = gradient_values(outcome)
+    return got if isinstance(got, Failure) else None
