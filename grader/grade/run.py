@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,12 +65,17 @@ class ClassResult:
     graded: int = 0
     resumed: int = 0
     grader_errors: int = 0
+    isolation: list[str] = field(default_factory=list)  # the sandbox's layers (Sandbox.features)
+    missing_layers: list[str] = field(default_factory=list)  # the layers it ran without (Sandbox.missing)
+    worker_uids: list[int] = field(default_factory=list)  # the uids its workers ran as (root only)
 
 
 def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "auto",
                 only: Sequence[str] = (), rubric: Path | None = None, unsafe_no_sandbox: bool = False,
                 wall_s: float = 10.0, budget_s: float = 120.0, examples: int = 20, seed: int = DEFAULT_SEED,
-                console: Console | None = None) -> ClassResult:
+                console: Console | None = None, allow_missing: Collection[str] = ()) -> ClassResult:
+    """``allow_missing``: isolation layers to grade without where absent (see ``Sandbox``; the Gradescope
+    runner passes "landlock" after making the reference root-only and checking it)."""
     console = console or Console(stderr=True)
     _check_numbers(jobs=jobs, wall_s=wall_s, examples=examples, budget_s=budget_s)
     if device not in ("auto", "cpu", "cuda"):
@@ -110,12 +115,13 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
             raise GraderFault(f"the sandbox package is missing: {exc}") from exc
         try:
             sandbox = Sandbox(jobs=jobs, limits=Limits(wall_s=wall_s), device="cuda" if use_cuda else "cpu",
-                              unsafe_no_sandbox=unsafe_no_sandbox)
+                              unsafe_no_sandbox=unsafe_no_sandbox, allow_missing=allow_missing)
         except SandboxUnavailable as exc:
             raise SandboxUnavailableError(f"{exc}\nTo grade without isolation anyway (only for code you trust), "
                                           f"pass --unsafe-no-sandbox; results are then marked unsandboxed.") from None
 
-        result = ClassResult(out)
+        result = ClassResult(out, isolation=list(sandbox.features), missing_layers=list(sandbox.missing),
+                             worker_uids=list(sandbox.uids))
         lock = threading.Lock()
         with sandbox, Progress(TextColumn("[bold]Grading"), BarColumn(), MofNCompleteColumn(),
                                TimeElapsedColumn(), TextColumn("{task.fields[student]}"),
@@ -247,7 +253,7 @@ def _grade_one(suite: Suite, runner: Runner, sub: Submission, points: dict[str, 
     uris = {function: plots.data_uri(png) for function, (_, png) in drawn.items()}
     write_atomic(folder / "feedback.md", feedback_markdown(report, links, captions))
     write_atomic(folder / "feedback.html", feedback_html(report, uris, captions))
-    write_atomic(folder / "results.json", dumps(results_json(report)))  # last: it marks the student done
+    write_atomic(folder / "results.json", dumps(results_json(report, captions)))  # last: it marks the student done
 
 
 def _write_grader_error(folder: Path, message: str) -> None:

@@ -45,7 +45,9 @@ def _clean_env(device: str) -> dict[str, str]:
 
 
 class ZygoteProcess:
-    def __init__(self, *, policy: Policy, device: str, unsafe: bool, log_path: Path, userns: bool = True) -> None:
+    def __init__(self, *, policy: Policy, device: str, unsafe: bool, log_path: Path, userns: bool = True,
+                 without: list[str] | None = None) -> None:
+        """``without``: isolation layers the zygote must not use ("landlock", "namespaces")."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
         self.cond = threading.Condition()
@@ -77,7 +79,8 @@ class ZygoteProcess:
             )
         theirs.close()
         self.log_path = log_path
-        config = {"policy": asdict(policy), "device": device, "unsafe": unsafe, "userns": userns}
+        config = {"policy": asdict(policy), "device": device, "unsafe": unsafe, "userns": userns,
+                  "without": without or []}
         ours.send(json.dumps(config).encode())
         ours.settimeout(START_TIMEOUT_S)
         try:
