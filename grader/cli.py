@@ -87,6 +87,23 @@ def demo(out: Annotated[Path, typer.Option("-o", "--out")] = Path("demo-out")) -
     _run(run_demo, out, console)
 
 
+@app.command()
+def gradescope(
+    out: Annotated[Path, typer.Option("-o", "--out", help="The autograder zip to write (upload it to Gradescope).")],
+    rubric: Annotated[Optional[Path], typer.Option(help="Rubric TOML (default: the shipped one).")] = None,  # noqa: UP045
+    hidden_visibility: Annotated[str, typer.Option(
+        help="When students see the hidden tests: after_published | after_due_date | hidden.")] = "after_published",
+    wheel: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        help="Ship this optigrade wheel instead of building one from the source tree.")] = None,
+) -> None:
+    """Write a Gradescope autograder zip (setup.sh, run_autograder, the optigrade wheel, the rubric)."""
+    from grader.gradescope.package import build_autograder
+
+    built = _run(build_autograder, out, rubric=rubric, hidden_visibility=hidden_visibility, wheel=wheel)
+    console.print(f"Wrote {out} ({', '.join(built.entries)}). Upload it in Gradescope: Configure Autograder → "
+                  f"Zip file upload (Ubuntu 22.04 or later).")
+
+
 try:
     from quiz_bank.cli import quiz_app
 
