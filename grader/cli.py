@@ -101,7 +101,8 @@ def gradescope(
 
     built = _run(build_autograder, out, rubric=rubric, hidden_visibility=hidden_visibility, wheel=wheel)
     console.print(f"Wrote {out} ({', '.join(built.entries)}). Upload it in Gradescope: Configure Autograder → "
-                  f"Zip file upload (Ubuntu 22.04 or later).")
+                  f"Zip file upload (Ubuntu 22.04 or later). Maximum there: {built.max_points:g} points (no GPU: "
+                  f"the CUDA properties count for neither score nor maximum).")
 
 
 @app.command("export-grades")

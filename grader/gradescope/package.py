@@ -66,6 +66,7 @@ class Built:
     zip_path: Path
     wheel: str
     entries: list[str]
+    max_points: float  # on Gradescope (no GPU: the CUDA properties count for neither score nor maximum)
 
 
 def build_wheel(dest: Path, source: Path = SOURCE_ROOT) -> Path:
@@ -130,7 +131,9 @@ def build_autograder(out: Path, *, rubric: Path | None = None, hidden_visibility
         raise UsageError(f"-o {out} is a folder; expected a zip file to write, e.g. -o {out / 'autograder.zip'}")
     if not out.parent.is_dir():
         raise UsageError(f"-o {out}: the folder {out.parent} does not exist; create it or choose another path")
-    load_rubric(rubric, suite_properties())  # a bad rubric fails here, not in Gradescope's first run
+    props = suite_properties()
+    points = load_rubric(rubric, props).property_points(props)  # a bad rubric fails here, not in Gradescope
+    max_points = round(sum(points[p.name] for p in props if not p.needs_cuda), 4)
     rubric_text = (rubric or DEFAULT_RUBRIC).read_bytes()
     if wheel is not None:
         _check_wheel(wheel)
@@ -156,4 +159,4 @@ def build_autograder(out: Path, *, rubric: Path | None = None, hidden_visibility
         except BaseException:
             Path(partial).unlink(missing_ok=True)
             raise
-    return Built(out, whl.name, [name for name, _, _ in files])
+    return Built(out, whl.name, [name for name, _, _ in files], max_points)
