@@ -98,6 +98,50 @@ def demo(out: Annotated[Path, typer.Option("-o", "--out")] = Path("demo-out")) -
     _run(run_demo, out, console)
 
 
+@app.command()
+def gradescope(
+    out: Annotated[Path, typer.Option("-o", "--out", help="The autograder zip to write (upload it to Gradescope).")],
+    rubric: Annotated[Optional[Path], typer.Option(help="Rubric TOML (default: the shipped one).")] = None,  # noqa: UP045
+    hidden_visibility: Annotated[str, typer.Option(
+        help="When students see the hidden tests: after_published | after_due_date | hidden.")] = "after_published",
+    wheel: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        help="Ship this optigrade wheel instead of building one from the source tree.")] = None,
+) -> None:
+    """Write a Gradescope autograder zip (setup.sh, run_autograder, the optigrade wheel, the rubric)."""
+    from grader.gradescope.package import build_autograder
+
+    built = _run(build_autograder, out, rubric=rubric, hidden_visibility=hidden_visibility, wheel=wheel)
+    console.print(f"Wrote {out} ({', '.join(built.entries)}). Upload it in Gradescope: Configure Autograder → "
+                  f"Zip file upload (Ubuntu 22.04 or later). Maximum there: {built.max_points:g} points (no GPU: "
+                  f"the CUDA properties count for neither score nor maximum).")
+
+
+@app.command("export-grades")
+def export_grades(
+    graded: Annotated[Path, typer.Argument(help="The folder `optigrade grade` wrote (OUT, with grades.csv).")],
+    to: Annotated[str, typer.Option(help="canvas | moodle")],
+    roster: Annotated[Path, typer.Option(help="The roster exported from that LMS (CSV).")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="The import CSV to write.")],
+    assignment: Annotated[str, typer.Option(help="The grade column's name (Canvas: as in its export).")] = "optigrade",
+    moodle_id: Annotated[str, typer.Option(help="Moodle identifier column: email | idnumber | username.")] = "email",
+) -> None:
+    """Write the grades as Canvas's gradebook import CSV or Moodle's grade import CSV."""
+    from grader.lms.export import export_grades as write_export
+
+    done = _run(write_export, graded, to=to, roster_path=roster, out=out, assignment=assignment, moodle_id=moodle_id)
+    console.print(f"Wrote {out}: {done.graded} of {done.students} roster students graded; the others have an "
+                  f"empty cell (not a zero).")
+    for title, items in (
+        ("No roster entry (NOT in the file; add them to the LMS or rename the folders)", done.unmatched),
+        ("Several roster entries match (NOT in the file)", done.ambiguous),
+        ("Grader errors (NOT in the file; regrade them)", done.not_exported),
+    ):
+        if items:
+            console.print(f"[bold yellow]{title}:[/] {len(items)}")
+            for item in items:
+                console.print(f"  {item}", markup=False)
+
+
 try:
     from quiz_bank.cli import quiz_app
 

@@ -107,16 +107,38 @@ def failure_text(r: PropertyResult) -> str:
     return plain_text("\n".join(lines) + note)
 
 
-def results_json(report: StudentReport) -> dict[str, Any]:
-    """Gradescope's results.json: one test per property; public tests visible, hidden after publishing."""
+HIDDEN_NOTE = "Hidden tests also count towards your grade; they are shown after grades are published."
+# The hidden suite's multi-step property (grader/suite/hidden/steps.py): the plot shows the same comparison.
+TRAJECTORY_TITLE = "multi-step trajectory"
+
+
+def caption_holders(results: Sequence[PropertyResult], captions: Mapping[str, str]) -> dict[int, str]:
+    """Index of the result whose output carries each function's plot caption: its trajectory property,
+    else its first property (so the caption is shown when the comparison it describes is)."""
+    holders: dict[int, str] = {}
+    for function, caption in captions.items():
+        mine = [i for i, r in enumerate(results) if r.prop.function == function]
+        trajectory = [i for i in mine if results[i].prop.title.startswith(TRAJECTORY_TITLE)]
+        if mine:
+            holders[(trajectory or mine)[0]] = caption
+    return holders
+
+
+def results_json(report: StudentReport, captions: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Gradescope's results.json: one test per property; public tests visible, hidden after publishing.
+    ``captions`` (function -> trajectory plot caption) are added to the outputs (``caption_holders``)."""
     tests = []
-    for r in report.results:
+    holders = caption_holders(report.results, captions or {})
+    for i, r in enumerate(report.results):
+        output = failure_text(r)
+        if i in holders:
+            output += f"\nTrajectory plot (in your feedback): {plain_text(holders[i])}"
         test: dict[str, Any] = {
             "name": r.prop.name,
             "score": round(report.points[r.prop.name], 4) if r.status == "passed" else 0.0,
             "max_score": 0.0 if r.status == "skipped" else round(report.points[r.prop.name], 4),
             "visibility": "visible" if r.prop.public else "after_published",
-            "output": failure_text(r),
+            "output": output,
             "tags": [r.prop.function],
         }
         if r.status != "skipped":
@@ -129,7 +151,7 @@ def results_json(report: StudentReport) -> dict[str, Any]:
     notes = [f"Graded by optigrade ({report.backend or 'sandbox'})." if sandboxed else
              "UNSANDBOXED: graded with --unsafe-no-sandbox (student code ran without isolation)."]
     notes += [f"Note: {plain_text(p)}" for p in report.problems]
-    notes.append("Hidden tests also count towards your grade; they are shown after grades are published.")
+    notes.append(HIDDEN_NOTE)
     return {"score": score, "output": "\n".join(notes), "visibility": "visible", "stdout_visibility": "hidden",
             "tests": tests, "extra_data": {"max_score": maximum, "status": report.status,
                                            "fingerprint": report.fingerprint, "sandboxed": sandboxed,

@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,12 +65,17 @@ class ClassResult:
     graded: int = 0
     resumed: int = 0
     grader_errors: int = 0
+    isolation: list[str] = field(default_factory=list)  # the sandbox's layers (Sandbox.features)
+    missing_layers: list[str] = field(default_factory=list)  # the layers it ran without (Sandbox.missing)
+    worker_uids: list[int] = field(default_factory=list)  # the uids its workers ran as (root only)
 
 
 def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "auto",
                 only: Sequence[str] = (), rubric: Path | None = None, unsafe_no_sandbox: bool = False,
                 wall_s: float = 10.0, budget_s: float = 120.0, examples: int = 20, seed: int = DEFAULT_SEED,
-                console: Console | None = None) -> ClassResult:
+                console: Console | None = None, allow_missing: Collection[str] = ()) -> ClassResult:
+    """``allow_missing``: isolation layers to grade without where absent (see ``Sandbox``; the Gradescope
+    runner passes "landlock" after making the reference root-only and checking it)."""
     console = console or Console(stderr=True)
     _check_numbers(jobs=jobs, wall_s=wall_s, examples=examples, budget_s=budget_s)
     if device not in ("auto", "cpu", "cuda"):
@@ -98,7 +103,8 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
             if unknown:
                 raise UsageError(f"--only names students not found in {submissions}: {unknown}; "
                                  f"found {len(known)} submissions, e.g. {sorted(known)[:5]}")
-        sandbox, use_cuda, skip_reason = _start_sandbox(device, use_cuda, jobs, wall_s, unsafe_no_sandbox, console)
+        sandbox, use_cuda, skip_reason = _start_sandbox(device, use_cuda, jobs, wall_s, unsafe_no_sandbox,
+                                                        allow_missing, console)
         with console.status("Drawing the examples (once for the whole class)…"):
             suite = Suite(props, examples_per_property=examples, seed=seed, cuda=use_cuda, probes=plots.probes(),
                           cuda_skip_reason=skip_reason)
@@ -107,7 +113,8 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
         version = hashlib.sha256(f"{suite.digest()}|{sorted(points.items())}|{use_cuda}|{plots.VERSION}|"
                                  f"{wall_s}|{budget_s}".encode()).hexdigest()[:12]
 
-        result = ClassResult(out)
+        result = ClassResult(out, isolation=list(sandbox.features), missing_layers=list(sandbox.missing),
+                             worker_uids=list(sandbox.uids))
         lock = threading.Lock()
         with sandbox, Progress(TextColumn("[bold]Grading"), BarColumn(), MofNCompleteColumn(),
                                TimeElapsedColumn(), TextColumn("{task.fields[student]}"),
@@ -149,10 +156,10 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
 
 
 def _start_sandbox(device: str, cuda: bool, jobs: int, wall_s: float, unsafe_no_sandbox: bool,
-                   console: Console) -> tuple[Any, bool, str]:
+                   allow_missing: Collection[str], console: Console) -> tuple[Any, bool, str]:
     """(sandbox, whether CUDA properties run, why they are skipped otherwise).  On CUDA, a canary job
     first (grader/grade/gpu.py): a GPU fault is the machine's, never a student's."""
-    sandbox = _open_sandbox(jobs, wall_s, cuda, unsafe_no_sandbox)
+    sandbox = _open_sandbox(jobs, wall_s, cuda, unsafe_no_sandbox, allow_missing)
     if not cuda:
         return sandbox, False, Suite.cuda_skip_reason
     with console.status("Starting CUDA in the sandbox (canary job)…"):
@@ -165,17 +172,18 @@ def _start_sandbox(device: str, cuda: bool, jobs: int, wall_s: float, unsafe_no_
     reason = gpu.fallback_reason(problem)
     console.print(f"[bold red]warning:[/] {reason}. CUDA properties are skipped (not counted); fix the GPU and "
                   f"grade again to run them (results graded now are then regraded).", highlight=False)
-    return _open_sandbox(jobs, wall_s, False, unsafe_no_sandbox), False, reason
+    return _open_sandbox(jobs, wall_s, False, unsafe_no_sandbox, allow_missing), False, reason
 
 
-def _open_sandbox(jobs: int, wall_s: float, cuda: bool, unsafe_no_sandbox: bool) -> Any:
+def _open_sandbox(jobs: int, wall_s: float, cuda: bool, unsafe_no_sandbox: bool,
+                  allow_missing: Collection[str]) -> Any:
     try:
         from grader.sandbox import Limits, Sandbox, SandboxUnavailable
     except ImportError as exc:  # pragma: no cover
         raise GraderFault(f"the sandbox package is missing: {exc}") from exc
     try:
         return Sandbox(jobs=jobs, limits=Limits(wall_s=wall_s), device="cuda" if cuda else "cpu",
-                       unsafe_no_sandbox=unsafe_no_sandbox)
+                       unsafe_no_sandbox=unsafe_no_sandbox, allow_missing=allow_missing)
     except SandboxUnavailable as exc:
         raise SandboxUnavailableError(f"{exc}\nTo grade without isolation anyway (only for code you trust), "
                                       f"pass --unsafe-no-sandbox; results are then marked unsandboxed.") from None
@@ -272,7 +280,7 @@ def _grade_one(suite: Suite, runner: Runner, sub: Submission, points: dict[str, 
     uris = {function: plots.data_uri(png) for function, (_, png) in drawn.items()}
     write_atomic(folder / "feedback.md", feedback_markdown(report, links, captions))
     write_atomic(folder / "feedback.html", feedback_html(report, uris, captions))
-    write_atomic(folder / "results.json", dumps(results_json(report)))  # last: it marks the student done
+    write_atomic(folder / "results.json", dumps(results_json(report, captions)))  # last: it marks the student done
     (folder / "grader_error.txt").unlink(missing_ok=True)  # a fault of an earlier run, now regraded
 
 

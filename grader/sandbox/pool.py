@@ -49,6 +49,7 @@ def _clean_env(device: str, home: Path) -> dict[str, str]:
 class ZygoteProcess:
     def __init__(self, *, policy: Policy, device: str, unsafe: bool, log_path: Path, userns: bool = True,
                  extra: dict[str, Any] | None = None) -> None:
+        """``extra``: more of the zygote's config (e.g. ``without``: isolation layers it must not use)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
         self.cond = threading.Condition()

@@ -18,7 +18,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +37,9 @@ UID_LOCK_DIR = Path(tempfile.gettempdir()) / "optigrade-sandbox-uids"
 DIR_PREFIX = "optigrade-sandbox-"
 F_SETPIPE_SZ = 1031
 DRAIN_AFTER_EXIT_S = 2.0
+# Layers a caller may accept to go without (Sandbox(allow_missing=...)), and what keeps the promises then.
+ALLOWED_MISSING = {"landlock": "only as root: each slot's own unprivileged uid, so file permissions decide what a "
+                               "worker reads and writes; the caller must have made its secrets root-only"}
 
 
 class CappedBuffer:
@@ -264,6 +267,8 @@ class Sandbox:
     cuda_fault: str | None = None
     trace_landlock: bool | None = None
     trace_scopes: int | None = None  # Landlock scopes (isolation.SCOPE_*) instead of all of them
+    # Tests only: layers treated as absent on this machine ("landlock", "namespaces").
+    simulate_missing: frozenset[str] = frozenset()
 
     def __init__(
         self,
@@ -273,26 +278,41 @@ class Sandbox:
         device: str = "cpu",
         unsafe_no_sandbox: bool = False,
         uid_base: int = UID_BASE,
+        allow_missing: Collection[str] = (),
     ) -> None:
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device={device!r}; expected 'cpu' or 'cuda'")
         if jobs < 1:
             raise ValueError(f"jobs={jobs}; expected at least 1 concurrent job")
+        unknown = sorted(set(allow_missing) - set(ALLOWED_MISSING))
+        if unknown:
+            raise ValueError(f"allow_missing={unknown}; expected some of {sorted(ALLOWED_MISSING)}")
         if device == "cuda" and not torch.cuda.is_available():
             raise SandboxUnavailable(
                 "device='cuda' but torch.cuda.is_available() is False here; fix: install a "
                 "CUDA build of torch and run on a machine with an NVIDIA GPU, or use 'cpu'"
             )
         self.limits, self.device, self.unsafe = limits, device, unsafe_no_sandbox
+        self.root = os.getuid() == 0  # never run student code as root, not even unsandboxed
         self.features, problems = isolation.probe()
+        self.missing: list[str] = []  # isolation layers this sandbox runs without ("landlock", "namespaces")
+        if "landlock" in self.simulate_missing or not any(f.startswith("landlock") for f in self.features):
+            self.features = [f for f in self.features if not f.startswith("landlock")]
+            said = [p for p in problems if p.startswith("Landlock")] or ["Landlock is unavailable (simulated)"]
+            problems = [p for p in problems if not p.startswith("Landlock")]
+            if "landlock" in allow_missing and self.root and not unsafe_no_sandbox:
+                self.missing.append("landlock")
+            elif not unsafe_no_sandbox:
+                why = " (allow_missing needs root: without it no uid of its own keeps files apart)"
+                problems += [said[0] + (why if "landlock" in allow_missing else "")]
         if problems and not unsafe_no_sandbox:
             raise SandboxUnavailable(
                 "cannot sandbox student code: "
                 + "; ".join(problems)
                 + ". Only for trusted code: Sandbox(unsafe_no_sandbox=True)."
             )
-        self.backend = "unsafe" if unsafe_no_sandbox else "landlock+seccomp"
-        self.root = os.getuid() == 0  # never run student code as root, not even unsandboxed
+        self.backend = ("unsafe" if unsafe_no_sandbox else "seccomp+uid (no Landlock)" if "landlock" in self.missing
+                        else "landlock+seccomp")
         if self.root:
             _check_reachable(Path(tempfile.gettempdir()))
         self.policy = self._build_policy(device)
@@ -317,6 +337,8 @@ class Sandbox:
         self.zygote_start_seconds = float(self._zygote.ready["start_seconds"])
         namespaces = str(self._zygote.ready["namespaces"])
         self.features.append(f"namespaces:{namespaces}")
+        if namespaces == "none" and not unsafe_no_sandbox:
+            self.missing.append("namespaces")
         if self.root and namespaces == "none":  # unsafe too: student code must never run as root
             self._refuse_unreadable_python()
 
@@ -368,7 +390,8 @@ class Sandbox:
             extra={"cuda_fault": self.cuda_fault, "trace_landlock": self.trace_landlock,
                    "trace_scopes": self.trace_scopes,
                    # each concurrent CUDA worker gets its share of the GPU's memory (torch's allocator)
-                   "cuda_memory_fraction": round(0.9 / self.jobs, 4)},
+                   "cuda_memory_fraction": round(0.9 / self.jobs, 4),
+                   "without": sorted(set(self.missing) | self.simulate_missing)},
         )
 
     def worker_grants(self, device: str = "cpu") -> list[tuple[str, int]]:

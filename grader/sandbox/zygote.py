@@ -92,15 +92,20 @@ class Zygote:
         self.root = os.getuid() == 0
         self.unsafe = bool(config["unsafe"])
         self.active: dict[int, int] = {}  # pid -> job id
-        self.abi = 0 if self.unsafe else isolation.landlock_abi()
+        # Layers the trusted side said to go without (missing, or simulated missing in tests): Landlock only
+        # as root, where each slot's uid and the file permissions keep a worker in (Sandbox allow_missing).
+        without = set(config.get("without", ()))
+        self.abi = 0 if self.unsafe or "landlock" in without else isolation.landlock_abi()
         # Probe once: a root without CAP_SYS_ADMIN (e.g. Docker's defaults) or a kernel that forbids
         # unprivileged user namespaces falls back to Landlock + seccomp + rlimits (+ uid drop) alone.
         # Unsafe mode too: there the mount namespace only lets the dropped uid read a Python kept in
         # root's 0700 home (a pyenv), which lazily imported stdlib modules need.
-        self.rootns = self.root and _probe(lambda d: isolation.enter_namespaces(d, 1, 0, 0, []))
+        namespaces = "namespaces" not in without
+        self.rootns = self.root and namespaces and _probe(lambda d: isolation.enter_namespaces(d, 1, 0, 0, []))
         self.userns = (
             not self.root
             and not self.unsafe
+            and namespaces
             and bool(config.get("userns"))
             and _probe(lambda d: isolation.enter_user_namespace(d, 1))
         )
@@ -115,7 +120,7 @@ class Zygote:
         # O_PATH fds for the static allow-lists, opened once; children add rules from them, then close.
         self.base_rules: list[tuple[int, int]] = []
         self.cuda_rules: list[tuple[int, int]] = []
-        for rules, kind, paths in (
+        for rules, kind, paths in () if not self.abi else (
             (self.base_rules, "read", self.policy.read),
             (self.base_rules, "list", self.policy.list_only),
             (self.base_rules, "device", self.policy.devices),
@@ -338,22 +343,26 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
         isolation.enter_namespaces(tmp_dir, int(limits["tmp_mb"]), int(uid), int(gid), zygote.policy.bind_roots)
     elif zygote.userns:
         isolation.enter_user_namespace(tmp_dir, int(limits["tmp_mb"]))
-    named = isolation.rights(zygote.abi)
-    # Its own /proc entry (isolation.own_proc_rights: in a CUDA job writable too); every other process's
-    # stays unreadable.  Verified on the GPU exactly as written here, the fds kept open included.
-    own_rights = isolation.own_proc_rights(named, cuda)
-    own = [(fd, own_rights) for fd in isolation.open_paths(["/proc/self", *(["/proc/self/task"] if cuda else [])])]
-    # The whole box: the module and its siblings (the submission's other files), nothing else.
-    job_rules = [(fd, named["read"]) for fd in isolation.open_paths([os.path.dirname(box_file)])] + own
-    job_rules += [(fd, named["write"]) for fd in isolation.open_paths([tmp_dir])]
-    if len(job_rules) != 3 + cuda:
-        raise isolation.IsolationError(2, f"cannot open the box of {box_file} or tmp dir {tmp_dir}")
-    scopes = zygote.config.get("trace_scopes")  # diagnostics only (grader/sandbox/trace.py --variant scopes=…)
-    ruleset = isolation.landlock_ruleset(zygote.abi, static + job_rules,
-                                         *([int(scopes)] if isinstance(scopes, int) else []))
-    for fd, _ in static + job_rules:
-        if not (cuda and (fd, own_rights) in own):  # a CUDA job keeps its own /proc entries open
-            os.close(fd)
+    ruleset = None
+    if zygote.abi:  # else (root only) the slot's uid and file permissions alone decide what it may touch
+        named = isolation.rights(zygote.abi)
+        # Its own /proc entry (isolation.own_proc_rights: in a CUDA job writable too); every other process's
+        # stays unreadable.  Verified on the GPU exactly as written here, the fds kept open included.
+        own_rights = isolation.own_proc_rights(named, cuda)
+        own = [(fd, own_rights) for fd in isolation.open_paths(["/proc/self", *(["/proc/self/task"] if cuda else [])])]
+        # The whole box: the module and its siblings (the submission's other files), nothing else.
+        job_rules = [(fd, named["read"]) for fd in isolation.open_paths([os.path.dirname(box_file)])] + own
+        job_rules += [(fd, named["write"]) for fd in isolation.open_paths([tmp_dir])]
+        if len(job_rules) != 3 + cuda:
+            raise isolation.IsolationError(2, f"cannot open the box of {box_file} or tmp dir {tmp_dir}")
+        scopes = zygote.config.get("trace_scopes")  # diagnostics only (trace.py --variant scopes=…)
+        ruleset = isolation.landlock_ruleset(zygote.abi, static + job_rules,
+                                             *([int(scopes)] if isinstance(scopes, int) else []))
+        for fd, _ in static + job_rules:
+            if not (cuda and (fd, own_rights) in own):  # a CUDA job keeps its own /proc entries open
+                os.close(fd)
+    elif not zygote.root:
+        raise isolation.IsolationError(1, "no Landlock and no root: nothing would keep this worker's files apart")
     # Without a uid or user namespace of its own, RLIMIT_NPROC also counts the instructor's processes.
     shared = not zygote.root and not zygote.userns
     nproc = int(limits["threads"]) + (isolation.tasks_of_uid(os.getuid()) - 1 if shared else 0)
@@ -372,9 +381,9 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
     isolation.drop_capabilities()
     isolation.lock_down(dumpable=cuda)
     trace = zygote.config.get("trace_landlock")
-    if trace is None or trace:
+    if ruleset is not None and (trace is None or trace):
         isolation.landlock_restrict(ruleset)
-    else:
+    elif ruleset is not None:
         os.close(ruleset)
     if trace is not None:  # diagnostics (grader/sandbox/trace.py): a supervisor sees every call instead
         isolation.install_trace_filter()

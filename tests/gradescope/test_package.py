@@ -1,0 +1,54 @@
+"""optigrade gradescope: the zip's layout, and clear errors before anything is built."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.errors import UsageError
+from grader.gradescope import CONFIG_NAME
+from grader.gradescope.package import build_autograder
+
+
+def _fake_wheel(tmp_path: Path) -> Path:
+    wheel = tmp_path / "optigrade-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name in ("grader/gradescope/autograde.py", "solutions/optimizers.py", "grader/grade/rubric.toml"):
+            z.writestr(name, "")
+    return wheel
+
+
+def test_the_zip_holds_the_scripts_at_its_root_executable(tmp_path: Path) -> None:
+    built = build_autograder(tmp_path / "autograder.zip", hidden_visibility="hidden", wheel=_fake_wheel(tmp_path))
+    with zipfile.ZipFile(built.zip_path) as z:
+        infos = {i.filename: i for i in z.infolist()}
+        config = json.loads(z.read(CONFIG_NAME))
+        setup = z.read("setup.sh").decode()
+    assert set(infos) == {"setup.sh", "run_autograder", built.wheel, "rubric.toml", CONFIG_NAME}
+    assert all((infos[n].external_attr >> 16) & 0o777 == 0o755 for n in ("setup.sh", "run_autograder"))
+    assert config == {"hidden_visibility": "hidden", "rubric": "rubric.toml", "wheel": built.wheel}
+    assert "download.pytorch.org/whl/cpu" in setup  # a CPU torch, not PyPI's CUDA build
+    assert "optigrade-*.whl" in setup
+    assert "git" not in setup
+    assert 0 < built.max_points < 100  # the CUDA properties do not count without a GPU
+
+
+@pytest.mark.parametrize(("kwargs", "complaint"), [
+    ({"hidden_visibility": "visible"}, "not one of after_published, after_due_date, hidden"),
+    ({"out": "autograder.tar"}, "takes a .zip file"),
+    ({"out": "missing/autograder.zip"}, "does not exist"),
+    ({"rubric": "rubric.toml", "rubric_text": "[points]\nsgd = 3\n"}, "unknown functions"),
+    ({"wheel": "other.whl"}, "expected an existing optigrade wheel"),
+])
+def test_bad_input_is_refused_before_anything_is_written(tmp_path: Path, kwargs: dict[str, str],
+                                                          complaint: str) -> None:
+    out = tmp_path / kwargs.pop("out", "autograder.zip")
+    if "rubric_text" in kwargs:
+        (tmp_path / "rubric.toml").write_text(kwargs.pop("rubric_text"))
+    args = {k: tmp_path / v if k in ("rubric", "wheel") else v for k, v in kwargs.items()}
+    with pytest.raises(UsageError, match=complaint):
+        build_autograder(out, **args)  # type: ignore[arg-type]
+    assert not out.exists()
