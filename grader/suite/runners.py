@@ -309,8 +309,14 @@ class InProcessRunner:
         """The submission's files importable by name, as in the sandbox (grader/sandbox/siblings.py)."""
         names = {name: str(path) for name, path in files.items()}
         cache = self._siblings.setdefault(tuple(sorted(names.items())), {})
-        with _sandbox_siblings().importable(names, cache):
-            yield
+        # No __pycache__ beside a student's files: it would be zipped into their submission (or, in the
+        # grader's checkout, copied along with a demo student).
+        saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+        try:
+            with _sandbox_siblings().importable(names, cache):
+                yield
+        finally:
+            sys.dont_write_bytecode = saved
 
     def _load(self, path: Path) -> Any:
         if path not in self._modules:

@@ -78,6 +78,7 @@ def test_processes_of_sees_live_processes_only() -> None:
     assert harden.processes_of([1_599_999_998]) == []
 
 
+@pytest.mark.skipif(os.getuid() != 0, reason="the autograder tightens permissions as root, as Gradescope runs it")
 def test_without_landlock_the_autograder_refuses_where_secrets_stay_exposed(tmp_path: Path,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     root = _fake_root(tmp_path)

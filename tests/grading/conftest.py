@@ -20,7 +20,7 @@ def suite() -> Suite:
 
 def submission_with(tmp: Path, function: str, source: str) -> dict[str, Path]:
     """The correct demo student with ``function`` replaced by ``source`` (a def of that name)."""
-    for f in CORRECT.iterdir():
+    for f in CORRECT.glob("*.py"):  # (a __pycache__ beside them is not part of the submission)
         shutil.copy(f, tmp / f.name)
     target = tmp / f"{MODULE_OF[function]}.py"
     helpers = ("\nimport collections\nimport math\nimport typing\nimport torch\n"

