@@ -40,7 +40,7 @@ MAGIC = b"optigrade-examples\n"
 MAX_FILE_BYTES = 64 << 20
 KEEP_FILES = 8  # older cache files (other suites, seeds, versions) are removed beyond this many
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("grader/suite", "solutions")  # what defines the strategies (and what they may call)
+SOURCES = (ROOT / "grader" / "suite", ROOT / "solutions")  # what defines the strategies (and what they call)
 
 Drawn = dict[str, list[Example]]
 
@@ -72,7 +72,7 @@ def cache_key(props: Sequence[Property], count: int, seed: int) -> str:
 
 def _source_files(props: Sequence[Property]) -> list[Path]:
     """The suite's own sources, and the module of any property defined elsewhere (e.g. a test's)."""
-    found = {p for folder in SOURCES for p in (ROOT / folder).rglob("*.py")}
+    found = {p.resolve() for folder in SOURCES for p in folder.rglob("*.py")}
     for prop in props:
         module = sys.modules.get(getattr(prop.case, "__module__", None) or "")
         file = getattr(module, "__file__", None)
