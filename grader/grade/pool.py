@@ -1,37 +1,42 @@
 """Spread a class over trusted grading processes, so judging, shrinking, reports and plots use many cores.
 
-One Python process judges at most one core's worth (the GIL), and each correct submission costs the
-trusted side about 0.3 CPU-s besides its sandboxed jobs.  So ``grade_class`` grades in this process
-*and* in ``extra`` spawned processes, each a :class:`~grader.grade.submission.Grader` with its own
-sandbox.  Every process is trusted: it runs the suite's judges on answers decoded from its own
-sandboxed workers (never unpickled), exactly as a single process does.  Between trusted processes
-only trusted data travels: the run's settings, the drawn examples (in the example cache's format), the
-staged submissions' paths, and back the student id and whether grading succeeded.  Each process
-writes its students' files itself; the gradebook is rebuilt from them at the end.
+One Python process judges at most one core's worth (the GIL), and each submission costs the trusted
+side 0.3–0.6 CPU-s besides its sandboxed jobs.  So ``grade_class`` grades in this process *and* in
+``extra`` started processes (``python -c "…serve(fd)"``, the same checkout), each a
+:class:`~grader.grade.submission.Grader` with its own sandbox.  Every one of them is trusted: it runs
+the suite's judges on answers decoded from its own sandboxed workers (never unpickled), exactly as a
+single process does.  Between trusted processes only trusted data travels, pickled over a private
+socket pair: the run's settings, the drawn examples (in the example cache's format, so they are not
+drawn again), a staged submission's paths, and back whether grading succeeded.  Each process writes
+its students' files itself; the gradebook is rebuilt from them at the end.
 
-Submissions are handed out one at a time to whichever process has a free slot, so a student whose
-code stalls until its budget runs out holds one slot, not a share of the class.  A process that dies
-(a bug of ours) costs only the submissions it was grading: they get grader_error.txt, a rerun
-resumes them, and the others go on in the remaining processes.
+Submissions are taken one at a time by whichever process has a free slot, so a student whose code
+stalls until its budget runs out holds one slot, not a share of the class.  A process that cannot
+start costs nothing (the others take its share); one that dies while grading (a bug of ours) hands its
+submission back once, and the second time that submission gets grader_error.txt (a rerun resumes it).
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.util
+import contextlib
 import os
+import queue
+import subprocess
+import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, Pipe
+from pathlib import Path
 
 from grader.errors import GraderFault
 from grader.grade.submission import Grader, Settings, questions, runnable, write_grader_error
 from grader.sandbox.staging import Submission
 from grader.suite import example_cache
 
-_grader: Grader | None = None  # the Grader of a spawned process, set up once by _start
+ROOT = Path(__file__).resolve().parents[2]  # the checkout a started process imports grader from
+START_TIMEOUT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,8 @@ class Plan:
     extra: int
 
 
-# A spawned process costs a few seconds to start (Python, torch, its sandbox's zygote): worth it only
-# when it will grade at least this many submissions (a correct one takes about a second).
+# A started process costs a few CPU-seconds (Python, torch, its sandbox's zygote): worth it only when
+# it will grade at least this many submissions (a correct one takes about a second).
 MIN_PER_PROCESS = 4
 
 
@@ -53,97 +58,196 @@ def plan(jobs: int, todo: int) -> Plan:
     return Plan(threads=max(1, min(jobs - extra, todo)), extra=extra)
 
 
-def _start(settings: Settings, key: str, blob: bytes, version: str) -> None:
-    """Set up a spawned process: the same suite as the parent's (checked by its version), a sandbox."""
-    global _grader
-    props, _ = questions(settings)
-    drawn = example_cache.unpack(blob, key, runnable(settings, props), settings.examples)
-    if drawn is None:
-        raise GraderFault("the drawn examples did not reach a grading process intact")
-    grader = Grader.create(settings, drawn)
-    if grader.version != version:
-        raise GraderFault(f"a grading process built another suite (version {grader.version}, expected {version})")
-    grader.open_sandbox(1)
-    multiprocessing.util.Finalize(grader, grader.close, exitpriority=10)  # runs as the process exits
-    _grader = grader
+class _Queue:
+    """The submissions left, taken one at a time; one handed back is graded by someone else."""
+
+    def __init__(self, subs: Sequence[Submission]) -> None:
+        self.pending = deque(subs)
+        self.taken = 0
+        self.stopped = False
+        self.handed_back: set[str] = set()
+        self.cond = threading.Condition()
+
+    def take(self) -> Submission | None:
+        """The next submission; None when none is left (waits while one may still be handed back)."""
+        with self.cond:
+            while not self.pending and self.taken and not self.stopped:
+                self.cond.wait()
+            if not self.pending or self.stopped:
+                return None
+            self.taken += 1
+            return self.pending.popleft()
+
+    def done(self) -> None:
+        with self.cond:
+            self.taken -= 1
+            self.cond.notify_all()
+
+    def hand_back(self, sub: Submission) -> bool:
+        """Put ``sub`` back for another process, once; False the second time (then it is our error)."""
+        with self.cond:
+            self.taken -= 1
+            again = sub.student_id not in self.handed_back
+            if again:
+                self.handed_back.add(sub.student_id)
+                self.pending.appendleft(sub)
+            self.cond.notify_all()
+            return again
+
+    def stop(self) -> None:
+        with self.cond:
+            self.stopped = True
+            self.cond.notify_all()
 
 
-def _grade(sub: Submission) -> tuple[bool, int, float]:
-    """Grade ``sub`` here; also say which process did and how much CPU time it has used of its own."""
-    assert _grader is not None, "grading process not started"
-    ok = _grader.grade(sub)
-    times = os.times()
-    return ok, os.getpid(), times.user + times.system
-
-
-def _grade_here(grader: Grader) -> Callable[[Submission], tuple[bool, int, float]]:
-    return lambda sub: (grader.grade(sub), 0, 0.0)  # this process's CPU time is measured by the caller
+Event = tuple[Submission, bool] | str  # a graded submission, or a note for the console
 
 
 def grade_all(local: Grader, todo: Sequence[Submission], layout: Plan, *,
-              on_done: Callable[[Submission, bool], None], on_note: Callable[[str], None] = print) -> float:
-    """Grade ``todo`` with ``local`` (``layout.threads`` at a time) and ``layout.extra`` spawned processes;
-    ``on_done(sub, ok)`` is called here, in this thread, as each one finishes.  Returns the CPU seconds the
-    spawned processes used of their own (their sandboxes' not included)."""
-    pending = deque(todo)
-    executors: list[tuple[Executor, int, Callable[[Submission], tuple[bool, int, float]]]] = [
-        (ThreadPoolExecutor(max_workers=layout.threads, thread_name_prefix="grade"), layout.threads,
-         _grade_here(local))]
-    if layout.extra and len(todo) > layout.threads:
-        executors.append((_processes(local, layout.extra), layout.extra, _grade))
-    running: dict[Future[tuple[bool, int, float]], tuple[Submission, int]] = {}
+              on_done: Callable[[Submission, bool], None], on_note: Callable[[str], None] = print) -> dict[int, float]:
+    """Grade ``todo`` with ``local`` (``layout.threads`` at a time) and ``layout.extra`` started processes;
+    ``on_done(sub, ok)`` and ``on_note(text)`` are called in this thread.  Returns, for each started process
+    that graded, the CPU seconds it used of its own (its sandbox's not included), by process id."""
+    work = _Queue(todo)
+    events: queue.Queue[Event] = queue.Queue()
     cpu: dict[int, float] = {}
-    busy = [0] * len(executors)
-    broken: set[int] = set()
-    retried: set[str] = set()
-
-    def fill() -> None:
-        for i, (executor, capacity, work) in enumerate(executors):
-            while pending and busy[i] < capacity and i not in broken:
-                sub = pending.popleft()
-                running[executor.submit(work, sub)] = (sub, i)
-                busy[i] += 1
-
+    threads = [threading.Thread(target=_grade_here, args=(local, work, events), daemon=True, name=f"grade-{i}")
+               for i in range(layout.threads)]
+    spawned: list[_Process] = []
+    if layout.extra and len(todo) > layout.threads:
+        start = _start_message(local)
+        spawned = [_Process() for _ in range(layout.extra)]
+        threads += [threading.Thread(target=proc.feed, args=(start, work, events, cpu), daemon=True,
+                                     name=f"process-{i}") for i, proc in enumerate(spawned)]
+    for thread in threads:
+        thread.start()
     try:
-        fill()
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                sub, i = running.pop(future)
-                busy[i] -= 1
-                try:
-                    ok, pid, used = future.result()
-                    cpu[pid] = max(cpu.get(pid, 0.0), used)
-                except BrokenProcessPool as exc:
-                    if i not in broken:
-                        on_note(f"a grading process ended unexpectedly ({exc}); its submissions are graded "
-                                f"by the others")
-                    broken.add(i)
-                    if sub.student_id not in retried:  # it may never have started (a process that failed to
-                        retried.add(sub.student_id)    # start): once more elsewhere, then it is our error
-                        pending.appendleft(sub)
-                        continue
-                    write_grader_error(local.settings.out / sub.student_id,
-                                       f"the grading process that had this submission ended unexpectedly "
-                                       f"({exc}); a rerun of the same command grades it again")
-                    ok = False
-                on_done(sub, ok)
-            fill()
+        left = len(todo)
+        while left:
+            event = events.get()
+            if isinstance(event, str):
+                on_note(event)
+                continue
+            left -= 1
+            on_done(*event)
     finally:
-        for executor, _, _ in executors:
-            executor.shutdown(wait=True, cancel_futures=True)
-    return sum(used for pid, used in cpu.items() if pid)  # pid 0: this process, measured by the caller
+        work.stop()  # on an interruption: nothing new is started, what runs finishes or is stopped
+        for proc in spawned:
+            proc.close()
+        for thread in threads:
+            thread.join(timeout=None if left == 0 else 0.1)
+    return cpu
 
 
-def _processes(local: Grader, count: int) -> ProcessPoolExecutor:
-    """``count`` spawned grading processes with ``local``'s settings and examples (not drawn again)."""
-    props, _ = questions(local.settings)
+def _grade_here(grader: Grader, work: _Queue, events: queue.Queue[Event]) -> None:
+    while (sub := work.take()) is not None:
+        ok = grader.grade(sub)  # never raises for a submission: a failure is its grader_error.txt
+        work.done()
+        events.put((sub, ok))
+
+
+def _start_message(local: Grader) -> tuple[Settings, str, bytes, str]:
+    """What a started process needs to build ``local``'s suite without drawing it again."""
     settings = local.settings
+    props, _ = questions(settings)
     key = example_cache.cache_key(runnable(settings, props), settings.examples, settings.seed)
     blob = example_cache.pack(key, local.suite.drawn or {})
     if blob is None:
         raise GraderFault("the drawn examples cannot be sent to a grading process (a value the example "
                           "cache's format does not carry)")
-    # spawn, not fork: this process may hold threads (progress bar, a test runner) and CUDA state.
-    return ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start, initargs=(settings, key, blob, local.version))
+    return settings, key, blob, local.version
+
+
+class _Process:
+    """A started grading process and the thread here that feeds it one submission at a time."""
+
+    def __init__(self) -> None:
+        self.conn, theirs = Pipe()
+        code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); "  # this checkout, whatever the working folder
+                f"from grader.grade.pool import serve; serve({theirs.fileno()})")
+        self.proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=[theirs.fileno()],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        theirs.close()
+        self._lock = threading.Lock()  # close() may send while the feeding thread does
+
+    def _send(self, message: object) -> None:
+        with self._lock:
+            self.conn.send(message)
+
+    def feed(self, start: tuple[Settings, str, bytes, str], work: _Queue, events: queue.Queue[Event],
+             cpu: dict[int, float]) -> None:
+        try:
+            self._send(start)
+            if not self.conn.poll(START_TIMEOUT_S):
+                raise TimeoutError(f"not ready after {START_TIMEOUT_S:g} s")
+            ready = str(self.conn.recv())
+        except (OSError, EOFError, TimeoutError) as exc:
+            ready = _why(exc, self.proc)
+        if ready != "ready":
+            events.put(f"a grading process could not start ({ready}); the others grade its share")
+            return
+        while (sub := work.take()) is not None:
+            try:
+                self._send(sub)
+                ok, used = self.conn.recv()
+            except (OSError, EOFError) as exc:
+                why = _why(exc, self.proc)
+                if work.hand_back(sub):
+                    events.put(f"a grading process ended unexpectedly ({why}); {sub.student_id} is graded again "
+                               f"by another")
+                else:
+                    write_grader_error(start[0].out / sub.student_id,
+                                       f"grading this submission ended its grading process twice ({why}); a rerun "
+                                       f"of the same command tries again")
+                    events.put((sub, False))
+                return
+            work.done()
+            cpu[self.proc.pid] = used
+            events.put((sub, bool(ok)))
+
+    def close(self) -> None:
+        """Ask the process to finish (after its current submission), then make sure it has."""
+        with contextlib.suppress(OSError):
+            self._send(None)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.conn.close()
+
+
+def _why(exc: BaseException, proc: subprocess.Popen[bytes]) -> str:
+    try:
+        code: int | None = proc.wait(timeout=2)  # the connection broke: it is most likely ending
+    except subprocess.TimeoutExpired:
+        code = None
+    return f"{type(exc).__name__}: {exc}" if code is None else f"exit status {code}"
+
+
+def serve(fd: int) -> None:
+    """The started process: build the parent's suite (checked by its version), then grade what it sends."""
+    conn = Connection(fd)
+    settings, key, blob, version = conn.recv()
+    try:
+        props, _ = questions(settings)
+        drawn = example_cache.unpack(blob, key, runnable(settings, props), settings.examples)
+        if drawn is None:
+            raise GraderFault("the drawn examples did not arrive intact")
+        grader = Grader.create(settings, drawn)
+        if grader.version != version:
+            raise GraderFault(f"this process built another suite (version {grader.version}, expected {version})")
+        grader.open_sandbox(1)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which grades without this process
+        conn.send(f"{type(exc).__name__}: {exc}")
+        return
+    try:
+        conn.send("ready")
+        while (sub := conn.recv()) is not None:
+            ok = grader.grade(sub)
+            times = os.times()
+            conn.send((ok, times.user + times.system))
+    except (EOFError, KeyboardInterrupt):
+        pass  # the parent has gone or was interrupted: stop
+    finally:
+        grader.close()

@@ -48,7 +48,7 @@ class ClassResult:
     resumed: int = 0
     grader_errors: int = 0
     startup_s: float = 0.0  # from the call until the first submission could be graded (or none needed it)
-    processes: int = 1  # trusted processes that graded (this one included)
+    processes: int = 1  # trusted processes that graded submissions (this one included)
     trusted_cpu_s: float = 0.0  # CPU time of the trusted processes' own (not their sandboxes'), start-up included
     spawned_cpu_s: float = 0.0  # the part of it used by the spawned processes (grader/grade/pool.py)
 
@@ -131,10 +131,11 @@ def _grade(grader: Grader, stale: Sequence[Submission], jobs: int, total: int, r
             result.graded += ok
             progress.update(task, advance=1, student=sub.student_id)
 
-        result.spawned_cpu_s = pool.grade_all(
-            grader, stale, layout, on_done=done, on_note=lambda note: console.print(f"[yellow]{note}[/]"))
-        result.trusted_cpu_s += result.spawned_cpu_s
-    result.processes = 1 + layout.extra
+        spawned = pool.grade_all(grader, stale, layout, on_done=done,
+                                 on_note=lambda note: console.print(f"[yellow]{note}[/]"))
+    result.spawned_cpu_s = sum(spawned.values())
+    result.trusted_cpu_s += result.spawned_cpu_s
+    result.processes = 1 + len(spawned)
 
 
 def _own_cpu() -> float:

@@ -2,6 +2,7 @@
 writes the same bytes as one plain run; a bad merge stops with a clear error and changes nothing."""
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,16 @@ def test_grades_are_byte_identical_with_and_without_the_example_cache(
 
 def test_spawned_grading_processes_write_the_same_bytes(klass: Path, single: Path, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pool, "MIN_PER_PROCESS", 1)  # spawn even for this small class
+    monkeypatch.setattr(pool, "MIN_PER_PROCESS", 1)  # start processes even for this small class
+    here = pool._grade_here
+
+    def after_the_others_started(grader: Grader, work: "pool._Queue", events: object) -> None:
+        deadline = time.monotonic() + 300  # (else this process may grade all 4 while they start)
+        while len(work.pending) > STUDENTS - 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        here(grader, work, events)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pool, "_grade_here", after_the_others_started)
     result = grade_class(klass, tmp_path / "out", jobs=3, **FAST)
     assert (result.graded, result.processes) == (STUDENTS, 3)
     assert result.spawned_cpu_s > 0  # they did the work they were spawned for
@@ -88,14 +98,47 @@ def test_a_grading_process_that_cannot_start_costs_no_submission(klass: Path, tm
     done: list[tuple[str, bool]] = []
     notes: list[str] = []
     with Grader.create(settings) as grader:
-        grader.version = "another"  # a spawned process builds the real suite, sees the mismatch and stops
+        grader.version = "another"  # a started process builds the real suite, sees the mismatch and stops
         grader.open_sandbox(1)
         pool.grade_all(grader, subs, pool.Plan(threads=1, extra=1),
                        on_done=lambda s, ok: done.append((s.student_id, ok)), on_note=notes.append)
     assert sorted(done) == [(s.student_id, True) for s in subs]  # all graded here instead
     assert len(notes) == 1
-    assert "ended unexpectedly" in notes[0]
+    assert "could not start (GraderFault: this process built another suite" in notes[0]
     assert all((tmp_path / "out" / s.student_id / "results.json").is_file() for s in subs)
+
+
+def test_a_grading_process_that_dies_hands_its_submission_to_another(klass: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[pool._Process] = []
+
+    class Recorded(pool._Process):
+        def __init__(self) -> None:
+            super().__init__()
+            started.append(self)
+
+    here = pool._grade_here
+
+    def kill_it_mid_grading(grader: Grader, work: pool._Queue, events: object) -> None:
+        deadline = time.monotonic() + 300
+        while len(work.pending) == STUDENTS and time.monotonic() < deadline:  # it took its first one
+            time.sleep(0.01)
+        started[0].proc.kill()
+        here(grader, work, events)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pool, "_Process", Recorded)
+    monkeypatch.setattr(pool, "_grade_here", kill_it_mid_grading)
+    settings = Settings(out=tmp_path / "out", **FAST)
+    subs = stage_submissions(klass, tmp_path / "staged").submissions
+    done: list[tuple[str, bool]] = []
+    notes: list[str] = []
+    with Grader.create(settings) as grader:
+        grader.open_sandbox(1)
+        pool.grade_all(grader, subs, pool.Plan(threads=1, extra=1),
+                       on_done=lambda s, ok: done.append((s.student_id, ok)), on_note=notes.append)
+    assert sorted(done) == [(s.student_id, True) for s in subs]
+    assert len(notes) == 1
+    assert "ended unexpectedly (exit status -9); s0000 is graded again by another" in notes[0]
 
 
 def test_plan_spawns_only_for_classes_large_enough() -> None:
