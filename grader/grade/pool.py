@@ -47,14 +47,18 @@ class Plan:
     extra: int
 
 
+# One process keeps up with the trusted work of two submissions at a time (its share of a submission's
+# CPU time is well under half); more at once would wait on its GIL, so further slots are processes.
+LOCAL_SLOTS = 2
 # A started process costs a few CPU-seconds (Python, torch, its sandbox's zygote): worth it only when
 # it will grade at least this many submissions (a correct one takes about a second).
 MIN_PER_PROCESS = 4
 
 
 def plan(jobs: int, todo: int) -> Plan:
-    """``jobs`` submissions at once: one per process when the class is large enough, else threads here."""
-    extra = max(0, min(jobs - 1, todo // MIN_PER_PROCESS - 1))
+    """``jobs`` submissions at once: up to LOCAL_SLOTS in threads here, one in each further process when
+    the class is large enough to pay for starting them (else more threads here)."""
+    extra = max(0, min(jobs - LOCAL_SLOTS, todo // MIN_PER_PROCESS - LOCAL_SLOTS))
     return Plan(threads=max(1, min(jobs - extra, todo)), extra=extra)
 
 

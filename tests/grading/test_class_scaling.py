@@ -81,13 +81,13 @@ def test_spawned_grading_processes_write_the_same_bytes(klass: Path, single: Pat
         here(grader, work, events)  # type: ignore[arg-type]
 
     monkeypatch.setattr(pool, "_grade_here", after_the_others_started)
-    result = grade_class(klass, tmp_path / "out", jobs=3, **FAST)
+    result = grade_class(klass, tmp_path / "out", jobs=4, **FAST)  # 2 threads here, 2 processes
     assert (result.graded, result.processes) == (STUDENTS, 3)
     assert result.spawned_cpu_s > 0  # they did the work they were spawned for
     assert tree(tmp_path / "out") == tree(single)
-    again = grade_class(klass, tmp_path / "out", jobs=3, **FAST)  # resumed: nothing to spawn for
+    again = grade_class(klass, tmp_path / "out", jobs=4, **FAST)  # resumed: nothing to spawn for
     assert (again.graded, again.resumed, again.processes) == (0, STUDENTS, 1)
-    only = grade_class(klass, tmp_path / "out", jobs=3, only=["s0001", "s0002"], **FAST)
+    only = grade_class(klass, tmp_path / "out", jobs=4, only=["s0001", "s0002"], **FAST)
     assert (only.graded, only.resumed) == (2, 0)
     assert tree(tmp_path / "out") == tree(single)
 
@@ -143,9 +143,10 @@ def test_a_grading_process_that_dies_hands_its_submission_to_another(klass: Path
 
 def test_plan_spawns_only_for_classes_large_enough() -> None:
     assert pool.plan(1, 100) == pool.Plan(threads=1, extra=0)
-    assert pool.plan(2, 3) == pool.Plan(threads=2, extra=0)  # too few to pay for a process start
-    assert pool.plan(2, 100) == pool.Plan(threads=1, extra=1)
-    assert pool.plan(8, 1000) == pool.Plan(threads=1, extra=7)
+    assert pool.plan(2, 100) == pool.Plan(threads=2, extra=0)  # one process keeps up with two
+    assert pool.plan(8, 1000) == pool.Plan(threads=2, extra=6)
+    assert pool.plan(8, 12) == pool.Plan(threads=7, extra=1)  # too few to pay for more process starts
+    assert pool.plan(8, 3) == pool.Plan(threads=3, extra=0)
     assert pool.plan(8, 1) == pool.Plan(threads=1, extra=0)
 
 
