@@ -3,7 +3,7 @@
 A :class:`Grader` holds what every submission of a run shares: the suite with its examples, the points,
 the run's version (what a result must have been graded with to count as current) and a sandbox.
 ``grade_class`` uses one per trusted process (grader/grade/pool.py); anything that grades a single
-submission (e.g. an autograder image) can use one on its own::
+submission (e.g. an autograder image) can use :func:`grade_folder`, or a Grader on its own::
 
     with Grader.create(Settings(out=Path("results"))) as grader:
         grader.open_sandbox()
@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ from grader.grade import plots
 from grader.grade.gradebook import write_atomic
 from grader.grade.report import StudentReport, dumps, feedback_html, feedback_markdown, results_json
 from grader.grade.rubric import load_rubric
-from grader.sandbox.staging import Submission
+from grader.sandbox.staging import Submission, stage_submissions
 from grader.suite import example_cache
 from grader.suite.engine import Suite
 from grader.suite.examples import DEFAULT_SEED
@@ -130,6 +132,19 @@ class Grader:
                                        f"{type(exc).__name__}: {ascii(str(exc))[:2000]}")
             return False
         return True
+
+
+def grade_folder(folder: Path, settings: Settings, *, student_id: str = "submission") -> Path:
+    """Grade the one submission whose files are in ``folder`` (e.g. an autograder's submission folder),
+    staged like any class member's; returns ``settings.out / <id>`` with results.json and the feedback
+    (or grader_error.txt).  Symlinks in ``folder`` stay symlinks, so staging refuses them as usual."""
+    with tempfile.TemporaryDirectory(prefix="optigrade-one-") as tmp:
+        shutil.copytree(folder, Path(tmp) / "in" / student_id, symlinks=True)
+        (sub,) = stage_submissions(Path(tmp) / "in", Path(tmp) / "staged").submissions
+        with Grader.create(settings) as grader:
+            grader.open_sandbox(1)
+            grader.grade(sub)
+        return settings.out / sub.student_id
 
 
 def open_sandbox(settings: Settings, slots: int) -> Any:

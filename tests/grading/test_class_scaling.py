@@ -14,7 +14,7 @@ from grader.grade import pool
 from grader.grade.merge import merge
 from grader.grade.run import grade_class
 from grader.grade.shards import MANIFEST, Shard, parse_shard, read_manifest
-from grader.grade.submission import Grader, Settings
+from grader.grade.submission import Grader, Settings, grade_folder
 from grader.sandbox.staging import stage_submissions
 from tests.grading.conftest import DEMO
 
@@ -139,6 +139,12 @@ def test_a_grading_process_that_dies_hands_its_submission_to_another(klass: Path
     assert sorted(done) == [(s.student_id, True) for s in subs]
     assert len(notes) == 1
     assert "ended unexpectedly (exit status -9); s0000 is graded again by another" in notes[0]
+
+
+def test_one_submission_folder_is_graded_as_in_a_class(single: Path, tmp_path: Path) -> None:
+    folder = grade_folder(DEMO / HONEST[0], Settings(out=tmp_path / "out", **FAST), student_id="s0000")
+    assert folder == tmp_path / "out" / "s0000"
+    assert tree(folder) == tree(single / "s0000")
 
 
 def test_plan_spawns_only_for_classes_large_enough() -> None:
