@@ -31,7 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from grader.errors import UsageError
 from grader.grade import plots, pool
 from grader.grade.gradebook import CLASS_FILES, write_gradebook, write_summary
-from grader.grade.shards import MANIFEST, Manifest, Shard, write_manifest
+from grader.grade.shards import MANIFEST, Manifest, Shard, read_manifest, write_manifest
 from grader.grade.submission import Grader, Settings, draw_examples, open_sandbox, questions
 from grader.sandbox.staging import Submission, stage_submissions
 from grader.suite.engine import Suite
@@ -64,6 +64,8 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
         raise UsageError(f"--device {device!r} is not one of auto, cpu, cuda; fix: --device auto (CUDA where "
                          f"a GPU is, else skipped with the reason)")
     _check_folders(submissions, out)
+    if shard:
+        _check_shard_folder(out, shard)
     use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     if device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda was asked for, but torch.cuda.is_available() is False here; "
@@ -207,6 +209,18 @@ def _check_folders(submissions: Path, out: Path) -> None:
     except OSError as exc:
         raise UsageError(f"cannot create the output folder {out}: {exc.strerror}; fix: -o a folder you can "
                          f"write to") from None
+
+
+def _check_shard_folder(out: Path, shard: Shard) -> None:
+    """Each shard needs a folder of its own: its shard.json and grades.csv would overwrite another's."""
+    if (out / MANIFEST).exists():
+        try:
+            other = read_manifest(out).shard
+        except UsageError:
+            return  # unreadable: rewritten when this shard is done
+        if other != shard:
+            raise UsageError(f"{out} holds the output of shard {other}, not {shard}; give each shard its own -o "
+                             f"folder, e.g. -o {out.parent / f'{out.name}-{shard.index}'}")
 
 
 def _check_numbers(*, jobs: int, wall_s: float, examples: int, budget_s: float) -> None:

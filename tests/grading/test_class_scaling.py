@@ -217,6 +217,9 @@ def test_a_bad_merge_stops_with_a_clear_error_and_loses_nothing(klass: Path, sha
         merge(shards, one / "merged")
     assert [tree(s) for s in shards] == before
     assert not list(tmp_path.glob(".*merging*"))
+    with pytest.raises(UsageError, match="holds the output of shard 1/3, not 2/3; give each shard its own -o"):
+        grade_class(klass, one, jobs=1, shard=Shard(2, 3), **FAST)
+    assert [tree(s) for s in shards] == before
 
 
 def test_the_shard_option_and_the_merge_command(shards: list[Path], klass: Path, single: Path,
