@@ -128,7 +128,12 @@ def grade_all(local: Grader, todo: Sequence[Submission], layout: Plan, *,
     try:
         left = len(todo)
         while left:
-            event = events.get()
+            try:
+                event = events.get(timeout=1.0)
+            except queue.Empty:
+                if not any(thread.is_alive() for thread in threads):  # (a bug of ours, never a student's)
+                    raise GraderFault(f"grading stopped with {left} submission(s) left; rerun to resume") from None
+                continue
             if isinstance(event, str):
                 on_note(event)
                 continue
@@ -194,7 +199,8 @@ class _Process:
             try:
                 self._send(sub)
                 ok, used = self.conn.recv()
-            except (OSError, EOFError) as exc:
+            except Exception as exc:  # noqa: BLE001 - the process died or the pipe broke: it is stopped
+                self.proc.kill()
                 why = _why(exc, self.proc)
                 if work.hand_back(sub):
                     events.put(f"a grading process ended unexpectedly ({why}); {sub.student_id} is graded again "

@@ -89,7 +89,7 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
         mine = shard.take(entries) if shard else list(entries)
         todo = [sub for sub in mine if not only or sub.student_id in only]
         # The sandbox's zygote starts (a second or so) while the examples are read or drawn.
-        opening = _Opening(settings, jobs) if todo else None
+        opening = _Opening(settings, min(jobs, len(todo))) if todo else None
         grader: Grader | None = None
         try:
             with console.status("Preparing the examples (drawn on the first run, then read from a cache)…"):
