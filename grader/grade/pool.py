@@ -118,15 +118,19 @@ def grade_all(local: Grader, todo: Sequence[Submission], layout: Plan, *,
     threads = [threading.Thread(target=_grade_here, args=(local, work, events), daemon=True, name=f"grade-{i}")
                for i in range(layout.threads)]
     spawned: list[_Process] = []
-    if layout.extra and len(todo) > layout.threads:
-        start = _start_message(local)
-        spawned = [_Process() for _ in range(layout.extra)]
-        threads += [threading.Thread(target=proc.feed, args=(start, work, events, cpu), daemon=True,
-                                     name=f"process-{i}") for i, proc in enumerate(spawned)]
-    for thread in threads:
-        thread.start()
+    left = len(todo)
     try:
-        left = len(todo)
+        for thread in threads:
+            thread.start()
+        start = _start_message(local) if layout.extra and len(todo) > layout.threads else None
+        if isinstance(start, str):
+            on_note(f"{start}; grading in this process only")
+        elif start is not None:
+            for i in range(layout.extra):
+                spawned.append(_Process())
+                threads.append(threading.Thread(target=spawned[-1].feed, args=(start, work, events, cpu),
+                                                daemon=True, name=f"process-{i}"))
+                threads[-1].start()
         while left:
             try:
                 event = events.get(timeout=1.0)
@@ -155,15 +159,14 @@ def _grade_here(grader: Grader, work: _Queue, events: queue.Queue[Event]) -> Non
         events.put((sub, ok))
 
 
-def _start_message(local: Grader) -> tuple[Settings, str, bytes, str]:
-    """What a started process needs to build ``local``'s suite without drawing it again."""
+def _start_message(local: Grader) -> tuple[Settings, str, bytes, str] | str:
+    """What a started process needs to build ``local``'s suite without drawing it again (or why not)."""
     settings = local.settings
     props, _ = questions(settings)
     key = example_cache.cache_key(runnable(settings, props), settings.examples, settings.seed)
     blob = example_cache.pack(key, local.suite.drawn or {})
     if blob is None:
-        raise GraderFault("the drawn examples cannot be sent to a grading process (a value the example "
-                          "cache's format does not carry)")
+        return "the drawn examples cannot be sent to another process (a value the example cache cannot carry)"
     return settings, key, blob, local.version
 
 
