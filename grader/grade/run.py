@@ -30,14 +30,26 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from grader.errors import UsageError
 from grader.grade import plots, pool
-from grader.grade.gradebook import CLASS_FILES, write_gradebook, write_summary
+from grader.grade.gradebook import CLASS_FILES, write_atomic, write_gradebook, write_summary
 from grader.grade.shards import MANIFEST, Manifest, Shard, read_manifest, write_manifest
-from grader.grade.submission import Grader, Settings, draw_examples, open_sandbox, questions
+from grader.grade.submission import (
+    TRAJECTORIES,
+    Grader,
+    Settings,
+    draw_examples,
+    guarded_judge,
+    open_sandbox,
+    questions,
+    submission_fingerprint,
+)
 from grader.sandbox.staging import Submission, stage_submissions
 from grader.suite.engine import Suite
 from grader.suite.examples import DEFAULT_SEED
 
 RESERVED = (*CLASS_FILES, MANIFEST)  # OUT/<name> files that are not student folders
+# Also the names this module had before one submission's grading and the gradebook moved out.
+__all__ = ["CLASS_FILES", "TRAJECTORIES", "ClassResult", "grade_class", "guarded_judge", "submission_fingerprint",
+           "write_atomic", "write_gradebook", "write_summary"]
 
 
 @dataclass
