@@ -30,7 +30,7 @@ def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 def grade(
     submissions: Annotated[Path, typer.Argument(help="Folder with one sub-folder or .zip per student.")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Where grades.csv and per-student files go.")],
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Students graded in parallel.")] = 1,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Students graded at once (one per core).")] = 1,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda (auto: CUDA tests run where a GPU is).")] = "auto",
     only: Annotated[Optional[list[str]], typer.Option(help="Regrade only these student ids.")] = None,  # noqa: UP045
     rubric: Annotated[Optional[Path], typer.Option(help="Rubric TOML (default: the shipped one).")] = None,  # noqa: UP045
@@ -38,16 +38,36 @@ def grade(
     budget: Annotated[float, typer.Option(help="Seconds one submission may take in all (stalling code).")] = 120.0,
     unsafe_no_sandbox: Annotated[bool, typer.Option("--unsafe-no-sandbox",
                                                     help="Run without isolation (trusted code only).")] = False,
+    shard: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="K/N: grade only the K-th of N slices of the class (join them with `optigrade merge`).")] = None,
 ) -> None:
     """Grade a whole class: gradebook, Gradescope results.json and feedback per student."""
     from grader.grade.run import grade_class
+    from grader.grade.shards import parse_shard
 
     if unsafe_no_sandbox:
         console.print("[bold red]--unsafe-no-sandbox: student code runs WITHOUT isolation (limits still apply); "
                       "only for code you trust. Results are marked UNSANDBOXED.[/]")
+    slice_ = _run(parse_shard, shard) if shard is not None else None
     result = _run(grade_class, submissions, out, jobs=jobs, device=device, only=only or (), rubric=rubric,
-                  unsafe_no_sandbox=unsafe_no_sandbox, wall_s=wall, budget_s=budget, console=console)
-    console.print(f"Graded {result.graded}, kept {result.resumed} up-to-date results; gradebook: {out / 'grades.csv'}")
+                  unsafe_no_sandbox=unsafe_no_sandbox, wall_s=wall, budget_s=budget, shard=slice_, console=console)
+    console.print(f"Graded {result.graded}, kept {result.resumed} up-to-date results"
+                  f"{f' (shard {slice_})' if slice_ else ''}; gradebook: {out / 'grades.csv'}")
+    if result.grader_errors:
+        console.print(f"[bold red]{result.grader_errors} submission(s) hit a grader error[/]: see grader_error.txt")
+        raise typer.Exit(1)
+
+
+@app.command()
+def merge(
+    shards: Annotated[list[Path], typer.Argument(help="The -o folders of `optigrade grade --shard K/N`, K = 1..N.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="New folder for the whole class's output.")],
+) -> None:
+    """Join the outputs of sharded grading runs into one, as if one machine had graded the class."""
+    from grader.grade.merge import merge as merge_shards
+
+    result = _run(merge_shards, shards, out, console=console)
+    console.print(f"Merged {len(shards)} shards: {len(result.rows)} submissions; gradebook: {out / 'grades.csv'}")
     if result.grader_errors:
         console.print(f"[bold red]{result.grader_errors} submission(s) hit a grader error[/]: see grader_error.txt")
         raise typer.Exit(1)

@@ -14,6 +14,13 @@ torch.set_num_threads(1)
 CUDA_SKIP_REASON = "no CUDA device: torch.cuda.is_available() is False on this machine (CI has no GPU)"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _example_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests share a cache of drawn examples of their own (keyed like any), never the user's."""
+    if "OPTIGRADE_CACHE_DIR" not in os.environ:  # the parent of basetemp is shared by xdist workers
+        os.environ["OPTIGRADE_CACHE_DIR"] = str(tmp_path_factory.getbasetemp().parent / "optigrade-examples")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip CUDA tests loudly, with the reason, where there is no GPU."""
     if torch.cuda.is_available():

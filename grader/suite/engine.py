@@ -62,11 +62,16 @@ class Suite:
     # Grade a failed helper's callers with its stand-in (False for the student bundle's check, which
     # does not ship the stand-ins: they are the answers).
     stand_ins: bool = True
+    # Examples drawn beforehand (property name -> drawn_for(p, examples_per_property, seed), explicit ones
+    # not included), e.g. read back from grader/suite/example_cache.py; properties missing here are drawn.
+    drawn: Mapping[str, Sequence[Example]] | None = None
     cases: dict[str, list[Case]] = field(init=False)
 
     def __post_init__(self) -> None:
+        drawn = self.drawn or {}
         self.cases = {
-            p.name: [p.case(ex) for ex in examples_for(p, self.examples_per_property, self.seed)]
+            p.name: [p.case(ex) for ex in ([*p.explicit, *drawn[p.name]] if p.name in drawn
+                                           else examples_for(p, self.examples_per_property, self.seed))]
             for p in self.properties if self.runnable(p)
         }
 

@@ -55,9 +55,14 @@ def draw(strategy: st.SearchStrategy[Example], count: int, seed_value: int) -> l
     return found
 
 
-def examples_for(prop: Property, count: int, seed_value: int = DEFAULT_SEED) -> list[Example]:
-    """The property's explicit examples first, then ``count`` drawn ones (at most ``prop.max_examples``)."""
+def drawn_for(prop: Property, count: int, seed_value: int = DEFAULT_SEED) -> list[Example]:
+    """The property's ``count`` drawn examples (at most ``prop.max_examples``), without its explicit ones."""
     salt = sum(map(ord, prop.name))  # different properties get different draws, reproducibly
     if prop.max_examples is not None:
         count = min(count, prop.max_examples)
-    return [*prop.explicit, *draw(prop.examples, count, seed_value + salt)]
+    return draw(prop.examples, count, seed_value + salt)
+
+
+def examples_for(prop: Property, count: int, seed_value: int = DEFAULT_SEED) -> list[Example]:
+    """The property's explicit examples first, then ``count`` drawn ones (at most ``prop.max_examples``)."""
+    return [*prop.explicit, *drawn_for(prop, count, seed_value)]
