@@ -21,8 +21,13 @@ pidfd SIGKILL.  If Landlock or seccomp is missing, ``Sandbox()`` raises ``Sandbo
 
 Modules: ``api`` (data types), ``sandbox`` (trusted runner), ``pool`` (zygote handle), ``wire`` (frame
 codec), ``values`` (value types), ``isolation`` (kernel mechanisms), ``policy`` (what a worker may
-read), ``zygote``, ``worker``, ``drivers``, ``objectives`` (code that runs in the sandbox).  Submissions are
-found and copied into boxes by ``grader.intake``.
+read), ``zygote``, ``worker``, ``drivers``, ``objectives`` (code that runs in the sandbox), ``trace``
+(diagnostics: what the box refuses a library, e.g. CUDA).  Submissions are found and copied into boxes by
+``grader.intake``.
+
+CUDA: ``Sandbox(device="cuda")`` runs a ``Job(device="cuda")`` in a worker that starts CUDA before the
+student's code (a failure is an ``infra_error``) with the GPU's grants (``policy.CUDA_*``); its CPU jobs
+see no GPU.  ``Job.functions`` lets several functions share one worker (one CUDA start per submission).
 """
 
 from grader.sandbox.api import Job, JobResult, Limits, Reply, Request, SandboxUnavailable
