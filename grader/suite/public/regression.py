@@ -8,9 +8,9 @@ import torch
 from hypothesis import strategies as st
 
 from grader.suite import strategies as s
-from grader.suite.compare import TENSOR_TYPES, argument_names, describe_value, effects, first_mismatch, unpack
+from grader.suite.compare import TENSOR_TYPES, describe_value, first_mismatch, unpack
 from grader.suite.model import Call, Case, Example, Failure, Outcome, Property, TensorOut
-from grader.suite.public.effects import leaves_global_state
+from grader.suite.public.effects import leaves_global_state, leaves_inputs_alone
 
 ARGUMENTS = ("w", "b", "x", "y")
 
@@ -106,22 +106,8 @@ def returns_tensors() -> Property:
 
 
 def pure() -> Property:
-    def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
-        outcome = outcomes[0]
-        if outcome.problem is not None:
-            return Failure(f"the call {outcome.problem}")
-        malformed = answer(outcome)  # computing nothing is not being pure
-        if malformed is not None:
-            return malformed
-        changed = effects(outcome, "inplace")
-        if changed:
-            return Failure(f"the input {argument_names(changed, ARGUMENTS)} was modified in place; compute with "
-                           f"new tensors (e.g. residual = y - (w * x + b), not y.sub_(...))")
-        for name, sent, after in zip(ARGUMENTS, case.calls[0].args, outcome.inputs_after, strict=False):
-            if isinstance(sent, torch.Tensor) and isinstance(after, TensorOut) and not torch.equal(sent, after.tensor):
-                return Failure(f"the input {name} was modified in place", expected=sent, got=after.tensor)
-        return None
-
+    judge = leaves_inputs_alone(ARGUMENTS, answer, "compute with new tensors (e.g. residual = y - (w * x + b), "
+                                                   "not y.sub_(...))")
     return Property("mse_gradients", "does not modify x or y", public=True, examples=datasets(),
                     case=lambda ex: Case(ex, (call(ex, report_inputs=True),)), judge=judge, formula=FORMULA)
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from grader.suite import strategies as s
 from grader.suite.compare import TENSOR_TYPES, argument_names, describe_value, effects, first_mismatch, unpack
 from grader.suite.contract import STEP_FUNCTIONS, StepFunction, step_examples
-from grader.suite.model import Call, Case, Example, Failure, GradientFunction, Outcome, Property, TensorOut
-from grader.suite.public.effects import leaves_global_state
+from grader.suite.model import Call, Case, Example, Failure, GradientFunction, Outcome, Property
+from grader.suite.public.effects import leaves_global_state, leaves_inputs_alone
 
 
 def simple_case(f: StepFunction) -> Callable[[Example], Case]:
@@ -75,27 +75,8 @@ def contract(f: StepFunction) -> Property:
 
 
 def pure(f: StepFunction) -> Property:
-    def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
-        outcome = outcomes[0]
-        if outcome.problem is not None:
-            return Failure(f"the call {outcome.problem}")
-        if len(outcome.inputs_after) != len(case.calls[0].args):  # only a forged reply lacks them
-            return Failure("the inputs after the call were not reported, so purity cannot be checked")
-        malformed = answer(f)(outcome)  # computing nothing is not being pure
-        if malformed is not None:
-            return malformed
-        changed = effects(outcome, "inplace")
-        if changed:
-            return Failure(f"the input {argument_names(changed, f.tensors)} was modified in place; return new "
-                           f"tensors instead (e.g. x - lr * g, not x -= lr * g; clone before an in-place op)")
-        for name, sent, after in zip(f.tensors, case.calls[0].args, outcome.inputs_after, strict=False):
-            if isinstance(sent, torch.Tensor) and isinstance(after, TensorOut) and not torch.equal(
-                sent, after.tensor
-            ):
-                return Failure(f"the input {name} was modified in place; return new tensors instead "
-                               f"(e.g. x - lr * g, not x -= lr * g)", expected=sent, got=after.tensor)
-        return None
-
+    judge = leaves_inputs_alone(f.tensors, answer(f), "return new tensors instead (e.g. x - lr * g, not "
+                                                      "x -= lr * g; clone before an in-place op)")
     return Property(f.name, "does not modify its inputs", public=True, examples=every_path(f),
                     case=lambda ex: Case(ex, (Call(f.name, f.args(ex), report_inputs=True),)), judge=judge,
                     formula=f.formula)
