@@ -220,21 +220,20 @@ class _Collector:
             else:
                 self.copies[wanted] = (what, data)
             return
-        if wanted in self.files:
-            if order < self.files[wanted][0]:
-                self.problems.append(f"more than one {wanted}; used the newest upload and ignored {what}")
-                return
-            self.problems.append(f"more than one {wanted}; used the newest upload ({what})")
-        self.files[wanted] = (order, data)
+        self._keep_newest(self.files, wanted, order, data, what)
 
     def add_notebook(self, name: str, data: bytes, order: int, what: str) -> None:
         """Keep each notebook name once: the newest upload."""
-        if name in self.notebooks:
-            if order < self.notebooks[name][0]:
+        self._keep_newest(self.notebooks, name, order, data, what)
+
+    def _keep_newest(self, table: dict[str, tuple[int, bytes]], name: str, order: int, data: bytes,
+                     what: str) -> None:
+        if name in table:
+            if order < table[name][0]:
                 self.problems.append(f"more than one {name}; used the newest upload and ignored {what}")
                 return
             self.problems.append(f"more than one {name}; used the newest upload ({what})")
-        self.notebooks[name] = (order, data)
+        table[name] = (order, data)
 
     def result(self) -> dict[str, tuple[int, bytes]]:
         """The files to stage: each expected name, or a copy-named file where the name itself is absent."""
