@@ -22,14 +22,14 @@ class SandboxUnavailable(RuntimeError):
 class Limits:
     """Per-job limits; defaults suit the optimizer suite (seconds per function, not minutes)."""
 
-    wall_s: float = 10.0  # per job, killed from outside (pidfd SIGKILL)
-    cpu_s: int = 10  # RLIMIT_CPU, soft = hard
+    wall_s: float = 10.0  # per job (per function of a several-function job), killed from outside (pidfd SIGKILL)
+    cpu_s: int = 10  # RLIMIT_CPU, soft = hard (a several-function job: each function's share, moved on per function)
     address_space_mb: int = 4096  # RLIMIT_AS (lifted for device="cuda")
     threads: int = 16  # RLIMIT_NPROC: threads of the job (processes are refused by seccomp anyway)
     file_size_mb: int = 16  # RLIMIT_FSIZE
     open_files: int = 64  # RLIMIT_NOFILE
     output_kb: int = 32  # stdout/stderr kept, each
-    reply_mb: int = 64  # max bytes of replies per job
+    reply_mb: int = 64  # max bytes of replies per job (per function of a several-function job)
     tmp_mb: int = 64  # size of the private tmpfs (a plain dir when no namespace can be made)
 
 
@@ -76,6 +76,10 @@ class Job:
     # afresh for each): function -> the stand-ins it runs with.  Empty: ``function`` alone, ``substitutes``.
     # A CUDA job pays CUDA's start once for all of a submission's functions this way.
     functions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Where each of ``functions`` lives: function -> module name (``module_path``'s stem or a sibling's);
+    # a function not named here is ``module_path``'s.  Each function's requests form a segment of their
+    # own, with the wall-clock, CPU and reply limits renewed (``Limits`` holds per segment).
+    modules: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,6 +103,9 @@ class Reply:
     # What else the call did, as the worker saw it (grader/sandbox/drivers.py effects_of and
     # restore_global_state): "inplace:1", "alias:0", "default_dtype:torch.float64", "grad_mode:False", "rng"
     effects: tuple[str, ...] = ()
+    # In a job of several functions: (status, detail) when the request's function could not run at all
+    # ("import_error": its module would not import; "not_found": the module lacks it); None otherwise.
+    unrunnable: tuple[str, str] | None = None
 
 
 @dataclass

@@ -501,13 +501,16 @@ class ChildLimits:
     # RLIMIT_DATA (private writable memory): a CUDA job's memory cap instead of RLIMIT_AS, which CUDA's
     # PROT_NONE reservations and shared device mappings would exhaust; None: unlimited.
     data_mb: int | None = None
+    # RLIMIT_CPU's hard limit when above ``cpu_s`` (the soft one): a job of several functions, whose
+    # worker moves the soft limit on by ``cpu_s`` per function (worker.Segments); None: soft = hard.
+    cpu_hard_s: int | None = None
 
 
 def set_rlimits(limits: ChildLimits) -> None:
     mb = 1 << 20
     address_space = resource.RLIM_INFINITY if limits.address_space_mb is None else limits.address_space_mb * mb
-    for which, value in (
-        (resource.RLIMIT_CPU, limits.cpu_s),  # soft = hard: the kernel SIGKILLs at the limit
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, max(limits.cpu_s, limits.cpu_hard_s or 0)))
+    for which, value in (  # soft = hard (RLIMIT_CPU too, for one function: the kernel SIGKILLs at the limit)
         (resource.RLIMIT_AS, address_space),
         (resource.RLIMIT_DATA, resource.RLIM_INFINITY if limits.data_mb is None else limits.data_mb * mb),
         (resource.RLIMIT_NPROC, limits.nproc),

@@ -85,7 +85,9 @@ class _State:
             else:
                 self.fault = f"expected a 'ready' frame first, got {kind!r}"
             return
-        if not self.imported and kind in ("import_error", "not_found"):
+        if self.imported and kind == "unrunnable":
+            self._unrunnable(body)
+        elif not self.imported and kind in ("import_error", "not_found"):
             detail = body.get("detail")
             self.ending, self.ending_detail = kind, detail if isinstance(detail, str) else "(no detail)"
         elif not self.imported and kind == "imported":
@@ -99,6 +101,16 @@ class _State:
                 self.ending = "done"
         else:
             self.fault = f"unexpected {kind!r} frame {'after import' if self.imported else 'before import'}"
+
+    def _unrunnable(self, body: dict[str, Value]) -> None:
+        status, detail = body.get("status"), body.get("detail")
+        if len(self.replies) >= self.n_requests:
+            self.fault = f"more replies than the {self.n_requests} requests"
+        elif (set(body) != {"status", "detail"} or status not in ("import_error", "not_found")
+              or not isinstance(detail, str)):
+            self.fault = "malformed 'unrunnable' frame"
+        else:
+            self.replies.append(Reply(None, None, (), unrunnable=(str(status), detail)))
 
     def _reply(self, body: dict[str, Value]) -> None:
         raised, after, points, seconds, stand_ins, effects = (
@@ -158,9 +170,18 @@ def classify(state: _State, *, timed_out: bool, exit_info: dict[str, Any] | None
     if exit_info is None:
         return "infra_error", f"the worker's exit status was lost {where} (zygote died?)"
     sig, text = _describe_exit(int(exit_info["status"]))
-    if sig == signal.SIGKILL and float(exit_info.get("cpu", 0.0)) >= limits.cpu_s - 0.5:
+    # SIGXCPU: a several-function job's soft limit (each function's share, sandbox worker.Segments)
+    if sig == signal.SIGXCPU or (sig == signal.SIGKILL and float(exit_info.get("cpu", 0.0)) >= limits.cpu_s - 0.5):
         return "timeout", f"killed by the kernel at the CPU time limit ({limits.cpu_s} s) {where}"
     return "crashed", f"{text} {where}"
+
+
+def segment_starts(job: Job) -> list[int]:
+    """Where a several-function job's requests move on to another function (each starts a segment)."""
+    if not job.functions:
+        return []
+    requests = job.requests
+    return [i for i in range(1, len(requests)) if requests[i].function != requests[i - 1].function]
 
 
 def _encode_requests(requests: Sequence[Request]) -> Iterator[bytes]:
@@ -186,6 +207,11 @@ def _validate(job: Job, device: str) -> None:
         if not (isinstance(name, str) and name.isidentifier() and name != own):
             raise ValueError(f"Job.siblings name {name!r} is not a module name other than {own!r}; expected "
                              f"the stem of another file of the submission, e.g. 'epochs'")
+    for function, module in job.modules.items():
+        if function not in job.functions or (module != own and module not in job.siblings):
+            raise ValueError(f"Job.modules maps {function!r} to {module!r}; expected a function of Job.functions "
+                             f"{sorted(job.functions)} and the module {own!r} or one of Job.siblings "
+                             f"{sorted(job.siblings)}")
     for i, request in enumerate(job.requests):
         if request.driver not in drivers.DRIVERS:
             raise ValueError(
@@ -475,6 +501,7 @@ class Sandbox:
                 head = encode_frame("job", {"module_path": str(box_file), "function": job.function,
                                             "substitutes": substitutes.sources(tuple(sorted(every))),
                                             "functions": {f: tuple(names) for f, names in job.functions.items()},
+                                            "modules": dict(job.modules),
                                             "siblings": siblings})
                 frames = itertools.chain([head], first, _encode_requests(job.requests[1:]))
                 return self._run(job, slot, frames, box_file, tmp_dir)
@@ -542,6 +569,7 @@ class Sandbox:
             with suppress(OSError):
                 fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
         cuda = job.device == "cuda"
+        segments = 1 + len(segment_starts(job))
         message = {
             "box_file": str(box_file),
             "tmp_dir": str(tmp_dir),
@@ -551,6 +579,7 @@ class Sandbox:
             "reply_bytes": limits.reply_mb << 20,
             "limits": {
                 "cpu_s": limits.cpu_s,
+                "cpu_hard_s": limits.cpu_s * segments,  # the worker moves its soft limit on per function
                 "threads": limits.threads,
                 "file_size_mb": limits.file_size_mb,
                 "open_files": limits.open_files,
@@ -593,7 +622,8 @@ class Sandbox:
         req_w, resp_r, out_r, err_r = fds
         limits = self.limits
         state = _State(n_requests=len(job.requests))
-        reader = FrameReader(max_bytes=limits.reply_mb << 20)
+        starts = segment_starts(job)  # each function's requests get the wall-clock limit anew
+        reader = FrameReader(max_bytes=(limits.reply_mb << 20) * (1 + len(starts)))
         out, err = CappedBuffer(limits.output_kb << 10), CappedBuffer(limits.output_kb << 10)
         sinks = {out_r: out, err_r: err}
         for fd in fds:
@@ -662,6 +692,11 @@ class Sandbox:
                     if fd == resp_r:
                         for frame in reader.feed(chunk):
                             state.on_frame(frame)
+                        if starts and starts[0] <= len(state.replies) and not killed:
+                            while starts and starts[0] <= len(state.replies):
+                                starts.pop(0)
+                            deadline = time.monotonic() + limits.wall_s
+                            give_up = deadline + 10.0
                         if reader.fault is not None and state.fault is None and state.ending is None:
                             state.fault = reader.fault
                         if state.fault is not None or state.ending is not None or state.infra is not None:

@@ -11,14 +11,16 @@ from __future__ import annotations
 import builtins
 import functools
 import importlib.util
+import math
 import os
+import resource
 import sys
 import traceback
 from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
-from grader.sandbox import siblings
+from grader.sandbox import effects, siblings
 from grader.sandbox.drivers import DRIVERS, HIDDEN_PREFIXES, call, describe_exception
 from grader.sandbox.stand_ins import install as install_stand_in
 from grader.sandbox.values import Value
@@ -127,23 +129,23 @@ def serve(channel: Channel) -> None:
     used: set[str] = set()
     stand_ins = compile_stand_ins(job.body.get("substitutes"))  # before any student code runs
     several = job.body.get("functions")
+    if isinstance(several, dict) and several:
+        modules = job.body.get("modules")
+        paths = {stem: path, **files}
+        where = {f: paths.get(m, "") for f, m in modules.items() if isinstance(m, str)} if isinstance(
+            modules, dict) else {}
+        channel.send("imported")  # each function imports its own module (Segments)
+        Segments(channel, paths, where, path, several, stand_ins, used).serve()
+        channel.send("done")
+        return
     seed_generators()
     try:
         module = import_student(path)
     except BaseException as exc:  # noqa: BLE001 - SystemExit at import is an import error too
         channel.send("import_error", detail=import_error_detail(exc))
         return
-    if isinstance(several, dict) and several:
-        channel.send("imported")
-        _serve_several(channel, path, module, {stem, *files}, several, stand_ins, used)
-        channel.send("done")
-        return
-    try:
-        fn = getattr(module, function)
-        problem = None if callable(fn) else f"{function} is a {type(fn).__name__}, not a function"
-    except BaseException as exc:  # noqa: BLE001 - module __getattr__ is student code
-        problem = f"module has no function {function!r} ({safe_repr(exc)[:200]})"
-    if problem is not None:
+    fn, problem = _resolve(module, function)
+    if fn is None:
         channel.send("not_found", detail=problem)
         return
     for name, stand_in in stand_ins.items():  # only where the student's module has that helper
@@ -179,48 +181,79 @@ def _answer(channel: Channel, fn: Callable[..., object], frame: Frame, used: set
     )
 
 
-def _serve_several(channel: Channel, path: str, module: ModuleType | None, student: set[str],
-                   functions: Mapping[str, object], stand_ins: dict[str, Callable[..., object]],
-                   used: set[str]) -> None:
-    """Requests of several functions in one worker (a CUDA job starts CUDA once for all of them).  Each
-    function gets the module imported afresh, with its own stand-ins, so what one function's calls did to
-    the module's state or to a helper is gone before the next one runs, as in a worker of its own."""
-    current: str | None = None
-    fn: Callable[..., object] | None = None
-    problem, first = "", True
-    while (frame := channel.receive()) is not None:
-        if frame.kind != "request":
-            raise RuntimeError(f"unexpected {frame.kind} frame")
-        function = frame.body.get("function")
-        if first or function != current:
-            current = function if isinstance(function, str) else None
-            if not first:  # a fresh copy of the student's modules
-                package = siblings.PACKAGE
-                for name in [n for n in sys.modules if n in student or n == package or n.startswith(package + ".")]:
-                    del sys.modules[name]
-                try:
-                    module = import_student(path)
-                except BaseException as exc:  # noqa: BLE001
-                    module, problem = None, f"importing the module again failed: {import_error_detail(exc)}"
-            first = False
-            fn = None
-            if module is not None:
-                fn, problem = _resolve(module, current)
-            wanted = functions.get(current or "", ())
-            for name in wanted if isinstance(wanted, tuple | list) else ():
-                if module is not None and fn is not None and name in stand_ins:
-                    install_stand_in(module.__dict__, name, stand_ins[name], functools.partial(used.add, name),
-                                     graded=fn)
+class Segments:
+    """The requests of a job of several functions (``Job.functions``), served in segments: each run of
+    requests for one function is served as a worker of its own would serve them.  At each segment's start
+    the student's modules are imported afresh (what earlier calls left in them is gone), torch's settings
+    and the random generators are put back as they were when the worker started, the reply budget is
+    renewed and the CPU limit moves on by one function's share; the trusted side renews the wall-clock
+    limit (sandbox._pump).  A module that will not import, or lacks the function, fails that function's
+    requests alone (``unrunnable`` frames), so one broken file costs no other file's functions."""
+
+    def __init__(self, channel: Channel, paths: Mapping[str, str], where: Mapping[str, str], default: str,
+                 functions: Mapping[str, object], stand_ins: dict[str, Callable[..., object]],
+                 used: set[str]) -> None:
+        self.channel, self.paths, self.where, self.default = channel, paths, where, default
+        self.functions, self.stand_ins, self.used = functions, stand_ins, used
+        self.budget = channel.budget
+        self.state = effects.global_state()
+        self.cpu_share = resource.getrlimit(resource.RLIMIT_CPU)[0]
+
+    def serve(self) -> None:
+        current: object = None
+        fn: Callable[..., object] | None = None
+        unrunnable = ("", "")
+        first = True
+        while (frame := self.channel.receive()) is not None:
+            if frame.kind != "request":
+                raise RuntimeError(f"unexpected {frame.kind} frame")
+            function = frame.body.get("function")
+            if first or function != current:
+                self.start(first)
+                first, current = False, function
+                fn, unrunnable = self.load(function)
+            if fn is None:
+                self.channel.send("unrunnable", status=unrunnable[0], detail=unrunnable[1])
+                continue
+            _answer(self.channel, fn, frame, self.used)
+
+    def start(self, first: bool) -> None:
+        """A new segment: the worker as a fresh one would be."""
+        if not first:
+            package = siblings.PACKAGE
+            for name in [n for n in sys.modules
+                         if n in self.paths or n == package or n.startswith(package + ".")]:
+                del sys.modules[name]
+            effects.restore_global_state(self.state)
+            self.channel.budget = self.budget
+            soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+            if self.cpu_share != resource.RLIM_INFINITY and hard != resource.RLIM_INFINITY:
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                spent = math.ceil(usage.ru_utime + usage.ru_stime)
+                resource.setrlimit(resource.RLIMIT_CPU, (min(hard, spent + self.cpu_share), hard))
+        seed_generators()
+
+    def load(self, function: object) -> tuple[Callable[..., object] | None, tuple[str, str]]:
+        """The function to call, or None and why it cannot run (an ``unrunnable`` frame's status, detail)."""
+        if not isinstance(function, str) or function not in self.functions:
+            return None, ("not_found", "the request names no function of this job")
+        path = self.where.get(function) or self.default
+        try:
+            module = import_student(path)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit at import is an import error too
+            return None, ("import_error", import_error_detail(exc))
+        fn, problem = _resolve(module, function)
         if fn is None:
-            channel.send("reply", raised=f"could not run: {problem}", value=None, inputs_after=(),
-                         grad_fn_points=(), seconds=0.0, stand_ins=(), effects=())
-            continue
-        _answer(channel, fn, frame, used)
+            return None, ("not_found", problem)
+        wanted = self.functions.get(function, ())
+        for name in wanted if isinstance(wanted, tuple | list) else ():
+            if name in self.stand_ins:
+                install_stand_in(module.__dict__, name, self.stand_ins[name],
+                                 functools.partial(self.used.add, name), graded=fn)
+        return fn, ("", "")
 
 
-def _resolve(module: ModuleType, function: str | None) -> tuple[Callable[..., object] | None, str]:
-    if function is None:
-        return None, "the request names no function"
+def _resolve(module: ModuleType, function: str) -> tuple[Callable[..., object] | None, str]:
     try:
         fn = getattr(module, function)
     except BaseException as exc:  # noqa: BLE001 - module __getattr__ is student code

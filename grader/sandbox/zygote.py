@@ -333,6 +333,7 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
                 int(limits["file_size_mb"]),
                 int(limits["open_files"]),
                 limits.get("data_mb"),
+                int(limits.get("cpu_hard_s") or limits["cpu_s"]),
             )
         )
         if zygote.root:
@@ -374,6 +375,7 @@ def _isolate(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
             int(limits["file_size_mb"]),
             int(limits["open_files"]),
             limits.get("data_mb"),
+            int(limits.get("cpu_hard_s") or limits["cpu_s"]),
         )
     )
     if zygote.root:

@@ -2,8 +2,9 @@
 
 Examples are drawn once per suite (every student meets the same inputs).  For a
 submission, all calls of one function, across all its properties, go to the
-runner as one batch (one sandboxed worker), and each property is judged on its
-outcomes.  A failing property's counter-example is then shrunk to a simpler
+runner as one batch, the batches of one level of the grading order (helpers
+before their callers) together, in one sandboxed worker; each property is judged
+on its outcomes.  A failing property's counter-example is then shrunk to a simpler
 one that still fails, so feedback shows small, readable numbers.
 """
 
@@ -164,7 +165,8 @@ class Suite:
     def _run(cases_by_prop: Mapping[str, Sequence[Case]], runner: Runner, files: Mapping[str, Path],
              substitutes: Mapping[str, tuple[str, ...]], probes: Sequence[tuple[int, Call]] = (),
              probed: dict[int, Outcome] | None = None) -> dict[str, list[list[Outcome]]]:
-        """One runner batch per function; outcomes regrouped per property and case.
+        """One runner batch per function, all of them run together (one worker for all, where the runner
+        can: ``run_many``); outcomes regrouped per property and case.
 
         ``probes`` (index, call) go last in their function's batch; their outcomes land in ``probed``.
         """
@@ -181,10 +183,10 @@ class Suite:
         grouped: dict[str, list[list[Outcome]]] = {
             name: [[Outcome()] * len(c.calls) for c in cases] for name, cases in cases_by_prop.items()
         }
-        for function, where in by_function.items():
-            got = runner.run(files, MODULE_OF[function], function, calls[function],
-                             substitutes=substitutes.get(function, ()))
-            for (owner, ci, k), outcome in zip(where, got, strict=True):
+        functions = list(by_function)
+        batches = [Batch(MODULE_OF[f], f, calls[f], substitutes.get(f, ())) for f in functions]
+        for function, got in zip(functions, run_many(runner, files, batches), strict=True):
+            for (owner, ci, k), outcome in zip(by_function[function], got, strict=True):
                 if owner is None:
                     if probed is not None:
                         probed[ci] = outcome

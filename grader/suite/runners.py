@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import traceback
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,12 +73,19 @@ def missing_file(module: str) -> Outcome:
 
 
 class SandboxRunner:
-    """Run calls in sandboxed workers, one job per batch, with bounded retries after a failure.
+    """Run calls in sandboxed workers with bounded retries after a failure.
+
+    The calls of several functions (``run_many``: one level of the grading order) share one worker, each
+    function's calls a segment of their own in which the worker is as a fresh one would be: the module
+    imported afresh, torch's settings and the generators as at the start, and the wall-clock, CPU and reply
+    limits renewed (grader/sandbox/worker.py ``Segments``).  Starting a worker costs more than most
+    functions' calls, so a submission pays it once per level instead of once per function.
 
     A call that was running when its job timed out is first run again at the head of a fresh job (a
     slow, loaded machine must not cost an honest student a mark); timing out twice, it is charged.  A
-    call that crashed its worker is charged at once.  The calls after it get ``retries`` more jobs in
-    all, then share its fate, so a stalling function costs at most (1 + retries) × the wall limit.
+    call that crashed its worker is charged at once.  Each function's other calls get ``retries`` more
+    jobs in all, then share its fate, so a stalling function costs at most (1 + retries) × the wall
+    limit, and never another function's calls: those go on in the next job.
 
     Calls on CUDA tensors run in CUDA jobs of their own (a worker that runs CPU calls never needs CUDA).
     A job the grader's machine failed (``infra_error``: a GPU that would not start, a sandbox that could
@@ -88,80 +95,84 @@ class SandboxRunner:
     def __init__(self, sandbox: Any, *, retries: int = 2, infra_retries: int = 2) -> None:
         self.sandbox = sandbox
         self.retries, self.infra_retries = retries, infra_retries
-        # Call -> Request, so each suite call is encoded for the wire once per class (see Request.frame).
-        self._requests: dict[int, tuple[Call, Any]] = {}
+        # Call -> (Request, on CUDA), so each suite call is encoded for the wire once per class.
+        self._requests: dict[int, tuple[Call, Any, bool]] = {}
         self._lock = threading.Lock()
 
-    def request(self, call: Call) -> Any:
-        """The sandbox Request for ``call``."""
+    def _prepared(self, call: Call) -> tuple[Any, bool]:
         cached = self._requests.get(id(call))
         if cached is not None and cached[0] is call:
-            return cached[1]
+            return cached[1], cached[2]
         request = _sandbox().Request(call.driver, tuple(to_wire(a) for a in call.args),
                                      {k: to_wire(v) for k, v in call.kwargs.items()},
                                      report_inputs=call.report_inputs, function=call.function)
+        prepared = (call, request, on_cuda(call))
         with self._lock:
             if len(self._requests) > MAX_CACHED_REQUESTS:  # shrink candidates are new calls per student
                 self._requests.clear()
-            self._requests[id(call)] = (call, request)
-        return request
+            self._requests[id(call)] = prepared
+        return request, prepared[2]
+
+    def request(self, call: Call) -> Any:
+        """The sandbox Request for ``call``."""
+        return self._prepared(call)[0]
 
     def run(self, files: Mapping[str, Path], module: str, function: str, calls: Sequence[Call], *,
             substitutes: Sequence[str] = ()) -> list[Outcome]:
-        if module not in files:
-            return [missing_file(module)] * len(calls)
-        cuda = [on_cuda(c) for c in calls]
-        outcomes: list[Outcome] = [Outcome()] * len(calls)
-        for device in ("cpu", "cuda"):
-            where = [i for i, c in enumerate(cuda) if c == (device == "cuda")]
-            if where:
-                got = self._run(files, module, [calls[i] for i in where], {function: tuple(substitutes)},
-                                device, several=False)
-                for i, outcome in zip(where, got, strict=True):
-                    outcomes[i] = outcome
-        return outcomes
+        return self.run_many(files, [Batch(module, function, calls, substitutes)])[0]
 
     def run_many(self, files: Mapping[str, Path], batches: Sequence[Batch]) -> list[list[Outcome]]:
-        """Several functions' calls; those of one module on CUDA go to one worker together, so CUDA
-        starts once per submission (``Job.functions``), not once per function."""
-        results: list[list[Outcome]] = [[] for _ in batches]
-        together: dict[str, list[int]] = defaultdict(list)
+        """Several functions' calls: those on the CPU in one worker, those on CUDA in another (so CUDA
+        starts once per submission, not once per function).  A function's calls are kept together
+        (one segment) in the order of its first batch."""
+        results: list[list[Outcome]] = [[Outcome()] * len(b.calls) for b in batches]
+        functions: dict[str, tuple[str, ...]] = {}
+        modules: dict[str, str] = {}
         for b, batch in enumerate(batches):
-            if batch.module in files and batch.calls and all(on_cuda(c) for c in batch.calls):
-                together[batch.module].append(b)
-            else:
-                results[b] = self.run(files, batch.module, batch.function, batch.calls, substitutes=batch.substitutes)
-        for module, indices in together.items():
-            calls = [c for b in indices for c in batches[b].calls]
-            functions = {batches[b].function: tuple(batches[b].substitutes) for b in indices}
-            got = iter(self._run(files, module, calls, functions, "cuda", several=True))
-            for b in indices:
-                results[b] = [next(got) for _ in batches[b].calls]
+            if batch.module not in files:
+                results[b] = [missing_file(batch.module)] * len(batch.calls)
+                continue
+            wanted = tuple(batch.substitutes)
+            if functions.setdefault(batch.function, wanted) != wanted or modules.setdefault(
+                    batch.function, batch.module) != batch.module:
+                raise ValueError(f"two batches of {batch.function} differ in module or stand-ins "
+                                 f"({modules[batch.function]}/{functions[batch.function]} and "
+                                 f"{batch.module}/{wanted}); expected one of each per function")
+        for device in ("cpu", "cuda"):
+            segments: dict[str, list[tuple[int, int]]] = {}  # function -> (batch, call) positions
+            for b, batch in enumerate(batches):
+                if batch.module in files:
+                    for k, call in enumerate(batch.calls):
+                        if self._prepared(call)[1] == (device == "cuda"):
+                            segments.setdefault(batch.function, []).append((b, k))
+            if not segments:
+                continue
+            positions = [p for where in segments.values() for p in where]
+            got = self._run(files, [batches[b].calls[k] for b, k in positions],
+                            {f: functions[f] for f in segments}, {f: modules[f] for f in segments}, device)
+            for (b, k), outcome in zip(positions, got, strict=True):
+                results[b][k] = outcome
         return results
 
-    def _run(self, files: Mapping[str, Path], module: str, calls: Sequence[Call],
-             functions: Mapping[str, tuple[str, ...]], device: str, *, several: bool) -> list[Outcome]:
-        """Outcomes of ``calls`` (of the functions in ``functions``, each with its stand-ins), retried as
-        the class docstring says; a function's retries are its own, so its stalls cost no other function."""
+    def _run(self, files: Mapping[str, Path], calls: Sequence[Call], functions: Mapping[str, tuple[str, ...]],
+             modules: Mapping[str, str], device: str) -> list[Outcome]:
+        """Outcomes of ``calls`` (of the functions in ``functions``, each with its stand-ins, from its module
+        in ``modules``), retried as the class docstring says; a function's retries are its own."""
         outcomes: list[Outcome | None] = [None] * len(calls)
-        siblings = {name: path for name, path in files.items() if name != module}
         pending = list(range(len(calls)))
         attempts: Counter[str] = Counter()
         rerun, infra = -1, 0
         box = _sandbox()
-        only = next(iter(functions))
-
-        def function_of(i: int) -> str:
-            return calls[i].function if several else only
-
         while pending:
-            first = function_of(pending[0])
-            job = box.Job(files[module], first, [self.request(calls[i]) for i in pending],
-                          functions[first] if not several else (), siblings, device=device,
-                          functions=functions if several else {})
+            first = calls[pending[0]].function
+            main = modules[first]
+            job = box.Job(files[main], first, [self.request(calls[i]) for i in pending], (),
+                          {name: path for name, path in files.items() if name != main}, device=device,
+                          functions=functions, modules={f: m for f, m in modules.items() if m != main})
             result = self.sandbox.run(job)
             for i, reply in zip(pending, result.replies, strict=False):
-                outcomes[i] = outcome_of_reply(reply, functions[function_of(i)])
+                function = calls[i].function
+                outcomes[i] = outcome_of_reply(reply, functions[function], modules[function])
             done = len(result.replies)
             if done >= len(pending):
                 break
@@ -175,8 +186,8 @@ class SandboxRunner:
                 pending = pending[done:]
                 continue
             failed = pending[done]
-            function = function_of(failed)
-            reason = describe_status(result.status, result.detail, module)
+            function = calls[failed].function
+            reason = describe_status(result.status, result.detail, modules[function])
             attempts[function] += 1
             if result.status == "timeout" and rerun != failed and attempts[function] <= self.retries:
                 rerun = failed  # give the timed-out call a second, fresh worker before charging it
@@ -186,13 +197,14 @@ class SandboxRunner:
             outcomes[failed] = Outcome(failure=reason, stdout=result.stdout[-2000:])
             rest = pending[done + 1:]
             # ... and its function's other calls share its fate once its retries are spent (every function
-            # of the module, when nothing can run at all).
+            # of its module, when that module cannot run at all).
             everything = result.status in ("import_error", "not_found")
-            shared = [i for i in rest if everything or (attempts[function] > self.retries
-                                                        and function_of(i) == function)]
+            shared = [i for i in rest if (everything and modules[calls[i].function] == modules[function])
+                      or (attempts[function] > self.retries and calls[i].function == function)]
             for i in shared:
                 outcomes[i] = Outcome(failure=reason)
-            pending = [i for i in rest if i not in set(shared)]
+            gone = set(shared)
+            pending = [i for i in rest if i not in gone]
         return [o if o is not None else Outcome(failure="was not run") for o in outcomes]
 
 
@@ -285,7 +297,10 @@ def from_wire(value: Any) -> Any:
     return value
 
 
-def outcome_of_reply(reply: Any, substitutes: Sequence[str] = ()) -> Outcome:
+def outcome_of_reply(reply: Any, substitutes: Sequence[str] = (), module: str = "") -> Outcome:
+    unrunnable = getattr(reply, "unrunnable", None)
+    if unrunnable is not None:  # its module would not import, or lacks the function
+        return Outcome(failure=describe_status(unrunnable[0], unrunnable[1], module))
     return Outcome(
         returned=from_wire(reply.value),
         raised=reply.raised,

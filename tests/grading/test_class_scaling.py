@@ -2,8 +2,10 @@
 writes the same bytes as one plain run; a bad merge stops with a clear error and changes nothing."""
 
 import shutil
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -92,7 +94,22 @@ def test_spawned_grading_processes_write_the_same_bytes(klass: Path, single: Pat
     assert tree(tmp_path / "out") == tree(single)
 
 
-def test_a_grading_process_that_cannot_start_costs_no_submission(klass: Path, tmp_path: Path) -> None:
+def test_a_grading_process_that_cannot_start_costs_no_submission(klass: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    feed, here, given_up = pool._Process.feed, pool._grade_here, threading.Event()
+
+    def feed_then_say(*args: Any) -> None:
+        try:
+            feed(*args)
+        finally:
+            given_up.set()
+
+    def after_the_process_gave_up(*args: Any) -> None:  # (else this process may grade all before it does)
+        given_up.wait(300)
+        here(*args)
+
+    monkeypatch.setattr(pool._Process, "feed", feed_then_say)
+    monkeypatch.setattr(pool, "_grade_here", after_the_process_gave_up)
     settings = Settings(out=tmp_path / "out", **FAST)
     subs = stage_submissions(klass, tmp_path / "staged").submissions
     done: list[tuple[str, bool]] = []

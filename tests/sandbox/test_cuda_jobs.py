@@ -1,5 +1,5 @@
-"""CUDA jobs: a GPU fault is an infra error (never the student's), CPU jobs never need CUDA, several
-functions share one worker (one CUDA start per submission).  The tests marked ``cuda`` need a GPU; the
+"""CUDA jobs: a GPU fault is an infra error (never the student's), CPU jobs never need CUDA (several
+functions sharing one worker: tests/sandbox/test_segments.py).  The tests marked ``cuda`` need a GPU; the
 rest run anywhere, with ``Sandbox.cuda_fault`` making a worker's CUDA start fail as a GPU fault would."""
 
 from __future__ import annotations
@@ -66,27 +66,6 @@ def test_cpu_jobs_in_a_cuda_sandbox_never_start_cuda(faulty: Sandbox, tmp_path: 
 def test_a_cuda_job_is_refused_by_a_cpu_sandbox(sandbox: Sandbox, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="device='cuda'"):
         sandbox.run(Job(write_student(tmp_path, STATE), "f", [Request()], device="cuda"))
-
-
-def test_several_functions_share_a_worker_each_with_a_fresh_module(sandbox: Sandbox, tmp_path: Path) -> None:
-    """Module state one function's calls left behind is gone before the next function runs; a missing
-    function fails its own requests only; stand-ins are installed for the function that asked."""
-    path = write_student(tmp_path, STATE)
-    requests = [Request(function="g"), Request(function="g"), Request(function="missing"),
-                Request(function="h"), Request(function="g")]
-    result = sandbox.run(Job(path, "g", requests, functions={"g": (), "missing": (), "h": ()}))
-    assert result.status == "ok", result.detail
-    values = [r.value for r in result.replies]
-    assert values[:2] == [1, 2]
-    assert result.replies[2].raised is not None
-    assert "missing" in result.replies[2].raised
-    assert values[3] == 20
-    assert values[4] == 1  # a fresh import: g's earlier calls are forgotten
-
-
-def test_several_functions_need_each_request_to_name_one(sandbox: Sandbox, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="Job.functions"):
-        sandbox.run(Job(write_student(tmp_path, STATE), "g", [Request()], functions={"g": ()}))
 
 
 def test_the_cuda_filter_allows_unix_seqpacket_sockets_only() -> None:

@@ -1,0 +1,149 @@
+"""Jobs of several functions (``Job.functions``): one worker serves each function's requests as a segment
+in which it is as a fresh worker would be, so sharing a worker changes no answer and no verdict.
+
+A segment gets the module imported afresh, torch's settings and the random generators as at the worker's
+start, and the wall-clock, CPU and reply limits anew; a module that will not import, or lacks the function,
+fails that function's requests alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from grader.sandbox import Job, Limits, Request, Sandbox
+from tests.sandbox.conftest import write_student
+
+STATE = """
+import torch
+CALLS = []
+def f(x=None):
+    CALLS.append(1)
+    return len(CALLS), torch.cuda.is_available()
+def g(x=None):
+    CALLS.append(1)
+    return len(CALLS)
+def h():
+    return helper(2)
+def helper(n):
+    return n * 10
+"""
+
+
+def several(path: Path, order: list[str], **kw: object) -> Job:
+    return Job(path, order[0], [Request(function=f) for f in order], functions=dict.fromkeys(order, ()),
+               **kw)  # type: ignore[arg-type]
+
+
+def test_each_function_gets_a_fresh_module(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Module state one function's calls left behind is gone before the next function runs; a missing
+    function fails its own requests only."""
+    path = write_student(tmp_path, STATE)
+    result = sandbox.run(several(path, ["g", "g", "missing", "h", "g"]))
+    assert result.status == "ok", result.detail
+    values = [r.value for r in result.replies]
+    assert values[:2] == [1, 2]
+    assert result.replies[2].unrunnable is not None
+    assert result.replies[2].unrunnable[0] == "not_found"
+    assert "missing" in result.replies[2].unrunnable[1]
+    assert values[3] == 20
+    assert values[4] == 1  # a fresh import: g's earlier calls are forgotten
+
+
+def test_several_functions_need_each_request_to_name_one(sandbox: Sandbox, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="Job.functions"):
+        sandbox.run(Job(write_student(tmp_path, STATE), "g", [Request()], functions={"g": ()}))
+
+
+def test_a_module_that_will_not_import_costs_only_its_own_functions(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = write_student(tmp_path, "def ok():\n    return 'fine'\n")
+    write_student(tmp_path, "raise ValueError('broken on purpose')\ndef bad():\n    return 1\n", "epochs.py")
+    job = Job(path, "ok", [Request(function=f) for f in ("ok", "bad", "ok")], functions={"ok": (), "bad": ()},
+              siblings={"epochs": path.parent / "epochs.py"}, modules={"bad": "epochs"})
+    result = sandbox.run(job)
+    assert result.status == "ok", result.detail
+    assert [r.value for r in result.replies] == ["fine", None, "fine"]
+    assert result.replies[1].unrunnable is not None
+    assert result.replies[1].unrunnable[0] == "import_error"
+    assert "broken on purpose" in result.replies[1].unrunnable[1]
+
+
+def test_modules_must_name_the_job_s_files(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = write_student(tmp_path, STATE)
+    with pytest.raises(ValueError, match="Job.modules"):
+        sandbox.run(several(path, ["g"], modules={"g": "elsewhere"}))
+
+
+def test_each_function_gets_the_wall_clock_limit_anew(tmp_path: Path) -> None:
+    """Two functions that each take most of the limit both finish; one that takes longer is charged, and
+    the functions after it are never run in that job."""
+    source = ("import time\ndef slow(s):\n    time.sleep(s)\n    return s\n\n"
+              "def other(s):\n    time.sleep(s)\n    return s\n")
+    path = write_student(tmp_path, source)
+    with Sandbox(limits=Limits(wall_s=1.0, cpu_s=2)) as box:
+        requests = [Request("call", (0.6,), function="slow"), Request("call", (0.6,), function="other")]
+        result = box.run(Job(path, "slow", requests, functions={"slow": (), "other": ()}))
+        assert result.status == "ok", result.detail
+        assert [r.value for r in result.replies] == [0.6, 0.6]
+        requests = [Request("call", (0.2,), function="slow"), Request("call", (3.0,), function="other"),
+                    Request("call", (0.1,), function="slow")]
+        result = box.run(Job(path, "slow", requests, functions={"slow": (), "other": ()}))
+        assert result.status == "timeout"
+        assert len(result.replies) == 1
+
+
+def test_each_function_gets_its_share_of_cpu_time(tmp_path: Path) -> None:
+    """CPU time: each function may spend the per-job limit; one that spends more is stopped (a timeout,
+    as for a job of one function) and charged, not the next function."""
+    source = ("import time\ndef spin(s):\n    end = time.process_time() + s\n"
+              "    while time.process_time() < end:\n        pass\n    return s\n"
+              "def other(s):\n    return spin(s)\n")
+    path = write_student(tmp_path, source)
+    with Sandbox(limits=Limits(wall_s=10.0, cpu_s=1)) as box:
+        requests = [Request("call", (0.7,), function="spin"), Request("call", (0.7,), function="other")]
+        result = box.run(Job(path, "spin", requests, functions={"spin": (), "other": ()}))
+        assert result.status == "ok", result.detail
+        requests = [Request("call", (0.3,), function="spin"), Request("call", (5.0,), function="other")]
+        result = box.run(Job(path, "spin", requests, functions={"spin": (), "other": ()}))
+        assert result.status == "timeout", result.detail
+        assert "CPU time limit" in result.detail
+        assert len(result.replies) == 1
+
+
+def test_each_function_starts_with_torch_and_the_generators_as_at_the_start(sandbox: Sandbox,
+                                                                            tmp_path: Path) -> None:
+    """A module that changes torch's default dtype when imported, and a function that draws random numbers,
+    leave nothing behind for the next function: it sees what a fresh worker sees."""
+    first = ("import random, torch\ntorch.set_default_dtype(torch.float64)\n"
+             "def messy():\n    torch.manual_seed(123)\n    return random.random()\n")
+    second = ("import random, torch\n"
+              "def look():\n    return str(torch.get_default_dtype()), random.random(), torch.rand(2)\n")
+    path = write_student(tmp_path, first)
+    write_student(tmp_path, second, "epochs.py")
+    siblings = {"epochs": path.parent / "epochs.py"}
+    alone = sandbox.run(Job(path.parent / "epochs.py", "look", [Request()]))
+    job = Job(path, "messy", [Request(function="messy"), Request(function="look")],
+              functions={"messy": (), "look": ()}, siblings=siblings, modules={"look": "epochs"})
+    shared = sandbox.run(job)
+    assert alone.status == shared.status == "ok", shared.detail
+    dtype, draw, tensor = shared.replies[1].value  # type: ignore[misc]
+    fresh_dtype, fresh_draw, fresh_tensor = alone.replies[0].value  # type: ignore[misc]
+    assert dtype == fresh_dtype == "torch.float32"
+    assert draw == fresh_draw
+    assert torch.equal(tensor.tensor, fresh_tensor.tensor)
+
+
+def test_each_function_gets_the_reply_budget_anew(tmp_path: Path) -> None:
+    """A function whose answers fill the reply budget does not starve the next one."""
+    source = "import torch\ndef big():\n    return torch.zeros(700_000)\ndef small():\n    return torch.ones(3)\n"
+    path = write_student(tmp_path, source)
+    with Sandbox(limits=Limits(reply_mb=3)) as box:
+        requests = [Request(function="big")] * 1 + [Request(function="small")]
+        result = box.run(Job(path, "big", requests, functions={"big": (), "small": ()}))
+        assert result.status == "ok", result.detail
+        assert torch.equal(result.replies[1].value.tensor, torch.ones(3))  # type: ignore[union-attr]
+        requests = [Request(function="big")] * 2 + [Request(function="small")]  # the 2nd is over budget
+        result = box.run(Job(path, "big", requests, functions={"big": (), "small": ()}))
+        assert result.status == "ok", result.detail
+        assert torch.equal(result.replies[2].value.tensor, torch.ones(3))  # type: ignore[union-attr]
