@@ -85,7 +85,8 @@ def first_mismatch(got: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype
         return None
     excess = torch.where(bad, torch.nan_to_num(err / (atol * scale + rtol * e.abs()), nan=math.inf), -1.0)
     flat = int(torch.argmax(excess))
-    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), expected.shape)) if expected.dim() else ()
+    # numpy's, not torch.unravel_index: that one imports sympy (half a second) on first use
+    index = tuple(int(i) for i in np.unravel_index(flat, tuple(expected.shape))) if expected.dim() else ()
     return Mismatch(index, float(g[flat]), float(e[flat]))
 
 

@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -116,6 +116,11 @@ class SandboxRunner:
     def request(self, call: Call) -> Any:
         """The sandbox Request for ``call``."""
         return self._prepared(call)[0]
+
+    def prepare(self, calls: Iterable[Call]) -> None:
+        """Encode ``calls`` for the wire now (a suite's: once per class, before the first submission)."""
+        for call in calls:
+            _ = self._prepared(call)[0].frame
 
     def run(self, files: Mapping[str, Path], module: str, function: str, calls: Sequence[Call], *,
             substitutes: Sequence[str] = ()) -> list[Outcome]:
