@@ -128,8 +128,9 @@ class Grader:
         if self._runner is None:
             raise RuntimeError("Grader.grade before open_sandbox()/use_sandbox()")
         try:
-            _grade_one(self.suite, BudgetedRunner(self._runner, self.settings.budget_s), sub, self.points,
-                       self.fingerprint(sub), self.settings.out, self.sandbox.backend)
+            with self._runner.for_submission() as runner:
+                _grade_one(self.suite, BudgetedRunner(runner, self.settings.budget_s), sub, self.points,
+                           self.fingerprint(sub), self.settings.out, self.sandbox.backend)
         except GraderFault as exc:
             write_grader_error(folder, str(exc))
             return False

@@ -25,9 +25,15 @@ read), ``zygote``, ``worker``, ``drivers``, ``objectives`` (code that runs in th
 (diagnostics: what the box refuses a library, e.g. CUDA).  Submissions are found and copied into boxes by
 ``grader.intake``.
 
+Several functions, several batches: ``Job.functions`` lets several functions share one worker, each
+function's requests a segment in which the worker is as a fresh one would be (module imported afresh,
+torch's settings and generators reset, wall-clock, CPU and reply limits renewed: ``worker.Segments``);
+``Sandbox.session`` keeps that worker for later batches (a submission's next level, its shrinking), so
+a submission pays a worker's start once.
+
 CUDA: ``Sandbox(device="cuda")`` runs a ``Job(device="cuda")`` in a worker that starts CUDA before the
 student's code (a failure is an ``infra_error``) with the GPU's grants (``policy.CUDA_*``); its CPU jobs
-see no GPU.  ``Job.functions`` lets several functions share one worker (one CUDA start per submission).
+see no GPU.  A CUDA job of several functions starts CUDA once per submission.
 """
 
 from grader.sandbox.api import Job, JobResult, Limits, Reply, Request, SandboxUnavailable

@@ -1,8 +1,9 @@
 """Trusted side: run one Job in a fresh isolated child and turn what comes back into a JobResult.
 
-Each ``run`` stages the student's file into a private job dir, asks the zygote for a child, writes
-the request frames, and drains replies, stdout and stderr until the worker says ``done``, dies, sends
-something malformed, or the wall clock runs out (then it is SIGKILLed through a pidfd).  The child can
+Each ``run`` (a ``Session`` of one batch) stages the student's file into a private job dir, asks the zygote
+for a child, writes the request frames, and drains replies, stdout and stderr until the worker says
+``done``, dies, sends something malformed, or the wall clock runs out (then it is SIGKILLed through a
+pidfd).  A ``Session`` keeps its worker for further batches of the same submission.  The child can
 never fork, so killing it kills the whole job; as root each slot also has its own uid, swept after
 every job.  Verdicts are never made here; only statuses.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import itertools
+import math
 import os
 import selectors
 import shutil
@@ -19,7 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ UID_LOCK_DIR = Path(tempfile.gettempdir()) / "optigrade-sandbox-uids"
 DIR_PREFIX = "optigrade-sandbox-"
 F_SETPIPE_SZ = 1031
 DRAIN_AFTER_EXIT_S = 2.0
+CPU_SHARES = 1000  # a several-function worker's hard RLIMIT_CPU, in per-function shares (a backstop)
 # Layers a caller may accept to go without (Sandbox(allow_missing=...)), and what keeps the promises then.
 ALLOWED_MISSING = {"landlock": "only as root: each slot's own unprivileged uid, so file permissions decide what a "
                                "worker reads and writes; the caller must have made its secrets root-only"}
@@ -189,10 +192,14 @@ def _encode_requests(requests: Sequence[Request]) -> Iterator[bytes]:
         yield r.frame
 
 
-def _validate(job: Job, device: str) -> None:
+def _check_device(job: Job, device: str) -> None:
     if job.device not in ("cpu", device):
         raise ValueError(f"Job.device {job.device!r} in a sandbox for {device!r}; expected 'cpu'"
                          + (" or 'cuda'" if device == "cuda" else " (start the Sandbox with device='cuda')"))
+
+
+def _validate(job: Job, device: str) -> None:
+    _check_device(job, device)
     for i, request in enumerate(job.requests):
         if job.functions and request.function not in job.functions:
             raise ValueError(f"request {i}: function {request.function!r} is not one of Job.functions "
@@ -488,48 +495,18 @@ class Sandbox:
     def run(self, job: Job) -> JobResult:
         """Run every request of ``job`` in one fresh isolated worker; never raises for student faults
         (only for a malformed Job: unknown driver or objective, or a value that cannot be sent)."""
-        _validate(job, self.device)
-        # The first request is encoded now, so a value that cannot be sent fails before anything
-        # starts; the rest are encoded while the worker runs (the two overlap on separate cores).
-        first = list(_encode_requests(job.requests[:1]))
-        self._slots.acquire()
-        with self._lock:
-            slot = self._free.pop()
-        try:
-            with self._job_dir(job) as (box_file, tmp_dir, siblings):
-                every = {*job.substitutes, *(n for names in job.functions.values() for n in names)}
-                head = encode_frame("job", {"module_path": str(box_file), "function": job.function,
-                                            "substitutes": substitutes.sources(tuple(sorted(every))),
-                                            "functions": {f: tuple(names) for f, names in job.functions.items()},
-                                            "modules": dict(job.modules),
-                                            "siblings": siblings})
-                frames = itertools.chain([head], first, _encode_requests(job.requests[1:]))
-                return self._run(job, slot, frames, box_file, tmp_dir)
-        finally:
-            if self.uids:
-                self._sweep(self.uids[slot])
-            with self._lock:
-                self._free.append(slot)
-            self._slots.release()
+        with self.session(job) as session:
+            result = session.run(job)
+            if result.status != "ok":
+                return result
+            final = session.finish()  # the worker must also end well ("done", then exit)
+            final.replies = result.replies
+            return final
 
-    @contextmanager
-    def _job_dir(self, job: Job) -> Iterator[tuple[Path | None, Path, tuple[str, ...]]]:
-        """A private dir with ``box/<module>.py`` (a read-only copy; None if unreadable), read-only copies
-        of the readable siblings (their names are yielded), and ``tmp/``."""
-        job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=self._dir))
-        os.chmod(job_dir, 0o711)
-        box, tmp = job_dir / "box", job_dir / "tmp"
-        box.mkdir()
-        tmp.mkdir(mode=0o700)
-        box_file = _copy_in(Path(job.module_path), box / Path(job.module_path).name)
-        siblings = tuple(name for name, path in sorted(job.siblings.items())
-                         if _copy_in(Path(path), box / f"{name}.py") is not None)
-        os.chmod(box, 0o555)
-        try:
-            yield box_file, tmp, siblings
-        finally:
-            os.chmod(box, 0o700)  # without root, a read-only dir's files cannot be removed
-            shutil.rmtree(job_dir, ignore_errors=True)
+    def session(self, job: Job) -> Session:
+        """A worker for ``job``'s files and device that serves batches of requests one after another
+        (``Session.run``), e.g. every level of one submission's grading; close it (or use ``with``)."""
+        return Session(self, job)
 
     def _result(
         self,
@@ -550,36 +527,74 @@ class Sandbox:
             time.monotonic() - started,
         )
 
-    def _run(self, job: Job, slot: int, outgoing: Iterator[bytes], box_file: Path | None, tmp_dir: Path) -> JobResult:
-        started = time.monotonic()
-        if box_file is None:
-            return self._result(
-                "infra_error",
-                f"cannot read the staged module {job.module_path} (missing, "
-                "a symlink or unreadable); fix: stage it with grader.intake.staging",
-                started,
-            )
-        limits = self.limits
-        uid = self.uids[slot] if self.uids else None
+
+class Session:
+    """One isolated worker serving batches of requests for one submission's files, one batch at a time.
+
+    The first ``run`` sends the job frame, each later one a ``functions`` frame (its functions, their
+    modules and stand-ins); every batch starts a segment of its own in the worker (worker.Segments), with
+    the wall-clock limit anew, so the time the trusted side spends judging between batches is never the
+    worker's.  A batch that does not get all its replies (a crash, a timeout, a malformed answer) ends the
+    session: its result says why, as ``Sandbox.run`` would, and the next batch needs a new session.
+    Holds one of the sandbox's slots (and, as root, its uid) until closed.
+    """
+
+    def __init__(self, box: Sandbox, job: Job) -> None:
+        _check_device(job, box.device)  # the rest of the job is checked by run, before anything is sent
+        self.box, self.job = box, job
+        self.started = time.monotonic()
+        self.pump: _Pump | None = None
+        self.failed: JobResult | None = None
+        self.batches = 0
+        self._closed = False
+        box._slots.acquire()
+        with box._lock:
+            self.slot = box._free.pop()
+        self.job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=box._dir))
+        try:
+            self.box_file, self.tmp_dir, self.siblings = _make_job_dir(self.job_dir, job)
+            self.failed = self._spawn()
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def alive(self) -> bool:
+        """Whether another batch can be run here."""
+        return self.failed is None and not self._closed
+
+    def matches(self, job: Job) -> bool:
+        """Whether ``job`` is for this session's files and device."""
+        return (Path(job.module_path), dict(job.siblings), job.device) == (
+            Path(self.job.module_path), dict(self.job.siblings), self.job.device)
+
+    def _spawn(self) -> JobResult | None:
+        box, job = self.box, self.job
+        if self.box_file is None:
+            return box._result("infra_error", f"cannot read the staged module {job.module_path} (missing, "
+                               "a symlink or unreadable); fix: stage it with grader.intake.staging", self.started)
+        limits = box.limits
+        uid = box.uids[self.slot] if box.uids else None
         if uid is not None:
-            os.chown(tmp_dir, uid, uid)
+            os.chown(self.tmp_dir, uid, uid)
         pipes = [os.pipe2(os.O_CLOEXEC) for _ in range(4)]  # request, reply, stdout, stderr
         (req_r, req_w), (resp_r, resp_w), (out_r, out_w), (err_r, err_w) = pipes
         for fd in (out_w, err_w):
             with suppress(OSError):
                 fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
         cuda = job.device == "cuda"
-        segments = 1 + len(segment_starts(job))
         message = {
-            "box_file": str(box_file),
-            "tmp_dir": str(tmp_dir),
+            "box_file": str(self.box_file),
+            "tmp_dir": str(self.tmp_dir),
             "uid": uid,
             "gid": uid,
             "cuda": cuda,
             "reply_bytes": limits.reply_mb << 20,
             "limits": {
                 "cpu_s": limits.cpu_s,
-                "cpu_hard_s": limits.cpu_s * segments,  # the worker moves its soft limit on per function
+                # A worker of several functions moves its soft limit on by cpu_s per function and keeps its
+                # hard limit one share above (worker.Segments); one function: soft = hard.
+                "cpu_hard_s": limits.cpu_s * (CPU_SHARES if job.functions else 1),
                 "threads": limits.threads,
                 "file_size_mb": limits.file_size_mb,
                 "open_files": limits.open_files,
@@ -589,98 +604,210 @@ class Sandbox:
                 "data_mb": limits.address_space_mb if cuda else None,
             },
         }
-        job_id = next(self._job_ids)
+        self.job_id = next(box._job_ids)
         ours = [req_w, resp_r, out_r, err_r]
         try:
-            try:
-                zygote = self._get_zygote()
-                pid, pidfd = zygote.spawn(job_id, message, [req_r, resp_w, out_w, err_w])
-            except (ZygoteDied, SandboxUnavailable) as exc:
-                return self._result("infra_error", str(exc), started)
-            finally:
-                for fd in (req_r, resp_w, out_w, err_w):
-                    os.close(fd)
-            try:
-                return self._pump(job, zygote, job_id, pidfd, outgoing, ours, started)
-            finally:
-                os.close(pidfd)
-        finally:
+            self.zygote = box._get_zygote()
+            pid, pidfd = self.zygote.spawn(self.job_id, message, [req_r, resp_w, out_w, err_w])
+        except (ZygoteDied, SandboxUnavailable) as exc:
             for fd in ours:
-                with suppress(OSError):
-                    os.close(fd)
+                os.close(fd)
+            return box._result("infra_error", str(exc), self.started)
+        finally:
+            for fd in (req_r, resp_w, out_w, err_w):
+                os.close(fd)
+        self.pump = _Pump(self.zygote, pidfd, ours, limits)
+        return None
 
-    def _pump(
-        self,
-        job: Job,
-        zygote: ZygoteProcess,
-        job_id: int,
-        pidfd: int,
-        outgoing: Iterator[bytes],
-        fds: list[int],
-        started: float,
-    ) -> JobResult:
+    def run(self, job: Job) -> JobResult:
+        """The replies to ``job``'s requests (same files and device as the session's), as a JobResult:
+        "ok" with every reply, or why the worker stopped (then this session is over)."""
+        if self.failed is not None:
+            return self.failed
+        if self._closed or self.pump is None:
+            raise RuntimeError("Session.run after close()")
+        if not self.matches(job):
+            raise ValueError(f"a session for {self.job.module_path} ({self.job.device}) got a job for "
+                             f"{job.module_path} ({job.device}); expected the same files and device")
+        _validate(job, self.box.device)
+        every = {*job.substitutes, *(n for names in job.functions.values() for n in names)}
+        fields = {"substitutes": substitutes.sources(tuple(sorted(every))),
+                  "functions": {f: tuple(names) for f, names in job.functions.items()}, "modules": dict(job.modules)}
+        if self.batches == 0:
+            head = encode_frame("job", {"module_path": str(self.box_file), "function": job.function,
+                                        "siblings": self.siblings, **fields})
+        elif not job.functions or not self.job.functions:
+            raise ValueError("only jobs of several functions (Job.functions) can share a session's worker")
+        else:
+            head = encode_frame("functions", fields)
+        # The first request is encoded now, so a value that cannot be sent fails before it is sent; the
+        # rest are encoded while the worker runs (the two overlap on separate cores).
+        first = list(_encode_requests(job.requests[:1]))
+        self.batches += 1
+        pump = self.pump
+        before = len(pump.state.replies)
+        pump.send(itertools.chain([head], first, _encode_requests(job.requests[1:])), len(job.requests),
+                  [before + i for i in segment_starts(job)])
+        pump.until(before + len(job.requests))
+        if pump.encode_error is not None:
+            self.close()
+            raise pump.encode_error
+        if len(pump.state.replies) >= before + len(job.requests) and pump.healthy:
+            return self.box._result("ok", f"{len(job.requests)} replies", self.started,
+                                    pump.state.replies[before:], pump.out, pump.err)
+        self.failed = self._finish(before)
+        return self.failed
+
+    def finish(self) -> JobResult:
+        """Let the worker end (no more requests) and say how it ended; the session is then over."""
+        if self.failed is not None:
+            return self.failed
+        result = self._finish(0) if self.pump is not None else self.box._result("ok", "no requests", self.started)
+        self.failed = result
+        return result
+
+    def _finish(self, before: int) -> JobResult:
+        assert self.pump is not None
+        pump = self.pump
+        pump.end()
+        exit_info = self.zygote.wait_exit(self.job_id, 10.0)
+        status, detail = classify(pump.state, timed_out=pump.timed_out, exit_info=exit_info, limits=self.box.limits)
+        return self.box._result(status, detail, self.started, pump.state.replies[before:], pump.out, pump.err)
+
+    def close(self) -> None:
+        """Stop the worker (if it still runs), sweep its uid, remove its files, free the slot.  Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        box = self.box
+        try:
+            if self.pump is not None:
+                self.pump.kill()
+                if self.failed is None:
+                    self.zygote.wait_exit(self.job_id, 10.0)
+                self.pump.close()
+        finally:
+            if box.uids:
+                box._sweep(box.uids[self.slot])
+            with suppress(OSError):
+                os.chmod(self.job_dir / "box", 0o700)  # without root, a read-only dir's files cannot be removed
+            shutil.rmtree(self.job_dir, ignore_errors=True)
+            with box._lock:
+                box._free.append(self.slot)
+            box._slots.release()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _make_job_dir(job_dir: Path, job: Job) -> tuple[Path | None, Path, tuple[str, ...]]:
+    """In ``job_dir``: ``box/<module>.py`` (a read-only copy; None if unreadable), read-only copies of the
+    readable siblings (their names are returned), and ``tmp/``."""
+    os.chmod(job_dir, 0o711)
+    box, tmp = job_dir / "box", job_dir / "tmp"
+    box.mkdir()
+    tmp.mkdir(mode=0o700)
+    box_file = _copy_in(Path(job.module_path), box / Path(job.module_path).name)
+    siblings = tuple(name for name, path in sorted(job.siblings.items())
+                     if _copy_in(Path(path), box / f"{name}.py") is not None)
+    os.chmod(box, 0o555)
+    return box_file, tmp, siblings
+
+
+class _Pump:
+    """The trusted end of one worker's pipes: writes request frames, reads replies, stdout and stderr,
+    watches the wall clock and the worker's exit (pidfd), and kills it (SIGKILL through the pidfd) when it
+    runs out of time or sends something it should not.  Resumable: ``until`` returns once a batch's replies
+    are in, with the worker alive and waiting for more."""
+
+    def __init__(self, zygote: ZygoteProcess, pidfd: int, fds: list[int], limits: Limits) -> None:
+        self.zygote, self.pidfd, self.fds, self.limits = zygote, pidfd, fds, limits
         req_w, resp_r, out_r, err_r = fds
-        limits = self.limits
-        state = _State(n_requests=len(job.requests))
-        starts = segment_starts(job)  # each function's requests get the wall-clock limit anew
-        reader = FrameReader(max_bytes=(limits.reply_mb << 20) * (1 + len(starts)))
-        out, err = CappedBuffer(limits.output_kb << 10), CappedBuffer(limits.output_kb << 10)
-        sinks = {out_r: out, err_r: err}
+        self.state = _State(n_requests=0)
+        self.reader = FrameReader(max_bytes=0)
+        self.out, self.err = CappedBuffer(limits.output_kb << 10), CappedBuffer(limits.output_kb << 10)
+        self.sinks = {out_r: self.out, err_r: self.err}
         for fd in fds:
             os.set_blocking(fd, False)
-        sel = selectors.DefaultSelector()
+        self.sel = selectors.DefaultSelector()
         for fd in (resp_r, out_r, err_r, pidfd):
-            sel.register(fd, selectors.EVENT_READ)
-        pending, exhausted = memoryview(b""), False
-        encode_error: Exception | None = None
-        sel.register(req_w, selectors.EVENT_WRITE)
-        deadline = time.monotonic() + limits.wall_s  # from the child's birth: a zygote restart is not the job's time
-        killed = timed_out = exited = False
-        drain_deadline: float | None = None
+            self.sel.register(fd, selectors.EVENT_READ)
+        self.outgoing: Iterator[bytes] = iter(())
+        self.pending, self.exhausted = memoryview(b""), True
+        self.encode_error: Exception | None = None
+        self.killed = self.timed_out = self.exited = False
+        self.drain_deadline: float | None = None
+        self.deadline = self.give_up = math.inf
+        self.starts: list[int] = []
 
-        def kill() -> None:
-            nonlocal killed
-            if not killed:
-                killed = True
-                with suppress(ProcessLookupError):
-                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    @property
+    def healthy(self) -> bool:
+        state = self.state
+        return not (self.killed or self.exited or state.fault or state.infra or state.ending)
 
-        give_up = deadline + 10.0  # SIGKILL cannot be ignored; this only guards against a lost pidfd event
+    def send(self, frames: Iterator[bytes], requests: int, starts: list[int]) -> None:
+        """Queue a batch: ``requests`` request frames (after a head frame) in ``frames``, functions
+        changing at reply indices ``starts``.  Its wall-clock limit starts now (from the worker's birth,
+        for the first batch: a zygote restart is not the job's time)."""
+        self.state.n_requests += requests
+        self.reader.max_bytes += (self.limits.reply_mb << 20) * (1 + len(starts))
+        self.outgoing, self.exhausted, self.starts = frames, False, list(starts)
+        if self.fds[0] >= 0 and self.fds[0] not in self.sel.get_map():
+            self.sel.register(self.fds[0], selectors.EVENT_WRITE)
+        self.deadline = time.monotonic() + self.limits.wall_s
+        self.give_up = self.deadline + 10.0  # SIGKILL cannot be ignored; this only guards against a lost event
+
+    def kill(self) -> None:
+        if not self.killed and not self.exited:
+            self.killed = True
+            with suppress(ProcessLookupError):
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+
+    def end(self) -> None:
+        """No more requests: close the request pipe and pump until the worker has exited."""
+        self._close_requests()
+        self.deadline = time.monotonic() + self.limits.wall_s
+        self.give_up = self.deadline + 10.0
+        self.until(math.inf)
+        if not self.exited:  # drain deadline hit or loop ended early: make sure it is dead
+            self.kill()
+
+    def _close_requests(self) -> None:
+        req_w = self.fds[0]
+        if req_w >= 0:
+            if req_w in self.sel.get_map():
+                self.sel.unregister(req_w)
+            os.close(req_w)
+            self.fds[0] = -1
+
+    def until(self, target: float) -> None:
+        """Pump until ``target`` replies have arrived (and the batch is sent), or the worker has ended."""
+        state, sel = self.state, self.sel
+        resp_r = self.fds[1]
         while sel.get_map():
+            if len(state.replies) >= target and self.exhausted and not self.pending and self.healthy:
+                return
             now = time.monotonic()
-            if not killed and now >= deadline:
-                timed_out = True
-                kill()
-            if (drain_deadline is not None and now >= drain_deadline) or now >= give_up:
+            if not self.killed and not self.exited and now >= self.deadline:
+                self.timed_out = True
+                self.kill()
+            if (self.drain_deadline is not None and now >= self.drain_deadline) or now >= self.give_up:
                 break
-            if zygote.dead:  # its children die with it (parent-death signal); make sure of it
-                kill()
-            wait = (drain_deadline if drain_deadline is not None else deadline if not killed else now + 5) - now
-            for key, _ in sel.select(min(max(wait, 0.0), 1.0)):
+            if self.zygote.dead:  # its children die with it (parent-death signal); make sure of it
+                self.kill()
+            end = self.drain_deadline if self.drain_deadline is not None else (
+                self.deadline if not self.killed else now + 5)
+            for key, _ in sel.select(min(max(end - now, 0.0), 1.0)):
                 fd = int(key.fd)
-                if fd == req_w:
-                    if not pending and not exhausted:
-                        try:
-                            batch = list(itertools.islice(outgoing, 64))
-                        except (TypeError, ValueError) as exc:  # a later request cannot be sent
-                            encode_error, batch = exc, []
-                            kill()
-                        exhausted = len(batch) < 64
-                        pending = memoryview(b"".join(batch))
-                    try:
-                        pending = pending[os.write(req_w, pending[: 1 << 20]) :] if pending else pending
-                    except BlockingIOError:
-                        continue
-                    except OSError:  # the child closed its end or died: stop sending
-                        pending, exhausted = pending[:0], True
-                    if not pending and exhausted:
-                        sel.unregister(req_w)
-                        os.close(req_w)
-                        fds[0] = -1
-                elif fd == pidfd:
-                    sel.unregister(pidfd)
-                    exited = True
-                    drain_deadline = time.monotonic() + DRAIN_AFTER_EXIT_S
+                if fd == self.fds[0]:
+                    self._write()
+                elif fd == self.pidfd:
+                    sel.unregister(self.pidfd)
+                    self.exited = True
+                    self.drain_deadline = time.monotonic() + DRAIN_AFTER_EXIT_S
                 else:
                     try:
                         chunk = os.read(fd, 1 << 20)
@@ -690,26 +817,50 @@ class Sandbox:
                         sel.unregister(fd)
                         continue
                     if fd == resp_r:
-                        for frame in reader.feed(chunk):
-                            state.on_frame(frame)
-                        if starts and starts[0] <= len(state.replies) and not killed:
-                            while starts and starts[0] <= len(state.replies):
-                                starts.pop(0)
-                            deadline = time.monotonic() + limits.wall_s
-                            give_up = deadline + 10.0
-                        if reader.fault is not None and state.fault is None and state.ending is None:
-                            state.fault = reader.fault
-                        if state.fault is not None or state.ending is not None or state.infra is not None:
-                            kill()
+                        self._replies(chunk)
                     else:
-                        sinks[fd].add(chunk)
-            if exited and set(sel.get_map()) <= {req_w}:
+                        self.sinks[fd].add(chunk)
+            if self.exited and set(sel.get_map()) <= {self.fds[0]}:
                 break
-        sel.close()
-        if not exited:  # drain deadline hit or loop ended early: make sure it is dead
-            kill()
-        exit_info = zygote.wait_exit(job_id, 10.0)
-        if encode_error is not None:
-            raise encode_error
-        status, detail = classify(state, timed_out=timed_out, exit_info=exit_info, limits=limits)
-        return self._result(status, detail, started, state.replies, out, err)
+
+    def _write(self) -> None:
+        req_w = self.fds[0]
+        if not self.pending and not self.exhausted:
+            try:
+                batch = list(itertools.islice(self.outgoing, 64))
+            except (TypeError, ValueError) as exc:  # a later request cannot be sent
+                self.encode_error, batch = exc, []
+                self.kill()
+            self.exhausted = len(batch) < 64
+            self.pending = memoryview(b"".join(batch))
+        try:
+            self.pending = self.pending[os.write(req_w, self.pending[: 1 << 20]) :] if self.pending else self.pending
+        except BlockingIOError:
+            return
+        except OSError:  # the child closed its end or died: stop sending
+            self.pending, self.exhausted = self.pending[:0], True
+        if not self.pending and self.exhausted:
+            self.sel.unregister(req_w)  # until the next batch (or end) closes it
+
+    def _replies(self, chunk: bytes) -> None:
+        state = self.state
+        for frame in self.reader.feed(chunk):
+            state.on_frame(frame)
+        if self.reader.fault is not None and state.fault is None and state.ending is None:
+            state.fault = self.reader.fault
+        if state.fault is not None or state.ending is not None or state.infra is not None:
+            self.kill()
+        if self.starts and self.starts[0] <= len(state.replies) and not self.killed:
+            while self.starts and self.starts[0] <= len(state.replies):
+                self.starts.pop(0)
+            self.deadline = time.monotonic() + self.limits.wall_s  # each function's requests get it anew
+            self.give_up = self.deadline + 10.0
+
+    def close(self) -> None:
+        self.sel.close()
+        for fd in (*self.fds, self.pidfd):
+            if fd >= 0:
+                with suppress(OSError):
+                    os.close(fd)
+        self.fds[:] = [-1] * len(self.fds)
+        self.pidfd = -1

@@ -398,7 +398,8 @@ class _Decoder:
         if type(index) is not int or not 0 <= index < len(self.specs):
             raise _fail(f"tensor index {str(index)[:40]} out of range 0..{len(self.specs) - 1}")
         dtype, shape, nbytes, _, _, _, _ = self.specs[index]
-        chunk = bytearray(self.payload[self.offsets[index] : self.offsets[index] + nbytes])
+        start = self.offsets[index]
+        chunk = bytearray(memoryview(self.payload)[start : start + nbytes])  # one copy, writable
         if dtype == "bool":
             flat = torch.frombuffer(chunk, dtype=torch.uint8) != 0 if nbytes else torch.zeros(0, dtype=torch.bool)
         elif nbytes:
@@ -429,21 +430,24 @@ class _Decoder:
         self.nodes += 1
         if self.nodes > MAX_NODES or depth > MAX_DEPTH:
             raise _fail(f"value has more than {MAX_NODES} nodes or nests deeper than {MAX_DEPTH}")
-        if j is None or type(j) is bool:
+        if j is None or j is True or j is False:
             return j
-        if type(j) is not dict or len(j) != (2 if "g" in j else 1):
+        if type(j) is not dict:
             raise _fail(f"malformed value node {str(j)[:80]}")
-        tag, body = next(iter(j.items())) if "g" not in j else ("g", j)
-        if tag == "i":
-            if type(body) is not str or not 0 < len(body) <= 20:
-                raise _fail("int node must hold a decimal string")
-            try:
-                value = int(body)
-            except ValueError:
-                raise _fail(f"int node {body!r} is not a decimal integer") from None
-            if not INT64_MIN <= value <= INT64_MAX:
-                raise _fail(f"int {value} is out of int64 range")
-            return value
+        if len(j) == 1:
+            ((tag, body),) = j.items()
+        elif len(j) == 2 and "g" in j:
+            tag, body = "g", j
+        else:
+            raise _fail(f"malformed value node {str(j)[:80]}")
+        # The tags in the order they are most often met (a tensor, a tuple of them, a float, ...).
+        if tag == "T":
+            return self.tensor(body)  # type: ignore[no-any-return]
+        if tag == "t" or tag == "l":
+            if type(body) is not list or len(body) > MAX_ITEMS:
+                raise _fail("tuple/list node must hold a list")
+            items = [self.node(v, depth + 1) for v in body]
+            return tuple(items) if tag == "t" else items
         if tag == "f":
             if type(body) is not str or len(body) != 16:
                 raise _fail("float node must hold 16 hex digits")
@@ -455,11 +459,16 @@ class _Decoder:
             if type(body) is not str or len(body) > MAX_STR:
                 raise _fail("str node must hold a string of at most 65536 characters")
             return body
-        if tag in ("t", "l"):
-            if type(body) is not list or len(body) > MAX_ITEMS:
-                raise _fail("tuple/list node must hold a list")
-            items = [self.node(v, depth + 1) for v in body]
-            return tuple(items) if tag == "t" else items
+        if tag == "i":
+            if type(body) is not str or not 0 < len(body) <= 20:
+                raise _fail("int node must hold a decimal string")
+            try:
+                value = int(body)
+            except ValueError:
+                raise _fail(f"int node {body!r} is not a decimal integer") from None
+            if not INT64_MIN <= value <= INT64_MAX:
+                raise _fail(f"int {value} is out of int64 range")
+            return value
         if tag == "d":
             if type(body) is not list or len(body) > MAX_ITEMS:
                 raise _fail("dict node must hold a list of [key, value] pairs")
@@ -469,8 +478,6 @@ class _Decoder:
                     raise _fail("dict entries must be [str, value] pairs")
                 out[pair[0]] = self.node(pair[1], depth + 1)
             return out
-        if tag == "T":
-            return self.tensor(body)  # type: ignore[no-any-return]
         if tag == "g":
             assert isinstance(body, dict)
             name, params = body.get("g"), body.get("p")
@@ -561,7 +568,8 @@ class FrameReader:
                     raise _fail(f"header length {hlen} is not in 1..{MAX_HEADER_BYTES}")
                 if len(self._buf) < HEADER_LEN.size + hlen:
                     return
-                kind, body, specs = _parse_header(bytes(self._buf[HEADER_LEN.size : HEADER_LEN.size + hlen]))
+                with memoryview(self._buf) as view:
+                    kind, body, specs = _parse_header(view[HEADER_LEN.size : HEADER_LEN.size + hlen].tobytes())
                 del self._buf[: HEADER_LEN.size + hlen]
                 size = sum(s[2] for s in specs)
                 if size > self.max_bytes:
@@ -570,7 +578,8 @@ class FrameReader:
             kind, body, specs, size = self._pending
             if len(self._buf) < size:
                 return
-            payload = bytes(self._buf[:size])
+            with memoryview(self._buf) as view:
+                payload = view[:size].tobytes()
             del self._buf[:size]
             self._pending = None
             decoder = _Decoder(specs, payload, as_tensor_values=self.as_tensor_values)

@@ -187,7 +187,7 @@ class Segments:
     the student's modules are imported afresh (what earlier calls left in them is gone), torch's settings
     and the random generators are put back as they were when the worker started, the reply budget is
     renewed and the CPU limit moves on by one function's share; the trusted side renews the wall-clock
-    limit (sandbox._pump).  A module that will not import, or lacks the function, fails that function's
+    limit (sandbox._Pump).  A module that will not import, or lacks the function, fails that function's
     requests alone (``unrunnable`` frames), so one broken file costs no other file's functions."""
 
     def __init__(self, channel: Channel, paths: Mapping[str, str], where: Mapping[str, str], default: str,
@@ -203,12 +203,17 @@ class Segments:
         current: object = None
         fn: Callable[..., object] | None = None
         unrunnable = ("", "")
-        first = True
+        first, fresh = True, False
         while (frame := self.channel.receive()) is not None:
+            if frame.kind == "functions":  # the next batch of a session (sandbox.Session): a segment anew
+                self.update(frame.body)
+                fresh = True
+                continue
             if frame.kind != "request":
                 raise RuntimeError(f"unexpected {frame.kind} frame")
             function = frame.body.get("function")
-            if first or function != current:
+            if first or fresh or function != current:
+                fresh = False
                 self.start(first)
                 first, current = False, function
                 fn, unrunnable = self.load(function)
@@ -216,6 +221,15 @@ class Segments:
                 self.channel.send("unrunnable", status=unrunnable[0], detail=unrunnable[1])
                 continue
             _answer(self.channel, fn, frame, self.used)
+
+    def update(self, body: Mapping[str, object]) -> None:
+        """A later batch's functions, their modules and the stand-ins they run with."""
+        functions, modules = body.get("functions"), body.get("modules")
+        if not isinstance(functions, dict) or not isinstance(modules, dict):
+            raise RuntimeError("functions frame lacks functions/modules")
+        self.functions = functions
+        self.where = {f: self.paths.get(m, "") for f, m in modules.items() if isinstance(m, str)}
+        self.stand_ins.update(compile_stand_ins(body.get("substitutes")))
 
     def start(self, first: bool) -> None:
         """A new segment: the worker as a fresh one would be."""
@@ -226,12 +240,19 @@ class Segments:
                 del sys.modules[name]
             effects.restore_global_state(self.state)
             self.channel.budget = self.budget
-            soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
-            if self.cpu_share != resource.RLIM_INFINITY and hard != resource.RLIM_INFINITY:
-                usage = resource.getrusage(resource.RUSAGE_SELF)
-                spent = math.ceil(usage.ru_utime + usage.ru_stime)
-                resource.setrlimit(resource.RLIMIT_CPU, (min(hard, spent + self.cpu_share), hard))
+        self.move_cpu_limit()
         seed_generators()
+
+    def move_cpu_limit(self) -> None:
+        """This segment's CPU time: one share from now (the soft limit: SIGXCPU), and never more than two
+        (the hard one, only ever lowered: SIGKILL), so no function can take the time of those after it."""
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        if self.cpu_share == resource.RLIM_INFINITY or hard == resource.RLIM_INFINITY:
+            return
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        spent = math.ceil(usage.ru_utime + usage.ru_stime)
+        hard = min(hard, spent + 2 * self.cpu_share)
+        resource.setrlimit(resource.RLIMIT_CPU, (min(hard, spent + self.cpu_share), hard))
 
     def load(self, function: object) -> tuple[Callable[..., object] | None, tuple[str, str]]:
         """The function to call, or None and why it cannot run (an ``unrunnable`` frame's status, detail)."""

@@ -168,13 +168,15 @@ class SandboxRunner:
         attempts: Counter[str] = Counter()
         rerun, infra = -1, 0
         box = _sandbox()
+        # The same files in every job of a submission (the first in name order as the module, the rest
+        # siblings), so its jobs can share one worker (SessionRunner).
+        main = min(files)
         while pending:
             first = calls[pending[0]].function
-            main = modules[first]
             job = box.Job(files[main], first, [self.request(calls[i]) for i in pending], (),
                           {name: path for name, path in files.items() if name != main}, device=device,
                           functions=functions, modules={f: m for f, m in modules.items() if m != main})
-            result = self.sandbox.run(job)
+            result = self._execute(job)
             for i, reply in zip(pending, result.replies, strict=False):
                 function = calls[i].function
                 outcomes[i] = outcome_of_reply(reply, functions[function], modules[function])
@@ -211,6 +213,51 @@ class SandboxRunner:
             gone = set(shared)
             pending = [i for i in rest if i not in gone]
         return [o if o is not None else Outcome(failure="was not run") for o in outcomes]
+
+
+    def _execute(self, job: Any) -> Any:
+        return self.sandbox.run(job)
+
+    def for_submission(self) -> SessionRunner:
+        """A runner for one submission, whose CPU jobs share one worker (see SessionRunner); close it."""
+        return SessionRunner(self)
+
+
+class SessionRunner(SandboxRunner):
+    """One submission's runner: its CPU jobs (a level of the grading order, a round of shrinking) are
+    batches in one worker (grader/sandbox/sandbox.py ``Session``), each function a segment as in a worker of
+    its own, so the submission pays a worker's start once, not once per level.  A batch that fails ends the
+    worker; the next batch starts another.  CUDA jobs run apart, after the CPU worker is closed (each holds
+    one of the sandbox's slots).  Shares its parent's encoded requests."""
+
+    def __init__(self, parent: SandboxRunner) -> None:
+        super().__init__(parent.sandbox, retries=parent.retries, infra_retries=parent.infra_retries)
+        self._requests, self._lock = parent._requests, parent._lock
+        self._session: Any = None
+
+    def _execute(self, job: Any) -> Any:
+        if job.device != "cpu":
+            self.close()
+            return self.sandbox.run(job)
+        if self._session is not None and not (self._session.alive and self._session.matches(job)):
+            self.close()
+        if self._session is None:
+            self._session = self.sandbox.session(job)
+        result = self._session.run(job)
+        if result.status != "ok":
+            self.close()
+        return result
+
+    def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+    def __enter__(self) -> SessionRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclasses.dataclass(frozen=True)

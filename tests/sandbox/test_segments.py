@@ -147,3 +147,88 @@ def test_each_function_gets_the_reply_budget_anew(tmp_path: Path) -> None:
         result = box.run(Job(path, "big", requests, functions={"big": (), "small": ()}))
         assert result.status == "ok", result.detail
         assert torch.equal(result.replies[2].value.tensor, torch.ones(3))  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------------ sessions: batches in one worker
+
+SESSION = """
+import os, time
+CALLS = []
+def g(x=None):
+    CALLS.append(1)
+    return len(CALLS), os.getpid()
+def h():
+    return bias_correction(0.5, 1), os.getpid()
+def bias_correction(beta, t):
+    return 99.0
+def nap(s):
+    time.sleep(s)
+    return s
+"""
+
+
+def batch(path: Path, order: list[str], functions: dict[str, tuple[str, ...]] | None = None,
+          args: tuple[object, ...] = ()) -> Job:
+    return Job(path, order[0], [Request("call", args, function=f) for f in order],
+               functions=functions or dict.fromkeys(order, ()))
+
+
+def test_a_session_serves_batches_in_one_worker_each_as_a_fresh_one(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Later batches reuse the worker (same pid) yet start from a fresh module, and bring their own
+    stand-ins: h's helper is replaced in the second batch only."""
+    path = write_student(tmp_path, SESSION)
+    with sandbox.session(batch(path, ["g"])) as session:
+        first = session.run(batch(path, ["g", "g", "h"]))
+        second = session.run(batch(path, ["g", "h"], {"g": (), "h": ("bias_correction",)}))
+        assert session.alive
+    assert first.status == second.status == "ok", second.detail
+    (n1, pid1), (n2, _), (ten, _) = (r.value for r in first.replies)  # type: ignore[misc]
+    (n3, pid3), (stood_in, _) = (r.value for r in second.replies)  # type: ignore[misc]
+    assert (n1, n2, ten, n3) == (1, 2, 99.0, 1)
+    assert pid1 == pid3
+    assert stood_in == 0.5  # the stand-in's 1 - 0.5**1, where the first batch had none
+    assert second.replies[1].stand_ins == ("bias_correction",)
+
+
+def test_a_session_s_clock_stops_between_batches(tmp_path: Path) -> None:
+    import time
+
+    path = write_student(tmp_path, SESSION)
+    with Sandbox(limits=Limits(wall_s=1.0, cpu_s=2)) as box, box.session(batch(path, ["nap"])) as session:
+        assert session.run(batch(path, ["nap"], args=(0.6,))).status == "ok"
+        time.sleep(1.2)  # the trusted side judging: not the worker's time
+        assert session.run(batch(path, ["nap"], args=(0.6,))).status == "ok"
+
+
+def test_a_failed_batch_ends_its_session(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = write_student(tmp_path, SESSION + "def boom():\n    os._exit(7)\n")
+    with sandbox.session(batch(path, ["g"])) as session:
+        failed = session.run(batch(path, ["g", "boom", "g"]))
+        assert failed.status == "crashed"
+        assert len(failed.replies) == 1
+        assert not session.alive
+        assert session.run(batch(path, ["g"])).status == "crashed"  # the same answer: it is over
+    with sandbox.session(batch(path, ["g"])) as fresh:
+        assert fresh.run(batch(path, ["g"])).status == "ok"
+
+
+def test_a_session_is_for_one_submission_s_files(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = write_student(tmp_path, SESSION)
+    other = write_student(tmp_path / "other", SESSION)
+    with sandbox.session(batch(path, ["g"])) as session, pytest.raises(ValueError, match="same files"):
+        session.run(batch(other, ["g"]))
+
+
+def test_no_function_takes_more_than_two_shares_of_cpu_time(tmp_path: Path) -> None:
+    """A function that lifts its own soft CPU limit is still stopped (SIGKILL at the hard limit, which each
+    segment keeps at most two shares ahead), and charged; the next function runs in a new worker."""
+    source = ("import resource, time\ndef greedy():\n    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)\n"
+              "    resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))\n"
+              "    end = time.process_time() + 30\n    while time.process_time() < end:\n        pass\n"
+              "def fine():\n    return 'ok'\n")
+    path = write_student(tmp_path, source)
+    with Sandbox(limits=Limits(wall_s=20.0, cpu_s=1)) as box:
+        result = box.run(batch(path, ["greedy", "fine"]))
+    assert result.status == "timeout", result.detail
+    assert "CPU time limit" in result.detail
+    assert result.seconds < 8  # stopped near two shares, not at the 20 s wall limit
