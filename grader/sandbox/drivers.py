@@ -80,7 +80,8 @@ def _student_frames(tb: Any) -> str:
     """The student's part of traceback ``tb``, formatted (worker and importlib frames dropped).  A suite
     asks for many errors (every invalid input must raise), raised again and again from the same places:
     the text is kept per chain of code positions, which decides it, so each is extracted once."""
-    key, node = [], tb
+    key: list[tuple[object, int, int]] = []
+    node = tb
     while node is not None and len(key) < 64:
         key.append((node.tb_frame.f_code, node.tb_lineno, node.tb_lasti))
         node = node.tb_next
