@@ -99,8 +99,11 @@ class Grader:
 
     def use_sandbox(self, sandbox: Any) -> None:
         self.sandbox, self._runner = sandbox, SandboxRunner(sandbox)
-        self._runner.prepare([*(c for cases in self.suite.cases.values() for case in cases for c in case.calls),
-                              *self.suite.probes])
+        calls = [*(c for cases in self.suite.cases.values() for case in cases for c in case.calls), *self.suite.probes]
+        self._runner.prepare(calls)
+        preload = getattr(sandbox, "preload", None)
+        if preload is not None:  # every worker gets the suite's requests by number (Sandbox.preload)
+            preload(self._runner.request(c) for c in calls)
         settle_memory()
 
     def close(self) -> None:

@@ -56,6 +56,8 @@ class ZygoteProcess:
         self.messages: dict[tuple[str, int], tuple[dict[str, Any], list[int]]] = {}
         self.dead = False
         self.send_lock = threading.Lock()
+        # request frame -> its ``ref`` frame, for the templates this zygote holds (Sandbox.preload)
+        self.refs: dict[bytes, bytes] = {}
         started = time.monotonic()
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -146,6 +148,29 @@ class ZygoteProcess:
                 os.close(fd)
             raise ZygoteDied(f"the sandbox zygote could not start a worker: {reply.get('detail')}")
         return int(reply["pid"]), pidfds[0]
+
+    def load_templates(self, blob: bytes, key: int) -> int:
+        """Hand the zygote request frames to decode once (``wire.Templates``); how many it holds."""
+        fd = os.memfd_create("optigrade-templates", os.MFD_CLOEXEC)
+        try:
+            with open(fd, "wb", closefd=False) as f:
+                f.write(blob)
+            os.lseek(fd, 0, os.SEEK_SET)
+            with self.send_lock:
+                socket.send_fds(self.sock, [json.dumps({"op": "templates", "job": key}).encode()], [fd])
+        except OSError as exc:
+            raise ZygoteDied(f"cannot reach the sandbox zygote: {exc}") from None
+        finally:
+            os.close(fd)
+        got = self._wait((("templates", key), ("error", key)), 60.0)
+        if got is None:
+            raise ZygoteDied(f"the sandbox zygote died or hung while reading request templates: {self.log_tail(500)}")
+        reply, fds = got
+        for extra in fds:
+            os.close(extra)
+        if reply["op"] == "error":
+            raise ZygoteDied(f"the sandbox zygote could not read request templates: {reply.get('detail')}")
+        return int(reply["count"])
 
     def wait_exit(self, job: int, timeout: float) -> dict[str, Any] | None:
         got = self._wait((("exited", job),), timeout)

@@ -20,7 +20,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +61,9 @@ class CappedBuffer:
         if self.total > len(self.data):
             text += f"\n[… {self.total - len(self.data)} more bytes not kept]"
         return text
+
+
+REPLY_FIELDS = frozenset({"raised", "value", "inputs_after", "grad_fn_points", "seconds", "stand_ins", "effects"})
 
 
 @dataclass
@@ -116,11 +119,13 @@ class _State:
             self.replies.append(Reply(None, None, (), unrunnable=(str(status), detail)))
 
     def _reply(self, body: dict[str, Value]) -> None:
+        # A field at its default (None, an empty tuple) may be left out: most replies are a value alone.
         raised, after, points, seconds, stand_ins, effects = (
-            body.get(k) for k in ("raised", "inputs_after", "grad_fn_points", "seconds", "stand_ins", "effects"))
+            body.get("raised"), body.get("inputs_after", ()), body.get("grad_fn_points", ()), body.get("seconds"),
+            body.get("stand_ins", ()), body.get("effects", ()))
         if len(self.replies) >= self.n_requests:
             self.fault = f"more replies than the {self.n_requests} requests"
-        elif set(body) != {"raised", "value", "inputs_after", "grad_fn_points", "seconds", "stand_ins", "effects"}:
+        elif "value" not in body or "seconds" not in body or not body.keys() <= REPLY_FIELDS:
             self.fault = f"reply frame has fields {sorted(body)}"
         elif (
             not (raised is None or isinstance(raised, str))
@@ -187,9 +192,11 @@ def segment_starts(job: Job) -> list[int]:
     return [i for i in range(1, len(requests)) if requests[i].function != requests[i - 1].function]
 
 
-def _encode_requests(requests: Sequence[Request]) -> Iterator[bytes]:
+def _encode_requests(requests: Sequence[Request], refs: Mapping[bytes, bytes]) -> Iterator[bytes]:
+    """Each request's frame, or its ``ref`` where the worker's zygote holds it (Sandbox.preload)."""
     for r in requests:
-        yield r.frame
+        frame = r.frame
+        yield refs.get(frame, frame)
 
 
 def _check_device(job: Job, device: str) -> None:
@@ -361,6 +368,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._job_ids = iter(range(1, 1 << 62))
         self._closed = False
+        self._templates: list[bytes] = []  # preloaded request frames (preload)
         self._zygote: ZygoteProcess | None = None
         try:
             self._zygote = self._start_zygote()
@@ -446,7 +454,34 @@ class Sandbox:
                 if self._zygote is not None:
                     self._zygote.close()
                 self._zygote = self._start_zygote()
+                self._load_templates(self._zygote)
             return self._zygote
+
+    def preload(self, requests: Iterable[Request]) -> int:
+        """Requests every submission will be sent (a suite's): the zygote decodes them once, and a worker
+        then gets each as a copy named by number instead of parsing its frame (``wire.Templates``).  Same
+        answers either way; a request not preloaded is sent whole.  Returns how many the zygote holds."""
+        frames: dict[bytes, None] = {}
+        for request in requests:
+            with suppress(TypeError, ValueError):  # one that cannot be sent fails when a job sends it
+                frames[request.frame] = None
+        with self._lock:
+            self._templates = list(frames)
+            zygote = self._zygote
+        return self._load_templates(zygote) if zygote is not None and zygote.alive else 0
+
+    def _load_templates(self, zygote: ZygoteProcess) -> int:
+        """Send the preloaded frames to ``zygote``; its workers get refs only once it holds them all."""
+        templates = self._templates
+        if not templates:
+            return 0
+        try:
+            count = zygote.load_templates(b"".join(templates), next(self._job_ids))
+        except ZygoteDied:
+            return 0  # whole frames, as without preloading
+        if count == len(templates):
+            zygote.refs = {frame: encode_frame("ref", {"i": i}) for i, frame in enumerate(templates)}
+        return count
 
     def close(self) -> None:
         """Kill every worker and the zygote; remove the private dirs.  Idempotent."""
@@ -544,6 +579,7 @@ class Session:
         self.box, self.job = box, job
         self.started = time.monotonic()
         self.pump: _Pump | None = None
+        self.refs: Mapping[bytes, bytes] = {}
         self.failed: JobResult | None = None
         self.batches = 0
         self._closed = False
@@ -608,6 +644,7 @@ class Session:
         ours = [req_w, resp_r, out_r, err_r]
         try:
             self.zygote = box._get_zygote()
+            self.refs = self.zygote.refs  # before the spawn: the templates it names are in the child
             pid, pidfd = self.zygote.spawn(self.job_id, message, [req_r, resp_w, out_w, err_w])
         except (ZygoteDied, SandboxUnavailable) as exc:
             for fd in ours:
@@ -642,11 +679,11 @@ class Session:
             head = encode_frame("functions", fields)
         # The first request is encoded now, so a value that cannot be sent fails before it is sent; the
         # rest are encoded while the worker runs (the two overlap on separate cores).
-        first = list(_encode_requests(job.requests[:1]))
+        first = list(_encode_requests(job.requests[:1], self.refs))
         self.batches += 1
         pump = self.pump
         before = len(pump.state.replies)
-        pump.send(itertools.chain([head], first, _encode_requests(job.requests[1:])), len(job.requests),
+        pump.send(itertools.chain([head], first, _encode_requests(job.requests[1:], self.refs)), len(job.requests),
                   [before + i for i in segment_starts(job)])
         pump.until(before + len(job.requests))
         if pump.encode_error is not None:

@@ -382,10 +382,12 @@ class _Decoder:
         payload: bytes,
         *,
         as_tensor_values: bool,
+        as_templates: bool = False,
     ) -> None:
         self.specs = specs
         self.payload = payload
         self.as_tensor_values = as_tensor_values
+        self.as_templates = as_templates
         self.offsets: list[int] = []
         offset = 0
         for spec in specs:
@@ -417,12 +419,10 @@ class _Decoder:
         out: Any
         if self.as_tensor_values:
             out = TensorValue(t, device, tname, rg)
+        elif self.as_templates:  # the zygote: kept, copied for each worker that asks (instantiate)
+            out = _TensorTemplate(t, device, rg, strides)
         else:  # worker side: a real tensor where the grader put it, laid out as the grader's was
-            if strides is not None:
-                t = torch.empty_strided(shape, strides, dtype=t.dtype, device=device).copy_(t)
-            elif device != "cpu":
-                t = t.to(device)
-            out = t.requires_grad_(rg) if rg and t.is_floating_point() else t
+            out = _worker_tensor(t, device, rg, strides, shape)
         self.cache[index] = out
         return out
 
@@ -489,12 +489,75 @@ class _Decoder:
                     raise _fail("GradFn params must be [str, tensor index] pairs")
                 value = self.tensor(pair[1])
                 decoded[pair[0]] = value.tensor if isinstance(value, TensorValue) else value
-            return GradFn(name, decoded)
+            return GradFn(name, decoded)  # (templates: instantiate copies their params)
         if tag == "o":
             if type(body) is not list or len(body) != 2 or any(type(s) is not str for s in body):
                 raise _fail("Opaque node must hold [type_name, repr]")
             return Opaque(body[0][:200], body[1][: MAX_REPR + 1])
         raise _fail(f"unknown value tag {str(tag)[:20]!r}")
+
+
+def _worker_tensor(t: torch.Tensor, device: str, requires_grad: bool, strides: list[int] | None,
+                   shape: list[int]) -> torch.Tensor:
+    """A decoded tensor as the worker hands it to student code: where the grader put it, laid out as the
+    grader's was, requiring grad where the grader's did."""
+    if strides is not None:
+        t = torch.empty_strided(shape, strides, dtype=t.dtype, device=device).copy_(t)
+    elif device != "cpu":
+        t = t.to(device)
+    return t.requires_grad_(requires_grad) if requires_grad and t.is_floating_point() else t
+
+
+@dataclass(frozen=True, eq=False)
+class _TensorTemplate:
+    data: torch.Tensor  # contiguous, on the CPU
+    device: str
+    requires_grad: bool
+    strides: list[int] | None
+
+
+class Templates:
+    """Request frames decoded once (in the zygote, before it forks workers), each handed out as a fresh
+    copy (``instantiate``): a worker then copies tensors instead of parsing a frame, with the same result
+    a decoded frame would give — new tensors with the sender's dtype, shape, strides, device and
+    ``requires_grad``, a tensor sent twice still one object, new containers.  Only the grader's own frames
+    are kept here (``Sandbox.preload``), read with the same defensive reader as any other."""
+
+    def __init__(self, blob: bytes, *, max_bytes: int = 1 << 30) -> None:
+        reader = FrameReader(max_bytes=max_bytes, as_tensor_values=False, as_templates=True)
+        self.frames = reader.feed(blob)
+        if reader.fault is not None or not reader.idle:
+            raise WireError(f"request templates: {reader.fault or 'the last frame is cut short'}")
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def instantiate(self, index: object) -> Frame:
+        if type(index) is not int or not 0 <= index < len(self.frames):
+            raise _fail(f"request template {str(index)[:40]} out of range 0..{len(self.frames) - 1}")
+        frame = self.frames[index]
+        memo: dict[int, Any] = {}
+        return Frame(frame.kind, {k: _instantiate(v, memo) for k, v in frame.body.items()})
+
+
+def _instantiate(value: Any, memo: dict[int, Any]) -> Any:
+    cls = type(value)
+    if cls is _TensorTemplate:
+        made = memo.get(id(value))
+        if made is None:
+            shape = list(value.data.shape)
+            t = value.data if value.strides is not None or value.device != "cpu" else value.data.clone()
+            made = memo[id(value)] = _worker_tensor(t, value.device, value.requires_grad, value.strides, shape)
+        return made
+    if cls is tuple:
+        return tuple(_instantiate(v, memo) for v in value)
+    if cls is list:
+        return [_instantiate(v, memo) for v in value]
+    if cls is dict:
+        return {k: _instantiate(v, memo) for k, v in value.items()}
+    if cls is GradFn:
+        return GradFn(value.objective, {k: _instantiate(t, memo) for k, t in value.params.items()})
+    return value  # None, bool, int, float, str, Opaque: immutable
 
 
 def _parse_header(raw: bytes) -> tuple[str, dict[str, Any], list[Spec]]:
@@ -526,9 +589,10 @@ class FrameReader:
     ``max_bytes`` caps the whole stream (the job's reply budget), so memory stays bounded.
     """
 
-    def __init__(self, *, max_bytes: int, as_tensor_values: bool = True) -> None:
+    def __init__(self, *, max_bytes: int, as_tensor_values: bool = True, as_templates: bool = False) -> None:
         self.max_bytes = max_bytes
         self.as_tensor_values = as_tensor_values
+        self.as_templates = as_templates
         self.fault: str | None = None
         self.received = 0
         self._buf = bytearray()
@@ -582,7 +646,8 @@ class FrameReader:
                 payload = view[:size].tobytes()
             del self._buf[:size]
             self._pending = None
-            decoder = _Decoder(specs, payload, as_tensor_values=self.as_tensor_values)
+            decoder = _Decoder(specs, payload, as_tensor_values=self.as_tensor_values,
+                               as_templates=self.as_templates)
             frames.append(Frame(kind, {str(k): decoder.node(v, 0) for k, v in body.items()}))
 
 

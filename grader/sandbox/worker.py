@@ -16,6 +16,7 @@ import os
 import resource
 import sys
 import traceback
+from collections import deque
 from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
@@ -24,9 +25,12 @@ from grader.sandbox import effects, siblings
 from grader.sandbox.drivers import DRIVERS, HIDDEN_PREFIXES, call, describe_exception
 from grader.sandbox.stand_ins import install as install_stand_in
 from grader.sandbox.values import Value
-from grader.sandbox.wire import Frame, FrameReader, encode_frame, safe_repr
+from grader.sandbox.wire import Frame, FrameReader, Templates, encode_frame, safe_repr
 
 MAX_REQUEST_BYTES = 1 << 30
+# The grader's request frames, decoded once in the zygote (wire.Templates, Sandbox.preload): a ``ref``
+# frame names one, and the worker serves a fresh copy of it as if the whole frame had been sent.
+TEMPLATES: Templates | None = None
 SEED = 0  # every job's random, numpy.random and torch generators start from it (see seed_generators)
 
 
@@ -36,7 +40,7 @@ class Channel:
     def __init__(self, req_fd: int, resp_fd: int, reply_cap: int) -> None:
         self.req_fd, self.resp_fd = req_fd, resp_fd
         self.reader = FrameReader(max_bytes=MAX_REQUEST_BYTES, as_tensor_values=False)
-        self.pending: list[Frame] = []
+        self.pending: deque[Frame] = deque()
         self.budget = reply_cap
 
     def send(self, kind: str, **body: object) -> None:
@@ -54,7 +58,12 @@ class Channel:
             self.pending += self.reader.feed(chunk)
             if self.reader.fault is not None:
                 raise RuntimeError(f"bad request stream: {self.reader.fault}")
-        return self.pending.pop(0)
+        frame = self.pending.popleft()
+        if frame.kind == "ref":
+            if TEMPLATES is None:
+                raise RuntimeError("a ref frame, but this worker holds no request templates")
+            return TEMPLATES.instantiate(frame.body.get("i"))
+        return frame
 
 
 def import_student(path: str) -> ModuleType:
@@ -169,16 +178,15 @@ def _answer(channel: Channel, fn: Callable[..., object], frame: Frame, used: set
     outcome = call(fn, args, kwargs, rng=report) if driver is call else driver(fn, args, kwargs)
     inputs_after = outcome.inputs_after if report else ()
     points: tuple[Value, ...] = tuple(outcome.grad_fn_points)  # type: ignore[arg-type]
-    channel.send(
-        "reply",
-        raised=outcome.raised,
-        value=outcome.value,
-        inputs_after=inputs_after,
-        grad_fn_points=points,
-        seconds=float(outcome.seconds),
-        stand_ins=tuple(sorted(str(n) for n in used))[:8],
-        effects=outcome.effects[:16],
-    )
+    fields: dict[str, object] = {"value": outcome.value, "seconds": float(outcome.seconds)}
+    if outcome.raised is not None:
+        fields["raised"] = outcome.raised
+    # The tuples only where not empty (their default): most replies are a value alone.
+    for name, items in (("inputs_after", inputs_after), ("grad_fn_points", points),
+                        ("stand_ins", tuple(sorted(str(n) for n in used))[:8]), ("effects", outcome.effects[:16])):
+        if len(items):
+            fields[name] = items
+    channel.send("reply", **fields)
 
 
 class Segments:

@@ -160,6 +160,9 @@ class Zygote:
             self.reap()
 
     def handle(self, message: dict[str, Any], fds: list[int]) -> None:
+        if message.get("op") == "templates" and len(fds) == 1:
+            self.load_templates(message, fds[0])
+            return
         if message.get("op") != "spawn" or len(fds) != 4:
             for fd in fds:
                 os.close(fd)
@@ -184,6 +187,25 @@ class Zygote:
         if not _send(self.ctl, {"op": "spawned", "job": message["job"], "pid": pid}, [pidfd]):
             os.kill(pid, signal.SIGKILL)
         os.close(pidfd)
+
+    def load_templates(self, message: dict[str, Any], fd: int) -> None:
+        """The grader's request frames (a memfd), decoded once here so every later worker copies them
+        (``wire.Templates``); replaces any earlier set."""
+        import gc
+
+        from grader.sandbox import wire, worker
+
+        try:
+            with os.fdopen(fd, "rb") as f:
+                blob = f.read()
+            worker.TEMPLATES = wire.Templates(blob)
+        except Exception as exc:  # noqa: BLE001 - the grader then sends whole frames, as without templates
+            worker.TEMPLATES = None
+            _send(self.ctl, {"op": "error", "job": message.get("job"), "detail": f"templates: {exc}"})
+            return
+        gc.collect()
+        gc.freeze()  # as at start: workers' collections need not walk (or copy) them
+        _send(self.ctl, {"op": "templates", "job": message.get("job"), "count": len(worker.TEMPLATES)})
 
     def reap(self) -> None:
         while True:

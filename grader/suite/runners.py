@@ -336,16 +336,22 @@ def to_wire(value: Any) -> Any:
 
 def from_wire(value: Any) -> Any:
     box = _sandbox()
-    if isinstance(value, box.TensorValue):
+    return _from_wire(value, box.TensorValue, box.Opaque)
+
+
+def _from_wire(value: Any, tensor: type, opaque: type) -> Any:
+    # Exact types: the wire decodes into plain tuples, lists, dicts and its own value classes.
+    cls = type(value)
+    if cls is tensor:
         return TensorOut(value.tensor, value.device, value.type_name)
-    if isinstance(value, box.Opaque):
+    if cls is tuple:
+        return tuple([_from_wire(v, tensor, opaque) for v in value]) if value else value
+    if cls is list:
+        return [_from_wire(v, tensor, opaque) for v in value]
+    if cls is dict:
+        return {k: _from_wire(v, tensor, opaque) for k, v in value.items()}
+    if cls is opaque:
         return OpaqueOut(value.type_name, value.repr)
-    if isinstance(value, tuple):
-        return tuple(from_wire(v) for v in value)
-    if isinstance(value, list):
-        return [from_wire(v) for v in value]
-    if isinstance(value, dict):
-        return {k: from_wire(v) for k, v in value.items()}
     return value
 
 
@@ -353,11 +359,13 @@ def outcome_of_reply(reply: Any, substitutes: Sequence[str] = (), module: str = 
     unrunnable = getattr(reply, "unrunnable", None)
     if unrunnable is not None:  # its module would not import, or lacks the function
         return Outcome(failure=describe_status(unrunnable[0], unrunnable[1], module))
+    box = _sandbox()
+    tensor, opaque = box.TensorValue, box.Opaque
     return Outcome(
-        returned=from_wire(reply.value),
+        returned=_from_wire(reply.value, tensor, opaque),
         raised=reply.raised,
-        inputs_after=tuple(from_wire(v) for v in reply.inputs_after),
-        grad_fn_points=tuple(from_wire(v) for v in reply.grad_fn_points),
+        inputs_after=tuple(_from_wire(v, tensor, opaque) for v in reply.inputs_after),
+        grad_fn_points=tuple(_from_wire(v, tensor, opaque) for v in reply.grad_fn_points),
         stand_ins=tuple(n for n in substitutes if n in reply.stand_ins),  # the worker's word: a note only
         # The worker's word too: an effect can only cost the student who sent it, so none is trusted away
         effects=tuple(str(e)[:100] for e in getattr(reply, "effects", ())[:16]),

@@ -232,3 +232,33 @@ def test_no_function_takes_more_than_two_shares_of_cpu_time(tmp_path: Path) -> N
     assert result.status == "timeout", result.detail
     assert "CPU time limit" in result.detail
     assert result.seconds < 8  # stopped near two shares, not at the 20 s wall limit
+
+
+# ------------------------------------------------------------------ preloaded requests (templates)
+
+
+def test_preloaded_requests_get_the_same_answers_and_survive_a_zygote_restart(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    source = ("import torch\ndef f(x, y, n):\n    x.add_(1)\n"
+              "    return x is y, x.stride(), x.requires_grad, n, float(x.sum())\n")
+    path = write_student(tmp_path, source)
+    x = torch.arange(6.0, dtype=torch.float64).reshape(2, 3).t()
+    requests = [Request("call", (x, x, [1, 2]), function="f"), Request("call", (torch.ones(2), x, 3), function="f")]
+    job = Job(path, "f", requests + requests[:1], functions={"f": ()})
+    with Sandbox() as box:
+        whole = box.run(job)
+        assert box.preload(requests) == 2
+        assert box._zygote is not None
+        assert len(box._zygote.refs) == 2
+        by_ref = box.run(job)
+        os.kill(box.zygote_pid or 0, signal.SIGKILL)  # a new zygote is started, and given the templates
+        box._zygote.proc.wait()  # type: ignore[union-attr]
+        after = box.run(job)
+        assert len(box._zygote.refs) == 2
+    assert whole.status == by_ref.status == after.status == "ok", (by_ref.detail, after.detail)
+    values = [[r.value for r in result.replies] for result in (whole, by_ref, after)]
+    assert values[0][0] == (True, (1, 3), False, [1, 2], 21.0)  # one object twice, strided, ...
+    assert values[0][2] == values[0][0]  # each call gets its own copy: the first call's add_ is gone
+    assert values[0] == values[1] == values[2]

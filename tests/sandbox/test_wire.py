@@ -13,7 +13,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from grader.sandbox import GradFn, Opaque, TensorValue
-from grader.sandbox.wire import HEADER_LEN, MAX_HEADER_BYTES, FrameReader, decode_frames, encode_frame
+from grader.sandbox.wire import (
+    HEADER_LEN,
+    MAX_HEADER_BYTES,
+    FrameReader,
+    Templates,
+    WireError,
+    decode_frames,
+    encode_frame,
+)
 
 FUZZ = settings(max_examples=200, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -309,3 +317,68 @@ def test_bad_strides_are_faults(strides: object, fault: str) -> None:
     reader.feed(_frame({"kind": "request", "body": {"x": {"T": 0}}, "tensors": [spec]}, bytes(48)))
     assert reader.fault is not None
     assert fault in reader.fault, reader.fault
+
+
+# ---------------------------------------------------------- templates: a frame decoded once, copied per use
+
+
+def _worker_view(value: object) -> object:
+    """What a worker's decoder makes of ``value`` (for comparing a template's copies with it)."""
+    reader = FrameReader(max_bytes=1 << 24, as_tensor_values=False)
+    (frame,) = reader.feed(encode_frame("request", {"v": value}))
+    return frame.body["v"]
+
+
+def _identical(a: object, b: object) -> bool:
+    if isinstance(a, torch.Tensor):
+        return (isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape
+                and a.stride() == b.stride() and a.requires_grad == b.requires_grad and a.device == b.device
+                and _bytes(a.detach()) == _bytes(b.detach()))
+    if isinstance(a, GradFn):
+        return isinstance(b, GradFn) and a.objective == b.objective and _identical(dict(a.params), dict(b.params))
+    if isinstance(a, list | tuple):
+        return type(a) is type(b) and len(a) == len(b) and all(  # type: ignore[arg-type]
+            _identical(x, y) for x, y in zip(a, b, strict=True))  # type: ignore[call-overload]
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_identical(a[k], b[k]) for k in a)
+    if isinstance(a, float):
+        return type(b) is float and struct.pack("<d", a) == struct.pack("<d", b)
+    return type(a) is type(b) and a == b
+
+
+@FUZZ
+@given(values)
+def test_a_template_copy_is_what_the_frame_would_decode_to(value: object) -> None:
+    templates = Templates(encode_frame("request", {"v": value}))
+    first, second = (templates.instantiate(0).body["v"] for _ in range(2))
+    assert _identical(_worker_view(value), first)
+    assert _identical(first, second)
+
+
+def test_template_copies_are_fresh_and_keep_layout_grad_and_aliasing() -> None:
+    x = torch.arange(6.0, dtype=torch.float64).reshape(3, 2).t()
+    p = torch.ones(3, requires_grad=True)
+    body = {"args": (x, x, p, [1, 2], GradFn("quadratic", {"a": torch.ones(2), "c": torch.zeros(2)}))}
+    templates = Templates(encode_frame("request", body) + encode_frame("request", {"args": ()}))
+    assert len(templates) == 2
+    one, two = templates.instantiate(0).body["args"], templates.instantiate(0).body["args"]
+    assert one[0] is one[1]  # sent twice, one object: aliasing survives as in a decoded frame
+    assert one[0].stride() == x.stride()
+    assert torch.equal(one[0], x)
+    assert one[2].requires_grad
+    assert one[2].is_leaf
+    one[0].add_(1)  # a student that writes to its input changes only its own copy
+    one[3].append(3)
+    one[4].params["a"].mul_(5)
+    assert torch.equal(two[0], x)
+    assert two[3] == [1, 2]
+    assert torch.equal(two[4].params["a"], torch.ones(2))
+    assert torch.equal(templates.instantiate(0).body["args"][0], x)
+    with pytest.raises(WireError, match="out of range"):
+        templates.instantiate(2)
+
+
+def test_templates_refuse_a_damaged_blob() -> None:
+    blob = encode_frame("request", {"args": (torch.ones(2),)})
+    with pytest.raises(WireError):
+        Templates(blob[:-3])
