@@ -76,8 +76,7 @@ def first_mismatch(got: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype
     # elements as Python floats, more in numpy; both float64 arithmetic, as the careful path below.
     if got.numel() <= SMALL and expected.numel() == got.numel():
         limit = atol * scale
-        if all(abs(g - e) <= limit + rtol * abs(e) for g, e in zip(got.reshape(-1).tolist(),
-                                                                    expected.reshape(-1).tolist(), strict=True)):
+        if all(abs(g - e) <= limit + rtol * abs(e) for g, e in zip(_floats(got), _floats(expected), strict=True)):
             return None  # NaN compares False, so NaN (and inf - inf) take the careful path below
     gn = got.numpy(force=True).astype(np.float64, copy=False).reshape(-1)
     en = expected.numpy(force=True).astype(np.float64, copy=False).reshape(-1)
@@ -95,6 +94,12 @@ def first_mismatch(got: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype
     # numpy's, not torch.unravel_index: that one imports sympy (half a second) on first use
     index = tuple(int(i) for i in np.unravel_index(flat, tuple(expected.shape))) if expected.dim() else ()
     return Mismatch(index, float(g[flat]), float(e[flat]))
+
+
+def _floats(t: torch.Tensor) -> list[Any]:
+    """The elements of ``t`` as Python numbers, in order."""
+    dims = t.dim()
+    return [t.item()] if dims == 0 else t.tolist() if dims == 1 else t.reshape(-1).tolist()
 
 
 def describe_value(value: Any) -> str:
