@@ -39,6 +39,7 @@ UID_LOCK_DIR = Path(tempfile.gettempdir()) / "optigrade-sandbox-uids"
 DIR_PREFIX = "optigrade-sandbox-"
 F_SETPIPE_SZ = 1031
 DRAIN_AFTER_EXIT_S = 2.0
+GATHER_S, GATHER_BELOW = 0.002, 1 << 16  # wait for more replies after a read of fewer bytes than this
 CPU_SHARES = 1000  # a several-function worker's hard RLIMIT_CPU, in per-function shares (a backstop)
 # Layers a caller may accept to go without (Sandbox(allow_missing=...)), and what keeps the promises then.
 ALLOWED_MISSING = {"landlock": "only as root: each slot's own unprivileged uid, so file permissions decide what a "
@@ -624,7 +625,7 @@ class Session:
             os.chown(self.tmp_dir, uid, uid)
         pipes = [os.pipe2(os.O_CLOEXEC) for _ in range(4)]  # request, reply, stdout, stderr
         (req_r, req_w), (resp_r, resp_w), (out_r, out_w), (err_r, err_w) = pipes
-        for fd in (out_w, err_w):
+        for fd in (req_w, resp_w, out_w, err_w):  # room for a whole batch of requests, and for gathered replies
             with suppress(OSError):
                 fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
         cuda = job.device == "cuda"
@@ -846,6 +847,7 @@ class _Pump:
                 self.kill()
             end = self.drain_deadline if self.drain_deadline is not None else (
                 self.deadline if not self.killed else now + 5)
+            gather = False
             for key, _ in sel.select(min(max(end - now, 0.0), 1.0)):
                 fd = int(key.fd)
                 if fd == self.fds[0]:
@@ -864,10 +866,16 @@ class _Pump:
                         continue
                     if fd == resp_r:
                         self._replies(chunk)
+                        gather = len(chunk) < GATHER_BELOW
                     else:
                         self.sinks[fd].add(chunk)
             if self.exited and set(sel.get_map()) <= {self.fds[0]}:
                 break
+            if gather and self.exhausted and not self.pending and len(state.replies) < target and self.healthy:
+                # The worker has the whole batch and answers one call at a time: let a few answers gather
+                # before reading again (one wake-up for many, instead of one each; the CPU both sides save
+                # is worth more than the moment it adds at a batch's end).
+                time.sleep(GATHER_S)
 
     def _write(self) -> None:
         req_w = self.fds[0]
