@@ -1,7 +1,7 @@
 """Spread a class over trusted grading processes, so judging, shrinking, reports and plots use many cores.
 
 One Python process judges at most one core's worth (the GIL), and each submission costs the trusted
-side 0.3–0.6 CPU-s besides its sandboxed jobs.  So ``grade_class`` grades in this process *and* in
+side 0.25–0.5 CPU-s besides its sandboxed worker.  So ``grade_class`` grades in this process *and* in
 ``extra`` started processes (``python -c "…serve(fd)"``, the same checkout), each a
 :class:`~grader.grade.submission.Grader` with its own sandbox.  Every one of them is trusted: it runs
 the suite's judges on answers decoded from its own sandboxed workers (never unpickled), exactly as a
