@@ -14,21 +14,7 @@ import torch
 
 from grader.sandbox import Job, Limits, Request, Sandbox
 from tests.sandbox.conftest import write_student
-
-STATE = """
-import torch
-CALLS = []
-def f(x=None):
-    CALLS.append(1)
-    return len(CALLS), torch.cuda.is_available()
-def g(x=None):
-    CALLS.append(1)
-    return len(CALLS)
-def h():
-    return helper(2)
-def helper(n):
-    return n * 10
-"""
+from tests.sandbox.test_cuda_jobs import STATE
 
 
 def several(path: Path, order: list[str], **kw: object) -> Job:
