@@ -56,8 +56,8 @@ class ZygoteProcess:
         self.messages: dict[tuple[str, int], tuple[dict[str, Any], list[int]]] = {}
         self.dead = False
         self.send_lock = threading.Lock()
-        # request frame -> its ``ref`` frame, for the templates this zygote holds (Sandbox.preload)
-        self.refs: dict[bytes, bytes] = {}
+        # request frame -> its template number, for the templates this zygote holds (Sandbox.preload)
+        self.refs: dict[bytes, int] = {}
         started = time.monotonic()
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(

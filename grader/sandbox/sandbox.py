@@ -193,11 +193,27 @@ def segment_starts(job: Job) -> list[int]:
     return [i for i in range(1, len(requests)) if requests[i].function != requests[i - 1].function]
 
 
-def _encode_requests(requests: Sequence[Request], refs: Mapping[bytes, bytes]) -> Iterator[bytes]:
-    """Each request's frame, or its ``ref`` where the worker's zygote holds it (Sandbox.preload)."""
+MAX_REFS = 256  # template numbers per ``refs`` frame
+
+
+def _encode_requests(requests: Sequence[Request], refs: Mapping[bytes, int]) -> Iterator[bytes]:
+    """Each request's frame or, where the worker's zygote holds it (Sandbox.preload), its template number:
+    a run of numbers in one ``refs`` frame (the worker still answers each request on its own)."""
+    run: list[int] = []
     for r in requests:
         frame = r.frame
-        yield refs.get(frame, frame)
+        number = refs.get(frame)
+        if number is not None:
+            run.append(number)
+            if len(run) < MAX_REFS:
+                continue
+        if run:
+            yield encode_frame("refs", {"i": run})
+            run = []
+        if number is None:
+            yield frame
+    if run:
+        yield encode_frame("refs", {"i": run})
 
 
 def _check_device(job: Job, device: str) -> None:
@@ -484,13 +500,14 @@ class Sandbox:
         """Send the preloaded frames to ``zygote``; its workers get refs only once it holds them all."""
         templates = self._templates
         if not templates:
+            zygote.refs = {}
             return 0
         try:
             count = zygote.load_templates(b"".join(templates), next(self._job_ids))
         except ZygoteDied:
             return 0  # whole frames, as without preloading
         if count == len(templates):
-            zygote.refs = {frame: encode_frame("ref", {"i": i}) for i, frame in enumerate(templates)}
+            zygote.refs = {frame: i for i, frame in enumerate(templates)}
         return count
 
     def close(self) -> None:
@@ -589,7 +606,7 @@ class Session:
         self.box, self.job = box, job
         self.started = time.monotonic()
         self.pump: _Pump | None = None
-        self.refs: Mapping[bytes, bytes] = {}
+        self.refs: Mapping[bytes, int] = {}
         self.failed: JobResult | None = None
         self.batches = 0
         self._closed = False

@@ -28,8 +28,8 @@ from grader.sandbox.values import Value
 from grader.sandbox.wire import Frame, FrameReader, Templates, encode_frame, safe_repr
 
 MAX_REQUEST_BYTES = 1 << 30
-# The grader's request frames, decoded once in the zygote (wire.Templates, Sandbox.preload): a ``ref``
-# frame names one, and the worker serves a fresh copy of it as if the whole frame had been sent.
+# The grader's request frames, decoded once in the zygote (wire.Templates, Sandbox.preload): a ``refs``
+# frame names a run of them, and the worker serves a fresh copy of each as if its whole frame had been sent.
 TEMPLATES: Templates | None = None
 SEED = 0  # every job's random, numpy.random and torch generators start from it (see seed_generators)
 
@@ -51,6 +51,9 @@ class Channel:
             view = view[os.write(self.resp_fd, view) :]
 
     def receive(self) -> Frame | None:
+        if self.pending and self.pending[0].kind == "ref":  # (one of a refs frame's numbers)
+            assert TEMPLATES is not None
+            return TEMPLATES.instantiate(self.pending.popleft().body.get("i"))
         while not self.pending:
             chunk = os.read(self.req_fd, 1 << 20)
             if not chunk:
@@ -59,11 +62,14 @@ class Channel:
             if self.reader.fault is not None:
                 raise RuntimeError(f"bad request stream: {self.reader.fault}")
         frame = self.pending.popleft()
-        if frame.kind == "ref":
-            if TEMPLATES is None:
-                raise RuntimeError("a ref frame, but this worker holds no request templates")
-            return TEMPLATES.instantiate(frame.body.get("i"))
-        return frame
+        if frame.kind != "refs":
+            return frame
+        numbers = frame.body.get("i")
+        if TEMPLATES is None or not isinstance(numbers, list) or not numbers:
+            raise RuntimeError("a refs frame, but no request templates here or no numbers in it")
+        # Each a request of its own, copied when its turn comes: the rest wait as numbers.
+        self.pending.extendleft(Frame("ref", {"i": n}) for n in reversed(numbers[1:]))
+        return TEMPLATES.instantiate(numbers[0])
 
 
 def import_student(path: str) -> ModuleType:

@@ -248,3 +248,21 @@ def test_preloaded_requests_get_the_same_answers_and_survive_a_zygote_restart(tm
     assert values[0][0] == (True, (1, 3), False, [1, 2], 21.0)  # one object twice, strided, ...
     assert values[0][2] == values[0][0]  # each call gets its own copy: the first call's add_ is gone
     assert values[0] == values[1] == values[2]
+
+
+def test_runs_of_preloaded_requests_mixed_with_others_keep_their_order(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Preloaded requests go as runs of numbers (at most MAX_REFS a frame), others whole, in one order."""
+    from grader.sandbox.sandbox import MAX_REFS
+
+    path = write_student(tmp_path, "def echo(i, t):\n    return i, float(t.sum())\n")
+    known = [Request("call", (i, torch.full((2,), float(i))), function="echo") for i in range(MAX_REFS + 5)]
+    other = Request("call", (-1, torch.ones(3)), function="echo")
+    order = known[:7] + [other] + known[7:] + [other]
+    sandbox.preload(known)
+    try:
+        result = sandbox.run(Job(path, "echo", order, functions={"echo": ()}))
+    finally:
+        sandbox.preload([])
+    assert result.status == "ok", result.detail
+    expected = [(r.args[0], float(r.args[1].sum())) for r in order]  # type: ignore[union-attr, arg-type]
+    assert [r.value for r in result.replies] == expected
