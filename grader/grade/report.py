@@ -65,12 +65,17 @@ def plain_text(printed: str) -> str:
     (bidi override, zero-width) and unassigned characters removed, newlines and tabs kept — so it cannot
     recolour, hide or reorder the feedback around it."""
     text = _ANSI.sub("", printed.replace("\r\n", "\n").replace("\r", "\n"))
-    if text.isascii():  # (most text) ASCII's only category-C characters are its controls: a table does it
-        return text.translate(_ASCII_CONTROLS)
-    return "".join(c for c in text if c in "\n\t" or not unicodedata.category(c).startswith("C"))
+    text = text.translate(_ASCII_CONTROLS)  # ASCII's category-C characters are its controls
+    return text if text.isascii() else _NON_ASCII.sub(_unless_control, text)
 
 
 _ASCII_CONTROLS = {i: None for i in (*range(32), 127) if chr(i) not in "\n\t"}
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _unless_control(match: re.Match[str]) -> str:
+    c = match.group()
+    return "" if unicodedata.category(c).startswith("C") else c
 
 
 def digits_to_tell_apart(expected: Any, got: Any) -> int:

@@ -623,32 +623,36 @@ class FrameReader:
         if self.received > self.max_bytes:
             raise _fail(f"worker sent more than the reply cap of {self.max_bytes} bytes")
         self._buf += data
-        while True:
-            if self._pending is None:
-                if len(self._buf) < HEADER_LEN.size:
-                    return
-                (hlen,) = HEADER_LEN.unpack_from(self._buf)
-                if not 0 < hlen <= MAX_HEADER_BYTES:
-                    raise _fail(f"header length {hlen} is not in 1..{MAX_HEADER_BYTES}")
-                if len(self._buf) < HEADER_LEN.size + hlen:
-                    return
-                with memoryview(self._buf) as view:
-                    kind, body, specs = _parse_header(view[HEADER_LEN.size : HEADER_LEN.size + hlen].tobytes())
-                del self._buf[: HEADER_LEN.size + hlen]
-                size = sum(s[2] for s in specs)
-                if size > self.max_bytes:
-                    raise _fail(f"frame declares {size} payload bytes, over the cap of {self.max_bytes}")
-                self._pending = (kind, body, specs, size)
-            kind, body, specs, size = self._pending
-            if len(self._buf) < size:
-                return
-            with memoryview(self._buf) as view:
-                payload = view[:size].tobytes()
-            del self._buf[:size]
-            self._pending = None
-            decoder = _Decoder(specs, payload, as_tensor_values=self.as_tensor_values,
-                               as_templates=self.as_templates)
-            frames.append(Frame(kind, {str(k): decoder.node(v, 0) for k, v in body.items()}))
+        buf, at = self._buf, 0  # frames are read at an offset; what they used is dropped once, at the end
+        try:
+            with memoryview(buf) as view:
+                while True:
+                    if self._pending is None:
+                        if len(buf) - at < HEADER_LEN.size:
+                            return
+                        (hlen,) = HEADER_LEN.unpack_from(buf, at)
+                        if not 0 < hlen <= MAX_HEADER_BYTES:
+                            raise _fail(f"header length {hlen} is not in 1..{MAX_HEADER_BYTES}")
+                        if len(buf) - at < HEADER_LEN.size + hlen:
+                            return
+                        kind, body, specs = _parse_header(view[at + HEADER_LEN.size : at + HEADER_LEN.size + hlen]
+                                                          .tobytes())
+                        at += HEADER_LEN.size + hlen
+                        size = sum(s[2] for s in specs)
+                        if size > self.max_bytes:
+                            raise _fail(f"frame declares {size} payload bytes, over the cap of {self.max_bytes}")
+                        self._pending = (kind, body, specs, size)
+                    kind, body, specs, size = self._pending
+                    if len(buf) - at < size:
+                        return
+                    payload = view[at : at + size].tobytes()
+                    at += size
+                    self._pending = None
+                    decoder = _Decoder(specs, payload, as_tensor_values=self.as_tensor_values,
+                                       as_templates=self.as_templates)
+                    frames.append(Frame(kind, {str(k): decoder.node(v, 0) for k, v in body.items()}))
+        finally:
+            del buf[:at]
 
 
 def decode_frames(data: bytes, *, max_bytes: int = 64 << 20) -> tuple[list[Frame], str | None]:
