@@ -29,7 +29,8 @@ Several functions, several batches: ``Job.functions`` lets several functions sha
 function's requests a segment in which the worker is as a fresh one would be (module imported afresh,
 torch's settings and generators reset, wall-clock, CPU and reply limits renewed: ``worker.Segments``);
 ``Sandbox.session`` keeps that worker for later batches (a submission's next level, its shrinking), so
-a submission pays a worker's start once.
+a submission pays a worker's start once.  ``Sandbox.preload`` hands the zygote the requests every
+submission will get (a suite's), decoded there once; workers copy them by number (``wire.Templates``).
 
 CUDA: ``Sandbox(device="cuda")`` runs a ``Job(device="cuda")`` in a worker that starts CUDA before the
 student's code (a failure is an ``infra_error``) with the GPU's grants (``policy.CUDA_*``); its CPU jobs
