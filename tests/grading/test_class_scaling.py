@@ -255,3 +255,36 @@ def test_the_shard_option_and_the_merge_command(shards: list[Path], klass: Path,
     ok = runner.invoke(app, ["merge", *map(str, shards), "-o", str(tmp_path / "m")])
     assert ok.exit_code == 0, ok.output
     assert tree(tmp_path / "m") == tree(single)
+
+
+def test_a_submission_is_graded_in_one_worker_fed_by_number(klass: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the speed rests on (README, Speed): one sandboxed worker per submission, however many levels
+    and shrink rounds it takes, and the suite's requests sent by template number, not as whole frames."""
+    from grader.sandbox import sandbox as box_module
+
+    sessions: list[int] = []
+    whole: list[int] = []
+    opened, encode = box_module.Session.__init__, box_module._encode_requests
+
+    def counting(self: box_module.Session, *args: Any) -> None:
+        sessions.append(1)
+        opened(self, *args)
+
+    def frames(requests: Any, refs: Any) -> Any:
+        for frame in encode(requests, refs):
+            whole.append(int(b'"kind":"request"' in frame[:64]))
+            yield frame
+
+    monkeypatch.setattr(box_module.Session, "__init__", counting)
+    monkeypatch.setattr(box_module, "_encode_requests", frames)
+    subs = stage_submissions(klass, tmp_path / "staged").submissions
+    with Grader.create(Settings(out=tmp_path / "out", **FAST)) as grader:
+        grader.open_sandbox(1)
+        assert grader.grade(subs[0])  # correct: every request is one of the suite's
+        assert len(sessions) == 1
+        assert whole
+        assert not any(whole)
+        assert grader.grade(subs[1])  # typical mistakes: its failures are shrunk (new requests, sent whole)
+        assert len(sessions) == 2
+        assert any(whole)
