@@ -47,21 +47,31 @@ ALLOWED_MISSING = {"landlock": "only as root: each slot's own unprivileged uid, 
 
 
 class CappedBuffer:
-    """Keeps the first ``cap`` bytes of a stream and counts the rest."""
+    """Keeps the first ``cap / 2`` bytes of a stream and its last ``cap / 2``, and counts those between.
+
+    The tail is kept because a worker serves several functions one after another (worker.Segments): what
+    the function that failed printed last is at the end, even when an earlier one filled the head."""
 
     def __init__(self, cap: int) -> None:
-        self.cap, self.data, self.total = cap, bytearray(), 0
+        self.cap, self.head, self.tail, self.total = cap, bytearray(), bytearray(), 0
 
     def add(self, chunk: bytes) -> None:
         self.total += len(chunk)
-        if len(self.data) < self.cap:
-            self.data += chunk[: self.cap - len(self.data)]
+        room = self.cap // 2 - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk[-(self.cap - self.cap // 2):]
+            del self.tail[: max(0, len(self.tail) - (self.cap - self.cap // 2))]
 
     def text(self) -> str:
-        text = self.data.decode("utf-8", errors="replace")
-        if self.total > len(self.data):
-            text += f"\n[… {self.total - len(self.data)} more bytes not kept]"
-        return text
+        head = self.head.decode("utf-8", errors="replace")
+        skipped = self.total - len(self.head) - len(self.tail)
+        if skipped <= 0:
+            return head + self.tail.decode("utf-8", errors="replace")
+        return (f"{head}\n[… {skipped} more bytes not kept …]\n"
+                + self.tail.decode("utf-8", errors="replace"))
 
 
 REPLY_FIELDS = frozenset({"raised", "value", "inputs_after", "grad_fn_points", "seconds", "stand_ins", "effects"})

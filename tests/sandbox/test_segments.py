@@ -266,3 +266,15 @@ def test_runs_of_preloaded_requests_mixed_with_others_keep_their_order(sandbox: 
     assert result.status == "ok", result.detail
     expected = [(r.args[0], float(r.args[1].sum())) for r in order]  # type: ignore[union-attr, arg-type]
     assert [r.value for r in result.replies] == expected
+
+
+def test_a_failing_function_s_output_is_its_own(sandbox: Sandbox, tmp_path: Path) -> None:
+    """An earlier function that fills the output cap does not crowd out what the failing one printed."""
+    source = ("import os\ndef chatty():\n    print('x' * 60_000)\n    return 1\n"
+              "def boom():\n    print('about to fail', flush=True)\n    os._exit(9)\n")
+    path = write_student(tmp_path, source)
+    result = sandbox.run(Job(path, "chatty", [Request(function="chatty"), Request(function="boom")],
+                             functions={"chatty": (), "boom": ()}))
+    assert result.status == "crashed", result.detail
+    assert "about to fail" in result.stdout[-2000:]  # the part a failure's feedback shows (runners.py)
+    assert "more bytes not kept" in result.stdout
