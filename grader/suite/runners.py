@@ -79,7 +79,8 @@ class SandboxRunner:
     function's calls a segment of their own in which the worker is as a fresh one would be: the module
     imported afresh, torch's settings and the generators as at the start, and the wall-clock, CPU and reply
     limits renewed (grader/sandbox/worker.py ``Segments``).  Starting a worker costs more than most
-    functions' calls, so a submission pays it once per level instead of once per function.
+    functions' calls, so a submission pays it once per level instead of once per function, and once in
+    all through ``for_submission`` (a SessionRunner keeps the worker from level to level).
 
     A call that was running when its job timed out is first run again at the head of a fresh job (a
     slow, loaded machine must not cost an honest student a mark); timing out twice, it is charged.  A
