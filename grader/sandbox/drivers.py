@@ -72,35 +72,15 @@ def _snapshot(x: object) -> object:
     return x
 
 
-MAX_CACHED_TRACEBACKS = 256
-_tracebacks: dict[tuple[tuple[object, int, int], ...], str] = {}
-
-
-def _student_frames(tb: Any) -> str:
-    """The student's part of traceback ``tb``, formatted (worker and importlib frames dropped).  A suite
-    asks for many errors (every invalid input must raise), raised again and again from the same places:
-    the text is kept per chain of code positions, which decides it, so each is extracted once."""
-    key: list[tuple[object, int, int]] = []
-    node = tb
-    while node is not None and len(key) < 64:
-        key.append((node.tb_frame.f_code, node.tb_lineno, node.tb_lasti))
-        node = node.tb_next
-    chain = tuple(key) if node is None else None  # a deeper chain is not kept
-    if chain is not None and chain in _tracebacks:
-        return _tracebacks[chain]
-    frames = [f for f in traceback.extract_tb(tb) if not f.filename.startswith((_SANDBOX_DIR, "<frozen "))][-6:]
-    text = "".join(traceback.format_list(frames))
-    if chain is not None and len(_tracebacks) < MAX_CACHED_TRACEBACKS:
-        _tracebacks[chain] = text
-    return text
-
-
 def describe_exception(exc: BaseException) -> str:
     """``"ZeroDivisionError: msg"`` plus the student's part of the traceback (worker and importlib frames
     dropped); guarded, because ``str(exc)`` is student code."""
     try:
+        frames = [
+            f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith((_SANDBOX_DIR, "<frozen "))
+        ][-6:]
         head = "".join(traceback.format_exception_only(type(exc), exc))
-        text = head + "Traceback (most recent call last, shortened):\n" + _student_frames(exc.__traceback__)
+        text = head + "Traceback (most recent call last, shortened):\n" + "".join(traceback.format_list(frames))
     except BaseException:  # noqa: BLE001
         text = f"{type_name(exc)}: {safe_repr(exc)}"
     for prefix in HIDDEN_PREFIXES:
