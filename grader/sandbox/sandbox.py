@@ -571,9 +571,7 @@ class Sandbox:
             result = session.run(job)
             if result.status != "ok":
                 return result
-            final = session.finish()  # the worker must also end well ("done", then exit)
-            final.replies = result.replies
-            return final
+            return session.finish()  # the worker must also end well ("done", then exit)
 
     def session(self, job: Job) -> Session:
         """A worker for ``job``'s files and device that serves batches of requests one after another
@@ -734,11 +732,9 @@ class Session:
 
     def finish(self) -> JobResult:
         """Let the worker end (no more requests) and say how it ended; the session is then over."""
-        if self.failed is not None:
-            return self.failed
-        result = self._finish(0) if self.pump is not None else self.box._result("ok", "no requests", self.started)
-        self.failed = result
-        return result
+        if self.failed is None:  # (a worker that did not start has failed already)
+            self.failed = self._finish(0)
+        return self.failed
 
     def _finish(self, before: int) -> JobResult:
         assert self.pump is not None

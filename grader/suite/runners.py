@@ -144,15 +144,16 @@ class SandboxRunner:
                 raise ValueError(f"two batches of {batch.function} differ in module or stand-ins "
                                  f"({modules[batch.function]}/{functions[batch.function]} and "
                                  f"{batch.module}/{wanted}); expected one of each per function")
-        for device in ("cpu", "cuda"):
-            segments: dict[str, list[tuple[int, int]]] = {}  # function -> (batch, call) positions
-            for b, batch in enumerate(batches):
-                if batch.module in files:
-                    for k, call in enumerate(batch.calls):
-                        if self._prepared(call)[1] == (device == "cuda"):
-                            segments.setdefault(batch.function, []).append((b, k))
+        # device -> function -> its calls' (batch, call) positions, each function's kept together
+        by_device: dict[bool, dict[str, list[tuple[int, int]]]] = {False: {}, True: {}}
+        for b, batch in enumerate(batches):
+            if batch.module in files:
+                for k, call in enumerate(batch.calls):
+                    by_device[self._prepared(call)[1]].setdefault(batch.function, []).append((b, k))
+        for cuda, segments in by_device.items():
             if not segments:
                 continue
+            device = "cuda" if cuda else "cpu"
             positions = [p for where in segments.values() for p in where]
             got = self._run(files, [batches[b].calls[k] for b, k in positions],
                             {f: functions[f] for f in segments}, {f: modules[f] for f in segments}, device)
