@@ -17,7 +17,7 @@ from grader.grade.merge import merge
 from grader.grade.run import grade_class
 from grader.grade.shards import MANIFEST, Shard, parse_shard, read_manifest
 from grader.grade.submission import Grader, Settings, grade_folder
-from grader.intake.staging import stage_submissions
+from grader.intake.staging import Submission, stage_submissions
 from tests.grading.conftest import DEMO
 
 HONEST = ("b11002001", "b11002002", "b11002003")  # correct, typical mistakes (shrunk), a missing file
@@ -94,6 +94,21 @@ def test_spawned_grading_processes_write_the_same_bytes(klass: Path, single: Pat
     assert tree(tmp_path / "out") == tree(single)
 
 
+def grade_here_and_in_a_process(klass: Path, tmp_path: Path, version: str | None = None,
+                                ) -> tuple[list[Submission], list[tuple[str, bool]], list[str]]:
+    """Grade ``klass`` with one thread here and one started process: (submissions, done, notes)."""
+    subs = stage_submissions(klass, tmp_path / "staged").submissions
+    done: list[tuple[str, bool]] = []
+    notes: list[str] = []
+    with Grader.create(Settings(out=tmp_path / "out", **FAST)) as grader:
+        if version is not None:
+            grader.version = version
+        grader.open_sandbox(1)
+        pool.grade_all(grader, subs, pool.Plan(threads=1, extra=1),
+                       on_done=lambda s, ok: done.append((s.student_id, ok)), on_note=notes.append)
+    return subs, done, notes
+
+
 def test_a_grading_process_that_cannot_start_costs_no_submission(klass: Path, tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     feed, here, given_up = pool._Process.feed, pool._grade_here, threading.Event()
@@ -110,15 +125,8 @@ def test_a_grading_process_that_cannot_start_costs_no_submission(klass: Path, tm
 
     monkeypatch.setattr(pool._Process, "feed", feed_then_say)
     monkeypatch.setattr(pool, "_grade_here", after_the_process_gave_up)
-    settings = Settings(out=tmp_path / "out", **FAST)
-    subs = stage_submissions(klass, tmp_path / "staged").submissions
-    done: list[tuple[str, bool]] = []
-    notes: list[str] = []
-    with Grader.create(settings) as grader:
-        grader.version = "another"  # a started process builds the real suite, sees the mismatch and stops
-        grader.open_sandbox(1)
-        pool.grade_all(grader, subs, pool.Plan(threads=1, extra=1),
-                       on_done=lambda s, ok: done.append((s.student_id, ok)), on_note=notes.append)
+    # A started process builds the real suite, sees the version does not match and stops.
+    subs, done, notes = grade_here_and_in_a_process(klass, tmp_path, version="another")
     assert sorted(done) == [(s.student_id, True) for s in subs]  # all graded here instead
     assert len(notes) == 1
     assert "could not start (GraderFault: this process built another suite" in notes[0]
@@ -145,14 +153,7 @@ def test_a_grading_process_that_dies_hands_its_submission_to_another(klass: Path
 
     monkeypatch.setattr(pool, "_Process", Recorded)
     monkeypatch.setattr(pool, "_grade_here", kill_it_mid_grading)
-    settings = Settings(out=tmp_path / "out", **FAST)
-    subs = stage_submissions(klass, tmp_path / "staged").submissions
-    done: list[tuple[str, bool]] = []
-    notes: list[str] = []
-    with Grader.create(settings) as grader:
-        grader.open_sandbox(1)
-        pool.grade_all(grader, subs, pool.Plan(threads=1, extra=1),
-                       on_done=lambda s, ok: done.append((s.student_id, ok)), on_note=notes.append)
+    subs, done, notes = grade_here_and_in_a_process(klass, tmp_path)
     assert sorted(done) == [(s.student_id, True) for s in subs]
     assert len(notes) == 1
     assert "ended unexpectedly (exit status -9); s0000 is graded again by another" in notes[0]
