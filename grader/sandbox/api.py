@@ -10,7 +10,9 @@ from pathlib import Path
 from grader.sandbox.values import Value
 from grader.sandbox.wire import encode_frame
 
-STATUSES = ("ok", "import_error", "not_found", "timeout", "crashed", "protocol_error", "infra_error")
+# restart: a worker of several functions stopped at a function's start, because what earlier functions
+# left in it could not be put back (grader/sandbox/residue.py); the rest goes on in a fresh worker.
+STATUSES = ("ok", "import_error", "not_found", "timeout", "crashed", "protocol_error", "infra_error", "restart")
 STUDENT_FAULTS = frozenset({"import_error", "not_found", "timeout", "crashed", "protocol_error"})
 
 

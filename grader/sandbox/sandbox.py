@@ -85,10 +85,13 @@ class _State:
     ready: bool = False
     imported: bool = False
     infra: str | None = None
-    ending: str | None = None  # import_error | not_found | done
+    ending: str | None = None  # import_error | not_found | done | stale
     ending_detail: str = ""
     fault: str | None = None
     replies: list[Reply] = field(default_factory=list)
+    # Reply counts at which a segment other than the worker's first starts: only there may it say ``stale``
+    # (so a forged one mid-segment is a fault, and a fresh worker always serves its first segment).
+    restartable: set[int] = field(default_factory=set)
 
     def on_frame(self, frame: Frame) -> None:
         body, kind = frame.body, frame.kind
@@ -111,6 +114,12 @@ class _State:
             self.imported = True
         elif self.imported and kind == "reply":
             self._reply(body)
+        elif self.imported and kind == "stale":
+            detail = body.get("detail")
+            if len(self.replies) not in self.restartable or set(body) != {"detail"} or not isinstance(detail, str):
+                self.fault = f"a 'stale' frame after {len(self.replies)} replies, where no later function starts"
+            else:
+                self.ending, self.ending_detail = "stale", detail
         elif self.imported and kind == "done":
             if len(self.replies) != self.n_requests:
                 self.fault = f"'done' after {len(self.replies)} of {self.n_requests} replies"
@@ -177,6 +186,8 @@ def classify(state: _State, *, timed_out: bool, exit_info: dict[str, Any] | None
         return "infra_error", state.infra
     if state.ending == "done":
         return "ok", f"{len(state.replies)} replies"
+    if state.ending == "stale":
+        return "restart", f"the worker could not serve the next function as a fresh one would ({state.ending_detail})"
     if state.fault is not None:
         return "protocol_error", f"malformed reply stream {where}: {state.fault}"
     if state.ending in ("import_error", "not_found"):
@@ -718,8 +729,10 @@ class Session:
         self.batches += 1
         pump = self.pump
         before = len(pump.state.replies)
+        starts = [before + i for i in segment_starts(job)]
+        pump.state.restartable.update([before] if self.batches > 1 else [], starts)  # a later batch: a segment
         pump.send(itertools.chain([head], first, _encode_requests(job.requests[1:], self.refs)), len(job.requests),
-                  [before + i for i in segment_starts(job)])
+                  starts)
         pump.until(before + len(job.requests))
         if pump.encode_error is not None:
             self.close()

@@ -2,8 +2,10 @@
 
 Frames on the reply pipe, in order: ``ready`` (sent by the zygote child before this runs), then
 ``import_error`` | ``not_found`` | ``imported``, then one ``reply`` per request as soon as it is
-computed, then ``done``.  Requests arrive on the request pipe: one ``job`` frame, then one
-``request`` frame each.  Nothing here decides pass or fail.
+computed (``unrunnable`` for a function whose module cannot run), then ``done``, or ``stale`` at a
+segment's start when the worker cannot go on as a fresh one would (Segments).  Requests arrive on the
+request pipe: one ``job`` frame, then ``request`` frames (or ``refs``, runs of preloaded ones), and in a
+session a ``functions`` frame before each later batch.  Nothing here decides pass or fail.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
-from grader.sandbox import effects, siblings
+from grader.sandbox import effects, residue, siblings
 from grader.sandbox.drivers import DRIVERS, HIDDEN_PREFIXES, call, describe_exception
 from grader.sandbox.stand_ins import install as install_stand_in
 from grader.sandbox.values import Value
@@ -32,6 +34,7 @@ MAX_REQUEST_BYTES = 1 << 30
 # frame names a run of them, and the worker serves a fresh copy of each as if its whole frame had been sent.
 TEMPLATES: Templates | None = None
 SEED = 0  # every job's random, numpy.random and torch generators start from it (see seed_generators)
+SCRATCH: str | None = None  # the job's private temporary folder (set by the zygote's child), emptied per segment
 
 
 class Channel:
@@ -150,8 +153,8 @@ def serve(channel: Channel) -> None:
         where = {f: paths.get(m, "") for f, m in modules.items() if isinstance(m, str)} if isinstance(
             modules, dict) else {}
         channel.send("imported")  # each function imports its own module (Segments)
-        Segments(channel, paths, where, path, several, stand_ins, used).serve()
-        channel.send("done")
+        if Segments(channel, paths, where, path, several, stand_ins, used).serve():
+            channel.send("done")
         return
     seed_generators()
     try:
@@ -201,8 +204,11 @@ class Segments:
     the student's modules are imported afresh (what earlier calls left in them is gone), torch's settings
     and the random generators are put back as they were when the worker started, the reply budget is
     renewed and the CPU limit moves on by one function's share; the trusted side renews the wall-clock
-    limit (sandbox._Pump).  A module that will not import, or lacks the function, fails that function's
-    requests alone (``unrunnable`` frames), so one broken file costs no other file's functions."""
+    limit (sandbox._Pump).  What else earlier calls left behind is put back or, where it cannot be (a
+    thread still running, a patched library: grader/sandbox/residue.py), the worker stops with a
+    ``stale`` frame and the trusted side goes on in a fresh one.  A module that will not import, or lacks
+    the function, fails that function's requests alone (``unrunnable`` frames), so one broken file costs
+    no other file's functions."""
 
     def __init__(self, channel: Channel, paths: Mapping[str, str], where: Mapping[str, str], default: str,
                  functions: Mapping[str, object], stand_ins: dict[str, Callable[..., object]],
@@ -212,8 +218,15 @@ class Segments:
         self.budget = channel.budget
         self.state = effects.global_state()
         self.cpu_share = resource.getrlimit(resource.RLIMIT_CPU)[0]
+        self.baseline = residue.Baseline(frozenset(n for n in sys.modules if self._student_module(n)), SCRATCH)
 
-    def serve(self) -> None:
+    def _student_module(self, name: str) -> bool:
+        package = siblings.PACKAGE
+        return name in self.paths or name == package or name.startswith(package + ".")
+
+    def serve(self) -> bool:
+        """Serve requests until the request pipe closes (True), or until what a segment left behind
+        cannot be put back (False: a ``stale`` frame was sent, the worker must end)."""
         current: object = None
         fn: Callable[..., object] | None = None
         unrunnable = ("", "")
@@ -228,13 +241,15 @@ class Segments:
             function = frame.body.get("function")
             if first or fresh or function != current:
                 fresh = False
-                self.start(first)
+                if not self.start(first):
+                    return False
                 first, current = False, function
                 fn, unrunnable = self.load(function)
             if fn is None:
                 self.channel.send("unrunnable", status=unrunnable[0], detail=unrunnable[1])
                 continue
             _answer(self.channel, fn, frame, self.used)
+        return True
 
     def update(self, body: Mapping[str, object]) -> None:
         """A later batch's functions, their modules and the stand-ins they run with."""
@@ -245,17 +260,21 @@ class Segments:
         self.where = {f: self.paths.get(m, "") for f, m in modules.items() if isinstance(m, str)}
         self.stand_ins.update(compile_stand_ins(body.get("substitutes")))
 
-    def start(self, first: bool) -> None:
-        """A new segment: the worker as a fresh one would be."""
+    def start(self, first: bool) -> bool:
+        """A new segment: the worker as a fresh one would be (False: it cannot be, a ``stale`` frame says
+        why)."""
         if not first:
-            package = siblings.PACKAGE
-            for name in [n for n in sys.modules
-                         if n in self.paths or n == package or n.startswith(package + ".")]:
+            for name in [n for n in sys.modules if self._student_module(n)]:
                 del sys.modules[name]
             effects.restore_global_state(self.state)
+            left = self.baseline.restore()
+            if left:
+                self.channel.send("stale", detail="; ".join(left)[:1000])
+                return False
             self.channel.budget = self.budget
         self.move_cpu_limit()
         seed_generators()
+        return True
 
     def move_cpu_limit(self) -> None:
         """This segment's CPU time: one share from now (the soft limit: SIGXCPU), and never more than two

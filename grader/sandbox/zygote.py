@@ -279,6 +279,7 @@ def _child(zygote: Zygote, message: dict[str, Any], fds: list[int]) -> None:
 
         ready = encode_frame("ready", {"uid": os.getuid(), "pid": os.getpid()})
         os.write(FD_RESP, ready)
+        worker.SCRATCH = str(message["tmp_dir"])
         worker.serve(worker.Channel(FD_REQ, FD_RESP, int(message["reply_bytes"])))
     except BaseException as exc:  # noqa: BLE001
         with contextlib.suppress(BaseException):

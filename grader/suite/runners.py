@@ -84,9 +84,13 @@ class SandboxRunner:
 
     A call that was running when its job timed out is first run again at the head of a fresh job (a
     slow, loaded machine must not cost an honest student a mark); timing out twice, it is charged.  A
-    call that crashed its worker is charged at once.  Each function's other calls get ``retries`` more
-    jobs in all, then share its fate, so a stalling function costs at most (1 + retries) × the wall
-    limit, and never another function's calls: those go on in the next job.
+    call that crashed its worker is charged at once, unless that worker had served another function
+    first: then it is run again at the head of a fresh job, and charged only if it crashes there too
+    (what an earlier function left running must not cost a later one).  A worker that stops at a
+    function's start because earlier functions left it changed (``restart``) is charged to no one: the
+    rest goes on in a fresh worker.  Each function's other calls get ``retries`` more jobs in all, then
+    share its fate, so a stalling function costs at most (1 + retries) × the wall limit, and never
+    another function's calls: those go on in the next job.
 
     Calls on CUDA tensors run in CUDA jobs of their own (a worker that runs CPU calls never needs CUDA).
     A job the grader's machine failed (``infra_error``: a GPU that would not start, a sandbox that could
@@ -169,6 +173,7 @@ class SandboxRunner:
         pending = list(range(len(calls)))
         attempts: Counter[str] = Counter()
         rerun, infra = -1, 0
+        second_chances: set[int] = set()  # calls that crashed a worker shared with earlier functions
         box = _sandbox()
         # The same files in every job of a submission (the first in name order as the module, the rest
         # siblings), so its jobs can share one worker (SessionRunner).
@@ -178,7 +183,7 @@ class SandboxRunner:
             job = box.Job(files[main], first, [self.request(calls[i]) for i in pending], (),
                           {name: path for name, path in files.items() if name != main}, device=device,
                           functions=functions, modules={f: m for f, m in modules.items() if m != main})
-            result = self._execute(job)
+            result, served_before = self._execute(job)
             for i, reply in zip(pending, result.replies, strict=False):
                 function = calls[i].function
                 outcomes[i] = outcome_of_reply(reply, functions[function], modules[function])
@@ -196,6 +201,14 @@ class SandboxRunner:
                 continue
             failed = pending[done]
             function = calls[failed].function
+            if result.status == "restart":  # nobody's fault: the rest in a fresh worker
+                pending = pending[done:]
+                continue
+            after_others = served_before or any(calls[i].function != function for i in pending[:done])
+            if result.status in ("crashed", "protocol_error") and after_others and failed not in second_chances:
+                second_chances.add(failed)
+                pending = pending[done:]
+                continue
             reason = describe_status(result.status, result.detail, modules[function])
             attempts[function] += 1
             if result.status == "timeout" and rerun != failed and attempts[function] <= self.retries:
@@ -217,8 +230,9 @@ class SandboxRunner:
         return [o if o is not None else Outcome(failure="was not run") for o in outcomes]
 
 
-    def _execute(self, job: Any) -> Any:
-        return self.sandbox.run(job)
+    def _execute(self, job: Any) -> tuple[Any, bool]:
+        """The job's result, and whether its worker had served calls before this job's."""
+        return self.sandbox.run(job), False
 
     def for_submission(self) -> SessionRunner:
         """A runner for one submission, whose CPU jobs share one worker (see SessionRunner); close it."""
@@ -237,18 +251,19 @@ class SessionRunner(SandboxRunner):
         self._requests, self._lock = parent._requests, parent._lock
         self._session: Any = None
 
-    def _execute(self, job: Any) -> Any:
+    def _execute(self, job: Any) -> tuple[Any, bool]:
         if job.device != "cpu":
             self.close()
-            return self.sandbox.run(job)
+            return self.sandbox.run(job), False
         if self._session is not None and not (self._session.alive and self._session.matches(job)):
             self.close()
         if self._session is None:
             self._session = self.sandbox.session(job)
         result = self._session.run(job)
+        served_before = self._session.batches > 1
         if result.status != "ok":
             self.close()
-        return result
+        return result, served_before
 
     def close(self) -> None:
         session, self._session = self._session, None
@@ -327,6 +342,7 @@ def describe_status(status: str, detail: str, module: str) -> str:
         "timeout": f"did not finish: {detail}",
         "crashed": f"crashed: {detail}",
         "protocol_error": f"sent an unreadable answer: {detail}",
+        "restart": f"was not run: {detail}",
     }.get(status, f"{status}: {detail}")
 
 

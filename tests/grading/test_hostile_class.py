@@ -108,6 +108,35 @@ ATTACKS = {
     ),
     "exit_mid_call": "import os\ndef sgd_step(param, grad, lr):\n    os._exit(0)\n",
     "hang": "def sgd_step(param, grad, lr):\n    while True:\n        pass\n",
+    # Leftovers in a worker that serves the student's other functions after this one (worker.Segments):
+    # each used to reach those functions' calls, not this one's.
+    "leave_a_killer_thread": (
+        "import os, threading, time\n"
+        "def _later():\n"
+        "    time.sleep(0.05)\n"
+        "    os._exit(3)\n"
+        "def sgd_step(param, grad, lr):\n"
+        "    threading.Thread(target=_later, daemon=True).start()\n" + WRONG
+    ),
+    "arm_a_timer": (
+        "import signal\n"
+        "def sgd_step(param, grad, lr):\n"
+        "    signal.setitimer(signal.ITIMER_REAL, 0.05)\n" + WRONG
+    ),
+    "patch_torch_for_later": (
+        "import torch\n"
+        "def sgd_step(param, grad, lr):\n"
+        "    torch.Tensor.__mul__ = lambda a, b: torch.zeros_like(a)\n"
+        "    torch.Tensor.__rmul__ = lambda a, b: torch.zeros_like(a)\n"
+        "    torch.Tensor.__truediv__ = lambda a, b: torch.zeros_like(a)\n"
+        "    torch.sqrt = lambda x, *a, **k: x\n" + WRONG
+    ),
+    "lower_a_limit": (
+        "import resource, sys\n"
+        "def sgd_step(param, grad, lr):\n"
+        "    sys.setrecursionlimit(60)\n"
+        "    resource.setrlimit(resource.RLIMIT_NOFILE, (3, 3))\n" + WRONG
+    ),
 }
 
 
