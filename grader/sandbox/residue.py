@@ -6,13 +6,14 @@ reach ``momentum_step``'s answers.  At each later segment's start the worker com
 :class:`Baseline` taken before any student code ran:
 
 * what can be put back is put back, as a fresh worker would have it: the private temporary folder
-  (emptied), the environment, the working directory, warnings filters, the recursion limit, numpy's
-  error handling, torch's default device, matmul precision and thread count, the standard streams,
-  signal handlers, soft resource limits;
+  (emptied), the environment, the working directory, the umask, warnings filters, the recursion limit,
+  the garbage collector's settings, numpy's error handling, torch's default device, matmul precision,
+  thread count and denormal flushing, the standard streams, signal handlers, soft resource limits;
 * what cannot is reported, and the worker stops so the trusted side goes on in a fresh one (a
   ``stale`` frame, status ``restart``, charged to no one): a thread still running, a timer armed, a
   library function or class patched (builtins, math, torch, numpy and friends, ``sys.modules``), a hard
-  limit lowered, inference mode left on.
+  limit lowered, inference mode left on, files left open, memory still held (``HELD_MB`` more address
+  space than at the start, which the next function's RLIMIT_AS would lack).
 
 Runs in sandbox workers (imported by the zygote, before any student code): stdlib, numpy and torch only,
 each function used here captured at import so student code cannot swap it.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import _thread
 import builtins
 import functools
+import gc
 import itertools
 import math
 import operator
@@ -51,6 +53,8 @@ TIMERS = (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)
 # RLIMIT_CPU is the worker's own to move (worker.Segments.move_cpu_limit).
 LIMITS = tuple(getattr(resource, n) for n in dir(resource) if n.startswith("RLIMIT_") and n != "RLIMIT_CPU")
 SIGNALS = tuple(s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP))
+HELD_MB = 512
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 _threads: Callable[[], int] = _thread._count  # Python threads still running (not the main one)
 _is = operator.is_
@@ -63,6 +67,8 @@ _get_device, _set_device = torch.get_default_device, torch.set_default_device
 _get_precision, _set_precision = torch.get_float32_matmul_precision, torch.set_float32_matmul_precision
 _get_threads, _set_threads = torch.get_num_threads, torch.set_num_threads
 _inference = torch.is_inference_mode_enabled
+_set_flush_denormal = torch.set_flush_denormal
+_umask, _listdir, _read, _open, _close = os.umask, os.listdir, os.read, os.open, os.close
 _filters_mutated = getattr(warnings, "_filters_mutated", lambda: None)
 
 
@@ -90,6 +96,11 @@ class Baseline:
         self.cwd, self.tempdir, self.environ = _getcwd(), tempfile.tempdir, dict(os.environ)
         self.limits = {r: _getrlimit(r) for r in LIMITS}
         self.handlers = {s: _getsignal(s) for s in SIGNALS}
+        self.gc = (gc.isenabled(), gc.get_threshold())
+        self.umask = _umask(0o077)
+        _umask(self.umask)
+        self.files = _open_files()
+        self.address_space = _address_space()
 
     def restore(self) -> list[str]:
         """Put back what can be; what cannot, named (empty: the worker is as a fresh one would be)."""
@@ -119,6 +130,12 @@ class Baseline:
         sys.stdin, sys.stdout, sys.stderr = self.streams
         if _getcwd() != self.cwd:
             _chdir(self.cwd)
+        _umask(self.umask)
+        _set_flush_denormal(False)  # (unreadable; a fresh worker has it off)
+        enabled, threshold = self.gc
+        if (gc.isenabled(), gc.get_threshold()) != self.gc:
+            (gc.enable if enabled else gc.disable)()
+            gc.set_threshold(*threshold)
         tempfile.tempdir = self.tempdir
         if os.environ != self.environ:
             os.environ.clear()
@@ -153,6 +170,10 @@ class Baseline:
             left.append("a resource limit lowered")
         if _inference():
             left.append("inference mode left on")
+        if _open_files() > self.files:
+            left.append(f"{_open_files() - self.files} file(s) left open")
+        if _address_space() - self.address_space > HELD_MB << 20:
+            left.append(f"{(_address_space() - self.address_space) >> 20} MB of memory still held")
         return left
 
 
@@ -168,3 +189,22 @@ def _empty(folder: str) -> bool:
         return not os.listdir(folder)
     except OSError:
         return False
+
+
+def _open_files() -> int:
+    try:
+        return len(_listdir("/proc/self/fd"))
+    except OSError:  # no /proc: not watched
+        return 0
+
+
+def _address_space() -> int:
+    """Bytes of address space in use (what RLIMIT_AS limits), 0 where /proc cannot tell."""
+    try:
+        fd = _open("/proc/self/statm", os.O_RDONLY)
+        try:
+            return int(_read(fd, 128).split()[0]) * PAGE
+        finally:
+            _close(fd)
+    except (OSError, ValueError, IndexError):
+        return 0

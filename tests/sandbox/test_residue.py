@@ -12,13 +12,18 @@ from grader.sandbox import Job, Request, Sandbox
 from tests.sandbox.conftest import write_student
 
 LOOK = '''
-import os, sys, signal, resource, tempfile, warnings, numpy, torch
+import gc, os, sys, signal, resource, tempfile, warnings, numpy, torch
 def look():
     return (len(warnings.filters), sys.getrecursionlimit(), tuple(sorted(numpy.geterr().items())),
             os.getcwd(), os.environ.get("LEFT"), tuple(sorted(os.listdir(tempfile.gettempdir()))),
             sys.stdout is sys.__stdout__, str(signal.getsignal(signal.SIGTERM)),
             resource.getrlimit(resource.RLIMIT_NOFILE), torch.get_num_threads(),
-            torch.get_float32_matmul_precision(), str(torch.get_default_device()), tempfile.gettempdir())
+            torch.get_float32_matmul_precision(), str(torch.get_default_device()), tempfile.gettempdir(),
+            torch.tensor(1e-320, dtype=torch.float64).item(), gc.isenabled(), gc.get_threshold(), umask())
+def umask():
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
 '''
 
 RESTORABLE = LOOK + '''
@@ -39,6 +44,10 @@ def mess():
     torch.set_num_threads(2)
     torch.set_float32_matmul_precision("medium")
     torch.set_default_device("meta")
+    torch.set_flush_denormal(True)
+    gc.disable()
+    gc.set_threshold(5)
+    os.umask(0)
     return "messed"
 '''
 
@@ -72,6 +81,9 @@ LASTING = {
                    "    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
                    "    resource.setrlimit(resource.RLIMIT_NOFILE, (soft - 1, hard - 1))\n"),
     "new_tensor_method": "import torch\ndef mess():\n    torch.Tensor.lerp = lambda *a, **k: 0\n",
+    "open_file": "import os\ndef mess():\n    global kept\n    kept = os.open('/dev/null', os.O_RDONLY)\n",
+    "held_memory": ("import torch\ndef mess():\n    torch._kept = torch.ones(96 << 20, dtype=torch.float64)\n",
+                    "MB of memory still held"),
     "inference_mode": ("import torch\ndef mess():\n    torch._kept = torch.inference_mode()\n"
                        "    torch._kept.__enter__()\n", "inference mode"),
 }
