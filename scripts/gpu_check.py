@@ -17,7 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "demo_class"
@@ -44,6 +46,22 @@ def canary() -> str | None:
         say(f"canary: {'ok' if problem is None else problem} ({time.monotonic() - started:.2f} s, "
             f"backend {box.backend}, {', '.join(box.features)})")
     return problem
+
+
+ENDINGS: Counter[str] = Counter()  # how this process's sandboxed jobs ended (restarts cost CUDA starts)
+
+
+def count_endings() -> None:
+    from grader.sandbox import sandbox
+
+    classify = sandbox.classify
+
+    def counted(*args: Any, **kwargs: Any) -> tuple[str, str]:
+        status, detail = classify(*args, **kwargs)
+        ENDINGS[status if status != "restart" else f"restart ({detail[-80:]})"] += 1
+        return status, detail
+
+    sandbox.classify = counted
 
 
 def grade(subs: Path, out: Path, device: str, jobs: int) -> float:
@@ -115,9 +133,13 @@ def main() -> int:
         for i in range(n):
             shutil.copytree(DEMO / CORRECT, many / f"s{i:03d}")
         marginal = {}
+        count_endings()
         for device in ("cpu", "cuda"):
+            ENDINGS.clear()
             single = grade(one, root / f"one-{device}", device, jobs)
             whole = grade(many, root / f"many-{device}", device, jobs)
+            say(f"{device:4}: endings of single jobs, failures and restarts in this process (not --jobs' others): "
+                f"{dict(ENDINGS)}")
             marginal[device] = (whole - single) / (n - 1)
             say(f"{device:4}: class of 1 in {single:.1f} s, class of {n} in {whole:.1f} s → "
                 f"{marginal[device]:.3f} s per submission (marginal, --jobs {jobs})")

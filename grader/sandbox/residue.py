@@ -99,6 +99,9 @@ class Baseline:
         self.gc = (gc.isenabled(), gc.get_threshold())
         self.umask = _umask(0o077)
         _umask(self.umask)
+        # A CUDA worker's driver opens files and maps memory as kernels load: there neither is watched
+        # (its RLIMIT_AS is lifted anyway), and a crash it causes is rerun in a fresh worker (runners.py).
+        self.cuda = torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
         self.files = _open_files()
         self.address_space = _address_space()
 
@@ -170,6 +173,8 @@ class Baseline:
             left.append("a resource limit lowered")
         if _inference():
             left.append("inference mode left on")
+        if self.cuda:
+            return left
         if _open_files() > self.files:
             left.append(f"{_open_files() - self.files} file(s) left open")
         if _address_space() - self.address_space > HELD_MB << 20:
