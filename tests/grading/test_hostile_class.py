@@ -109,19 +109,29 @@ ATTACKS = {
     "exit_mid_call": "import os\ndef sgd_step(param, grad, lr):\n    os._exit(0)\n",
     "hang": "def sgd_step(param, grad, lr):\n    while True:\n        pass\n",
     # Leftovers in a worker that serves the student's other functions after this one (worker.Segments):
-    # each used to reach those functions' calls, not this one's.
+    # each used to reach those functions' calls, not this one's.  Each waits until sgd_step's calls are
+    # over (a timer set long enough, a thread that fires once this module is gone), so its own grade
+    # does not depend on timing.
     "leave_a_killer_thread": (
-        "import os, threading, time\n"
-        "def _later():\n"
-        "    time.sleep(0.05)\n"
+        "import os, sys, threading, time\n"
+        "def _later(me):\n"
+        "    while sys.modules.get(__name__) is me:\n"
+        "        time.sleep(0.001)\n"
         "    os._exit(3)\n"
         "def sgd_step(param, grad, lr):\n"
-        "    threading.Thread(target=_later, daemon=True).start()\n" + WRONG
+        "    if threading.active_count() == 1:\n"
+        "        threading.Thread(target=_later, args=(sys.modules[__name__],), daemon=True).start()\n" + WRONG
     ),
     "arm_a_timer": (
-        "import signal\n"
+        "import os, signal, sys\n"
+        "def _tick(signum, frame):\n"
+        "    if sys.modules.get(__name__) is not _me:\n"
+        "        os._exit(3)\n"
         "def sgd_step(param, grad, lr):\n"
-        "    signal.setitimer(signal.ITIMER_REAL, 0.05)\n" + WRONG
+        "    global _me\n"
+        "    _me = sys.modules[__name__]\n"
+        "    signal.signal(signal.SIGALRM, _tick)\n"
+        "    signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)\n" + WRONG
     ),
     "patch_torch_for_later": (
         "import torch\n"
