@@ -70,7 +70,8 @@ large_timesteps = st.floats(3.0, 6.0).map(lambda e: int(10.0**e))
 MAX_EXAMPLES = 10**12
 dataset_sizes = st.one_of(st.sampled_from([0, 1, 3200, 5_000_000]), st.integers(0, 100_000))
 batch_sizes = st.one_of(st.sampled_from([1, 8, 32, 1000]), st.integers(1, 5_000), st.integers(1, 10**9))
-epoch_counts = st.integers(0, 50)
+epoch_counts = st.one_of(st.just(0), st.integers(0, 50))
+"""Epoch counts; 0 drawn often (``max(epochs, 1)`` and off-by-one loops show there)."""
 huge_batches = st.tuples(st.integers(10**6, 10**9), st.integers(0, 1000), st.integers(0, 3)).map(
     lambda p: {"num_examples": p[0] * p[1] + p[2], "batch_size": p[0]})
 """Batches of up to 10⁹ examples, n a whole number of them plus 0 to 3: where n/b is within 10⁻⁶ of a

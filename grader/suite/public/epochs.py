@@ -154,13 +154,15 @@ def properties() -> list[Property]:
     large_with_epochs = st.tuples(LARGE, st.integers(1, 1000)).map(lambda p: {**p[0], "epochs": p[1]})
     small = st.fixed_dictionaries({"num_examples": st.integers(1, 200), "batch_size": st.integers(1, 64)})
     return [
-        count("steps_per_epoch", "equals len(DataLoader)", SIZES, explicit=LECTURE),
+        # (and the lecture's dataset with drop_last: a whole number of batches, where ceil − 1 ≠ floor)
+        count("steps_per_epoch", "equals len(DataLoader)", SIZES,
+              explicit=(*LECTURE, {**LECTURE[0], "drop_last": True})),
         count("steps_per_epoch", "dataset smaller than one batch", SMALLER_THAN_A_BATCH),
         count("steps_per_epoch", "drop_last defaults to False, as in DataLoader", SIZES, default_drop_last=True,
               explicit=({"num_examples": 3_201, "batch_size": 32, "drop_last": False},)),
         returns_int("steps_per_epoch", SIZES),
         count("total_steps", "equals epochs × len(DataLoader)", with_epochs, epochs=True,
-              explicit=({**LECTURE[1], "epochs": 1},)),
+              explicit=({**LECTURE[1], "epochs": 1}, {**LECTURE[0], "epochs": 0})),
         count("total_steps", "drop_last defaults to False, as in DataLoader", with_epochs, epochs=True,
               default_drop_last=True),
         returns_int("total_steps", with_epochs),
