@@ -38,6 +38,36 @@ def test_a_wrong_helper_is_charged_once(suite: Suite, tmp_path: Path, mutant) ->
     assert not any(r.note for r in results if r.prop.function not in ("adam_step", "adamw_step"))
 
 
+def test_a_helper_bug_only_its_caller_reaches_is_charged_to_the_helper(suite: Suite, tmp_path: Path) -> None:
+    """A helper that passes its own properties but is wrong on what its caller passes it (here: whenever
+    total_steps calls it, standing for an input only the caller's examples reach) costs the helper, once;
+    the caller, right with a correct helper, keeps its marks."""
+    source = """
+import sys
+def steps_per_epoch(num_examples, batch_size, drop_last=False):
+    full = -(-num_examples // batch_size)
+    if sys._getframe(1).f_code.co_name == "total_steps":
+        return full + 1
+    return num_examples // batch_size if drop_last else full
+"""
+    results = suite.grade(InProcessRunner(), submission_with(tmp_path, "steps_per_epoch", source))
+    failed = [r for r in results if r.status == "failed"]
+    assert [r.prop.function for r in failed] == ["steps_per_epoch"], [r.prop.name for r in failed]
+    assert failed[0].failure is not None
+    assert "total_steps" in failed[0].failure.message
+    assert "total_steps: epochs" in (failed[0].failure.inputs or {})
+    total = [r for r in results if r.prop.function == "total_steps" and r.status == "passed"]
+    assert total
+    assert any("standing in" in r.note for r in total)
+
+
+def test_a_caller_wrong_with_a_correct_helper_too_is_charged_itself(suite: Suite, tmp_path: Path) -> None:
+    source = "def total_steps(num_examples, batch_size, epochs, drop_last=False):\n" \
+             "    return (epochs + 1) * steps_per_epoch(num_examples, batch_size, drop_last)\n"
+    results = suite.grade(InProcessRunner(), submission_with(tmp_path, "total_steps", source))
+    assert {r.prop.function for r in results if r.status == "failed"} == {"total_steps"}
+
+
 def test_compensating_helper_bugs_are_not_hidden(suite: Suite, tmp_path: Path) -> None:
     """A wrong bias_correction undone inside adam_step: both deviate from the contract, both are charged."""
     source = """
