@@ -395,6 +395,9 @@ class InProcessRunner:
 
     def __init__(self) -> None:
         self._modules: dict[Path, Any] = {}
+        # torch's settings as each module's import left them: its functions run with them, as in a worker
+        # (which imports the module afresh for each function), and this process gets its own back after.
+        self._imported_state: dict[Path, Any] = {}
         self._siblings: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}  # per submission
 
     @contextlib.contextmanager
@@ -418,9 +421,26 @@ class InProcessRunner:
                 raise ImportError(f"cannot load {path}")
             module = importlib.util.module_from_spec(spec)
             sys.modules[spec.name] = module
-            spec.loader.exec_module(module)
+            effects = _sandbox_effects()
+            before = effects.global_state()
+            try:
+                spec.loader.exec_module(module)
+            finally:
+                self._imported_state[path] = effects.global_state()
+                effects.restore_global_state(before)
             self._modules[path] = module
         return self._modules[path]
+
+    @contextlib.contextmanager
+    def _as_imported(self, path: Path) -> Any:
+        """torch's settings as ``path``'s import left them while its functions run; this process's after."""
+        effects = _sandbox_effects()
+        before = effects.global_state()
+        effects.restore_global_state(self._imported_state.get(path, before))
+        try:
+            yield
+        finally:
+            effects.restore_global_state(before)
 
     def run(self, files: Mapping[str, Path], module: str, function: str, calls: Sequence[Call], *,
             substitutes: Sequence[str] = ()) -> list[Outcome]:
@@ -434,26 +454,30 @@ class InProcessRunner:
                 return [Outcome(failure=f"could not run: importing {module}.py failed ({exc!r})")] * len(calls)
             if not callable(fn):
                 return [Outcome(failure=f"could not run: {module}.py defines no function {function}")] * len(calls)
-            if not substitutes:
-                return [self._call(fn, call) for call in calls]
-            from grader.sandbox.stand_ins import install  # stdlib only, like substitutes
+            with self._as_imported(files[module]):
+                return self._run_calls(loaded, fn, calls, substitutes)
 
-            namespace, formulas = vars(loaded), _sandbox_substitutes().SUBSTITUTES
-            used: set[str] = set()
-            undo: list[Callable[[], None]] = []
-            try:
-                for name in substitutes:
-                    undo.append(install(namespace, name, formulas[name], functools.partial(used.add, name),
-                                        graded=fn))
-                outcomes = []
-                for call in calls:
-                    used.clear()
-                    outcome = self._call(fn, call)
-                    outcomes.append(dataclasses.replace(outcome, stand_ins=tuple(n for n in substitutes if n in used)))
-                return outcomes
-            finally:  # the helper itself is graded as written
-                for step in reversed(undo):
-                    step()
+    def _run_calls(self, loaded: Any, fn: Any, calls: Sequence[Call], substitutes: Sequence[str]) -> list[Outcome]:
+        if not substitutes:
+            return [self._call(fn, call) for call in calls]
+        from grader.sandbox.stand_ins import install  # stdlib only, like substitutes
+
+        namespace, formulas = vars(loaded), _sandbox_substitutes().SUBSTITUTES
+        used: set[str] = set()
+        undo: list[Callable[[], None]] = []
+        try:
+            for name in substitutes:
+                undo.append(install(namespace, name, formulas[name], functools.partial(used.add, name),
+                                    graded=fn))
+            outcomes = []
+            for call in calls:
+                used.clear()
+                outcome = self._call(fn, call)
+                outcomes.append(dataclasses.replace(outcome, stand_ins=tuple(n for n in substitutes if n in used)))
+            return outcomes
+        finally:  # the helper itself is graded as written
+            for step in reversed(undo):
+                step()
 
     @staticmethod
     def _call(fn: Any, call: Call) -> Outcome:

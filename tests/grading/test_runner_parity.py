@@ -135,3 +135,31 @@ def test_effects_tuples_and_layouts_are_the_same_from_both_runners(tmp_path, san
     assert got["seed"].effects == got["draw"].effects == ("rng",)
     assert got["layout"].returned == (False, (1, 3), True, True, False)
     assert "view" in (got["view_fails"].raised or "")
+
+
+IMPORT_SETS_DTYPE = """
+import torch
+torch.set_default_dtype(torch.float64)  # at import: every function of this module runs with it
+
+def f():
+    return torch.tensor(1.0)
+
+def g():
+    return torch.zeros(2)
+"""
+
+
+def test_settings_a_module_s_import_changes_apply_to_its_calls_alone(tmp_path, sandbox_runner) -> None:
+    """In a worker each function's module is imported afresh, so its import-time settings hold for its calls;
+    in process they do too, and the grading process (or the student's own check) gets its settings back."""
+    module = tmp_path / "optimizers.py"
+    module.write_text(IMPORT_SETS_DTYPE)
+    files = {"optimizers": module}
+    runner = InProcessRunner()
+    for function in ("f", "g"):
+        here = runner.run(files, "optimizers", function, [Call(function, ())])
+        there = sandbox_runner.run(files, "optimizers", function, [Call(function, ())])
+        assert _shape(here[0].returned) == _shape(there[0].returned)
+        assert str(here[0].returned.tensor.dtype) == "torch.float64"
+        assert here[0].effects == there[0].effects == ()
+        assert torch.get_default_dtype() == torch.float32
