@@ -243,6 +243,14 @@ def adamw_step__decay_after_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2
     return new * (1 - lr * weight_decay), m, v
 
 
+def adam_step__stops_correcting_late(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    if t > 10_000:  # "the correction has faded by now"
+        return param - lr * m / (v.sqrt() + eps), m, v
+    return param - lr * (m / (1 - beta1 ** t)) / ((v / (1 - beta2 ** t)).sqrt() + eps), m, v
+
+
 def adam_step__swapped_betas(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     return _adam(param, grad, m, v, t, lr, beta2, beta1, eps)
 
@@ -299,6 +307,15 @@ def steps_per_epoch__ceil_always(num_examples, batch_size, drop_last=False):
 
 def steps_per_epoch__plus_one(num_examples, batch_size, drop_last=False):
     return num_examples // batch_size + (0 if drop_last else 1)
+
+
+def steps_per_epoch__drop_last_as_ceil_minus_one(num_examples, batch_size, drop_last=False):
+    full = -(-num_examples // batch_size)
+    return full - 1 if drop_last else full
+
+
+def total_steps__at_least_one_epoch(num_examples, batch_size, epochs, drop_last=False):
+    return max(epochs, 1) * (num_examples // batch_size if drop_last else -(-num_examples // batch_size))
 
 
 def steps_per_epoch__at_least_one(num_examples, batch_size, drop_last=False):
@@ -465,6 +482,8 @@ HINTS = {
     "adamw_step__no_decay": "Weight decay is missing: θ ← θ(1 − αλ) before the Adam step.",
     "adamw_step__decay_after_step": "The decay comes first: θ ← θ(1 − αλ), then the Adam step on the decayed θ "
                                     "(as torch.optim.AdamW).",
+    "adam_step__stops_correcting_late": "1 − β₂ᵗ is still far from 1 at large t when β₂ is close to 1 (β₂ = 0.9999: "
+                                        "0.86 at t = 20,000): apply the bias correction at every t.",
     "adam_step__swapped_betas": "β₁ belongs to m (the gradient's average) and β₂ to v (the squared gradient's).",
     "momentum_step__swapped_outputs": "Return (param, velocity): the new parameter first.",
     "rmsprop_step__returns_old_r": "Return the new accumulator r_t, the state the next step needs.",
@@ -506,6 +525,9 @@ HINTS = {
     "total_steps__drop_last_by_default": "drop_last defaults to False, as in DataLoader.",
     "total_steps__returns_float": "A number of steps is an int: keep to whole-number arithmetic (//, int).",
     "mse_gradients__returns_floats": "Return the gradients as 0-d tensors (e.g. the .mean() of a tensor), not floats.",
+    "steps_per_epoch__drop_last_as_ceil_minus_one": "With drop_last the count is ⌊n/b⌋, which is ⌈n/b⌉ − 1 only when "
+                                                    "b does not divide n (3,200 / 32 is 100 steps either way).",
+    "total_steps__at_least_one_epoch": "0 epochs is 0 steps: total = epochs × steps per epoch, with no minimum.",
     "steps_per_epoch__at_least_one": "An epoch can have 0 steps: n = 0, or n < b with drop_last (⌊n/b⌋).",
     "steps_per_epoch__rounded": "round(n/b) rounds to the nearest; the count is ⌈n/b⌉ (⌊n/b⌋ with drop_last).",
     "total_steps__precedence": "epochs * n // b is (epochs·n)//b; count one epoch's steps first: epochs × ⌈n/b⌉.",
