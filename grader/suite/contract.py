@@ -169,6 +169,17 @@ def step_examples(draw: st.DrawFn, f: StepFunction, *, dtype: torch.dtype = torc
             ex[name] = draw(s.tensors(TENSOR_VALUES[name], shape, dtype))
     if f.takes_t:
         ex["t"] = draw(timesteps)
+        if not reachable(ex):  # moments that are not zero come from earlier steps: t ≥ 2
+            ex["t"] = 2
     for h in f.hypers:
         ex[h.name] = draw(h.values)
     return ex
+
+
+def reachable(ex: Example) -> bool:
+    """Whether a real run can call with these inputs: Adam's moments start at zero (m₀ = v₀ = 0, "zeros
+    before the first step"), so at t = 1 they are zero.  Drawn and shrunk examples stay reachable, so a
+    solution that relies on it (resetting m and v at t = 1) loses nothing."""
+    if ex.get("t") != 1:
+        return True
+    return not any(isinstance(ex.get(k), torch.Tensor) and bool(ex[k].any()) for k in ("m", "v"))

@@ -10,6 +10,7 @@ import math
 
 import torch
 
+from grader.suite.contract import reachable
 from grader.suite.model import Example
 
 MAX_ELEMENTS = 6
@@ -46,7 +47,7 @@ def simpler_examples(ex: Example) -> list[Example]:
         # One element at a time: the failure usually lives in one coordinate.
         for i in range(min(numel, MAX_ELEMENTS)):
             out.append({**ex, **{k: ex[k].reshape(-1)[i].clone() for k in keys}})
-        return out
+        return [c for c in out if reachable(c)]
     rounded = {**flushed, **{k: flushed[k].clone().apply_(round_sig) for k in keys},
                **{k: round_sig(v) for k, v in flushed.items()
                   if isinstance(v, float) and not k.startswith("_")}}
@@ -57,7 +58,7 @@ def simpler_examples(ex: Example) -> list[Example]:
     for k in STATE_KEYS:
         if k in keys and bool(ex[k].any()):
             out.append({**ex, k: torch.zeros_like(ex[k])})
-    return out
+    return [c for c in out if reachable(c)]
 
 
 def _flushed(ex: Example) -> Example:

@@ -390,4 +390,53 @@ def mse_gradients(w, b, x, y):
     residual = ys - (w * xs + b)
     return (-2 * residual * xs).mean(), (-2 * residual).mean()
 '''),
+    # From a hunt for grades that go wrong (session 6): more ways of writing each function.
+    "adam_resets_state_at_t1": ("adam_step", '''
+def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    if t == 1:  # Algorithm 1: m_0 = v_0 = 0 (the contract: "zeros before the first step")
+        m, v = torch.zeros_like(m), torch.zeros_like(v)
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    return param - lr * (m / (1 - beta1 ** t)) / ((v / (1 - beta2 ** t)).sqrt() + eps), m, v
+'''),
+    "adam_torch_optim": ("adam_step", '''
+def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    p = torch.nn.Parameter(param.detach().clone())
+    p.grad = grad.detach().clone()
+    opt = torch.optim.Adam([p], lr=lr, betas=(beta1, beta2), eps=eps, foreach=False)
+    opt.state[p]["step"] = torch.tensor(float(t - 1))
+    opt.state[p]["exp_avg"] = m.detach().clone()
+    opt.state[p]["exp_avg_sq"] = v.detach().clone()
+    opt.step()
+    s = opt.state[p]
+    return p.detach(), s["exp_avg"].detach(), s["exp_avg_sq"].detach()
+'''),
+    "adamw_paper_form": ("adamw_step", '''
+def adamw_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+    return param - lr * (m_hat / (v_hat.sqrt() + eps) + weight_decay * param), m, v
+'''),
+    "bias_correction_square_and_multiply": ("bias_correction", '''
+def bias_correction(beta, t):
+    result, base, e = 1.0, float(beta), t
+    while e:
+        if e & 1:
+            result *= base
+        base *= base
+        e >>= 1
+    return 1.0 - result
+'''),
+    "batch_bounds_slice_indices": ("batch_bounds", '''
+def batch_bounds(step, num_examples, batch_size):
+    start, stop, _ = slice(step * batch_size, (step + 1) * batch_size).indices(num_examples)
+    return start, stop
+'''),
+    "mse_closed_form_sums": ("mse_gradients", '''
+def mse_gradients(w, b, x, y):
+    n = x.shape[0]
+    sx, sy, sxx, sxy = x.sum(), y.sum(), (x * x).sum(), (x * y).sum()
+    return 2 * (w * sxx + b * sx - sxy) / n, 2 * (w * sx + b * n - sy) / n
+'''),
 }
