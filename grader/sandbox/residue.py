@@ -67,6 +67,11 @@ _get_device, _set_device = torch.get_default_device, torch.set_default_device
 _get_precision, _set_precision = torch.get_float32_matmul_precision, torch.set_float32_matmul_precision
 _get_threads, _set_threads = torch.get_num_threads, torch.set_num_threads
 _inference = torch.is_inference_mode_enabled
+_device_modes = getattr(torch, "_GLOBAL_DEVICE_CONTEXT", None)  # where set_default_device keeps its mode
+
+
+def _device_mode() -> object:
+    return getattr(_device_modes, "device_context", None)
 _set_flush_denormal = torch.set_flush_denormal
 _umask, _listdir, _read, _open, _close = os.umask, os.listdir, os.read, os.open, os.close
 _filters_mutated = getattr(warnings, "_filters_mutated", lambda: None)
@@ -92,6 +97,7 @@ class Baseline:
         self.recursion = _getrec()
         self.errors = _geterr()
         self.torch = (_get_device(), _get_precision(), _get_threads())
+        self.device_mode = _device_mode()
         self.streams = (sys.stdin, sys.stdout, sys.stderr)
         self.cwd, self.tempdir, self.environ = _getcwd(), tempfile.tempdir, dict(os.environ)
         self.limits = {r: _getrlimit(r) for r in LIMITS}
@@ -124,8 +130,10 @@ class Baseline:
         if _geterr() != self.errors:
             _seterr(**self.errors)
         device, precision, threads = self.torch
-        if _get_device() != device:
-            _set_device(device)
+        if _get_device() != device or _device_mode() is not self.device_mode:
+            # None removes the mode set_default_device installs (even one for the same device, which
+            # slows every tensor factory): a fresh worker has none
+            _set_device(None if self.device_mode is None else device)
         if _get_precision() != precision:
             _set_precision(precision)
         if _get_threads() != threads:

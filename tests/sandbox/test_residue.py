@@ -19,7 +19,8 @@ def look():
             sys.stdout is sys.__stdout__, str(signal.getsignal(signal.SIGTERM)),
             resource.getrlimit(resource.RLIMIT_NOFILE), torch.get_num_threads(),
             torch.get_float32_matmul_precision(), str(torch.get_default_device()), tempfile.gettempdir(),
-            torch.tensor(1e-320, dtype=torch.float64).item(), gc.isenabled(), gc.get_threshold(), umask())
+            torch.tensor(1e-320, dtype=torch.float64).item(), gc.isenabled(), gc.get_threshold(), umask(),
+            getattr(getattr(torch, "_GLOBAL_DEVICE_CONTEXT", None), "device_context", None) is None)
 def umask():
     old = os.umask(0o022)
     os.umask(old)
