@@ -10,6 +10,7 @@ one that still fails, so feedback shows small, readable numbers.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import re
 from collections import defaultdict
@@ -144,13 +145,12 @@ class Suite:
         their stand-ins is right: the bug is a helper's, on an input the helper's own examples never reached
         (a drop_last off-by-one that only a caller's draw hits).  The caller keeps its marks (graded with
         the stand-in, as for a helper that failed its own properties) and the helper is charged instead, on
-        its first property.  Helpers the caller's source never names are not tried (no call could reach
-        them)."""
+        its first property.  Only helpers the caller's source can reach are tried (``_names_reached``)."""
         failed = {r.prop.function for r in judged.values() if r.status == "failed"}
         for function in sorted({p.function for p in props}):
             failing = [p for p in props if p.function == function and judged[p.name].status == "failed"]
-            source = _source_of(files, MODULE_OF[function])
-            helpers = [h for h in HELPERS.get(function, ()) if h not in failed and re.search(rf"\b{h}\b", source)]
+            reached = _names_reached(_source_of(files, MODULE_OF[function]), function)
+            helpers = [h for h in HELPERS.get(function, ()) if h not in failed and h in reached]
             if not failing or not helpers:
                 continue
             base = self._substitutes(judged).get(function, ())
@@ -308,6 +308,38 @@ def _cases(prop: Property, examples: Sequence[Example]) -> list[Case]:
         except ValueError:
             continue
     return cases
+
+
+def _names_reached(source: str, function: str) -> set[str]:
+    """The names ``function`` refers to in ``source`` (its module's text, parsed, never run), and those the
+    module-level functions and assignments it names refer to, and so on: the helpers it could call.  Where
+    the module cannot be parsed or ``function`` is not a plain ``def`` there, every name in the text."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set(re.findall(r"\w+", source))
+    uses: dict[str, set[str]] = defaultdict(set)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            targets = [node.name]
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            every = node.targets if isinstance(node, ast.Assign) else [node.target]
+            targets = [n.id for t in every for n in ast.walk(t) if isinstance(n, ast.Name)]
+        else:
+            continue
+        named = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | {
+            n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+        for target in targets:
+            uses[target] |= named
+    if function not in uses:
+        return set(re.findall(r"\w+", source))
+    reached, todo = set(), [function]
+    while todo:
+        for name in uses.get(todo.pop(), ()):
+            if name not in reached:
+                reached.add(name)
+                todo.append(name)
+    return reached
 
 
 def _source_of(files: Mapping[str, Path], module: str) -> str:

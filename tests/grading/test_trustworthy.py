@@ -327,3 +327,26 @@ def test_no_function_borrows_a_formula_nobody_wrote(suite: Suite, tmp_path: Path
     results = suite.grade(InProcessRunner(), submission_with(tmp_path, payer, source))
     mine = [r for r in results if r.prop.function == payer and r.status != "skipped"]
     assert sum(r.status == "passed" for r in mine) < len(mine) / 2, [r.prop.title for r in mine if r.status == "passed"]
+
+
+def test_a_caller_is_regraded_with_the_helpers_its_source_can_reach() -> None:
+    """Which helpers a failing caller is tried with: those its code names, directly or through module-level
+    functions and aliases it names (parsed, never run); every name where the module does not parse."""
+    from grader.suite.engine import _names_reached
+
+    source = """
+import optimizers as o
+step = sgd_step
+def _moments(m, g):
+    return bias_correction(0.9, 1) * m + g
+def adam_step(param, grad, m, v, t):
+    return step(param, _moments(m, grad), 0.1)
+def momentum_step(param, grad, velocity, lr):
+    return o.sgd_step(param, grad, lr), velocity
+def rmsprop_step(param, grad, r, lr):
+    return param - lr * grad, r
+"""
+    assert {"sgd_step", "bias_correction"} <= _names_reached(source, "adam_step")
+    assert "sgd_step" in _names_reached(source, "momentum_step")
+    assert not {"sgd_step", "bias_correction"} & _names_reached(source, "rmsprop_step")
+    assert "sgd_step" in _names_reached("def rmsprop_step(:\n sgd_step", "rmsprop_step")
