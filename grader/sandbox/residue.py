@@ -12,8 +12,9 @@ reach ``momentum_step``'s answers.  At each later segment's start the worker com
 * what cannot is reported, and the worker stops so the trusted side goes on in a fresh one (a
   ``stale`` frame, status ``restart``, charged to no one): a thread still running, a timer armed, a
   library function or class patched (builtins, math, torch, numpy and friends, ``sys.modules``), a hard
-  limit lowered, inference mode left on, files left open, memory still held (``HELD_MB`` more address
-  space than at the start, which the next function's RLIMIT_AS would lack).
+  limit lowered, inference mode left on, standard streams closed or redirected, files left open, memory
+  still held (``HELD_MB`` more address space than at the start, which the next function's RLIMIT_AS
+  would lack).
 
 Runs in sandbox workers (imported by the zygote, before any student code): stdlib, numpy and torch only,
 each function used here captured at import so student code cannot swap it.
@@ -68,13 +69,13 @@ _get_precision, _set_precision = torch.get_float32_matmul_precision, torch.set_f
 _get_threads, _set_threads = torch.get_num_threads, torch.set_num_threads
 _inference = torch.is_inference_mode_enabled
 _device_modes = getattr(torch, "_GLOBAL_DEVICE_CONTEXT", None)  # where set_default_device keeps its mode
+_set_flush_denormal = torch.set_flush_denormal
+_umask, _listdir, _read, _open, _close, _fstat = os.umask, os.listdir, os.read, os.open, os.close, os.fstat
+_filters_mutated = getattr(warnings, "_filters_mutated", lambda: None)
 
 
 def _device_mode() -> object:
     return getattr(_device_modes, "device_context", None)
-_set_flush_denormal = torch.set_flush_denormal
-_umask, _listdir, _read, _open, _close = os.umask, os.listdir, os.read, os.open, os.close
-_filters_mutated = getattr(warnings, "_filters_mutated", lambda: None)
 
 
 def _namespace(owner: Any) -> Any:
@@ -93,12 +94,13 @@ class Baseline:
         self.modules = (tuple(modules), tuple(modules.values()))
         self.meta = (tuple(sys.meta_path), tuple(sys.path_hooks), sys.gettrace(), sys.getprofile())
         self.threads = _threads()
-        self.filters = list(warnings.filters)
+        self.filters_list, self.filters = warnings.filters, list(warnings.filters)
         self.recursion = _getrec()
         self.errors = _geterr()
         self.torch = (_get_device(), _get_precision(), _get_threads())
         self.device_mode = _device_mode()
         self.streams = (sys.stdin, sys.stdout, sys.stderr)
+        self.std_fds = _std_fds()
         self.cwd, self.tempdir, self.environ = _getcwd(), tempfile.tempdir, dict(os.environ)
         self.limits = {r: _getrlimit(r) for r in LIMITS}
         self.handlers = {s: _getsignal(s) for s in SIGNALS}
@@ -122,8 +124,9 @@ class Baseline:
         return left
 
     def _put_back(self) -> None:
-        if warnings.filters != self.filters:
-            cast(list[Any], warnings.filters)[:] = self.filters
+        if warnings.filters is not self.filters_list or self.filters_list != self.filters:
+            warnings.filters = self.filters_list
+            cast(list[Any], self.filters_list)[:] = self.filters
             _filters_mutated()
         if _getrec() != self.recursion:
             _setrec(self.recursion)
@@ -181,6 +184,8 @@ class Baseline:
             left.append("a resource limit lowered")
         if _inference():
             left.append("inference mode left on")
+        if _std_fds() != self.std_fds or any(stream.closed for stream in self.streams):
+            left.append("standard input, output or error closed or redirected")
         if self.cuda:
             return left
         if _open_files() > self.files:
@@ -202,6 +207,18 @@ def _empty(folder: str) -> bool:
         return not os.listdir(folder)
     except OSError:
         return False
+
+
+def _std_fds() -> list[tuple[int, int] | None]:
+    """What file descriptors 0, 1 and 2 are (device and inode; None: closed)."""
+    found: list[tuple[int, int] | None] = []
+    for fd in (0, 1, 2):
+        try:
+            st = _fstat(fd)
+            found.append((st.st_dev, st.st_ino))
+        except OSError:
+            found.append(None)
+    return found
 
 
 def _open_files() -> int:

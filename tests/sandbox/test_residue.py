@@ -31,6 +31,7 @@ RESTORABLE = LOOK + '''
 import io
 def mess():
     warnings.simplefilter("error")
+    warnings.filters = list(warnings.filters)
     sys.setrecursionlimit(80)
     numpy.seterr(all="raise")
     os.environ["LEFT"] = "1"
@@ -82,6 +83,8 @@ LASTING = {
                    "    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
                    "    resource.setrlimit(resource.RLIMIT_NOFILE, (soft - 1, hard - 1))\n"),
     "new_tensor_method": "import torch\ndef mess():\n    torch.Tensor.lerp = lambda *a, **k: 0\n",
+    "closed_stdout": "import sys\ndef mess():\n    sys.stdout.close()\n",
+    "redirected_stderr": "import os\ndef mess():\n    os.dup2(os.open('/dev/null', os.O_WRONLY), 2)\n",
     "open_file": "import os\ndef mess():\n    global kept\n    kept = os.open('/dev/null', os.O_RDONLY)\n",
     "held_memory": ("import torch\ndef mess():\n    torch._kept = torch.ones(96 << 20, dtype=torch.float64)\n",
                     "MB of memory still held"),
