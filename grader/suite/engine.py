@@ -10,9 +10,7 @@ one that still fails, so feedback shows small, readable numbers.
 
 from __future__ import annotations
 
-import ast
 import hashlib
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -127,8 +125,6 @@ class Suite:
                                  probes, probed)
             for prop in props:
                 judged[prop.name] = self._judge(prop, self.cases[prop.name], outcomes[prop.name])
-            if self.stand_ins:
-                self._blame_helpers(props, judged, runner, files)
         self._judge_on_cuda(runner, files, judged)
         results = []
         for prop in self.properties:
@@ -138,55 +134,6 @@ class Suite:
             results.append(judged[prop.name])
         self._shrink_failures(results, runner, files, substitutes)
         return Graded(results, [(call, probed[i]) for i, call in enumerate(self.probes)])
-
-    def _blame_helpers(self, props: Sequence[Property], judged: dict[str, PropertyResult], runner: Runner,
-                       files: Mapping[str, Path]) -> None:
-        """A caller whose failures all go away once helpers that passed their own properties are replaced by
-        their stand-ins is right: the bug is a helper's, on an input the helper's own examples never reached
-        (a drop_last off-by-one that only a caller's draw hits).  The caller keeps its marks (graded with
-        the stand-in, as for a helper that failed its own properties) and the helper is charged instead, on
-        its first property.  Only helpers the caller's source can reach are tried (``_names_reached``)."""
-        failed = {r.prop.function for r in judged.values() if r.status == "failed"}
-        for function in sorted({p.function for p in props}):
-            failing = [p for p in props if p.function == function and judged[p.name].status == "failed"]
-            reached = _names_reached(_source_of(files, MODULE_OF[function]), function)
-            helpers = [h for h in HELPERS.get(function, ()) if h not in failed and h in reached]
-            if not failing or not helpers:
-                continue
-            base = self._substitutes(judged).get(function, ())
-            culprits, regraded = self._culprits(function, failing, helpers, base, runner, files)
-            if not culprits:
-                continue
-            seen = judged[failing[0].name]  # what the caller got with the student's helpers
-            for prop in failing:
-                judged[prop.name] = regraded[prop.name]
-            for helper in culprits:
-                target = next(p for p in self.properties if p.function == helper and p.name in judged
-                              and not p.needs_cuda)
-                judged[target.name] = PropertyResult(target, "failed", _blamed(helper, seen),
-                                                     cases=judged[target.name].cases, stdout=seen.stdout)
-                failed.add(helper)
-
-    def _culprits(self, function: str, failing: Sequence[Property], helpers: Sequence[str], base: tuple[str, ...],
-                  runner: Runner, files: Mapping[str, Path]) -> tuple[list[str], dict[str, PropertyResult]]:
-        """The helpers whose stand-ins make ``function``'s ``failing`` properties pass (one alone where one
-        does, else all that were called), with those properties so graded; ([], {}) when none do."""
-        def regrade(standing: tuple[str, ...]) -> tuple[dict[str, PropertyResult] | None, set[str]]:
-            outcomes = self._run({p.name: self.cases[p.name] for p in failing}, runner, files,
-                                 {function: (*base, *standing)})
-            results = {p.name: self._judge(p, self.cases[p.name], outcomes[p.name]) for p in failing}
-            used = {n for cases in outcomes.values() for case in cases for o in case for n in o.stand_ins}
-            return (results if all(r.status == "passed" for r in results.values()) else None), used
-
-        together, called = regrade(tuple(helpers))
-        used = [h for h in helpers if h in called]
-        if together is None or not used:
-            return [], {}
-        for helper in used if len(used) > 1 else ():
-            alone, _ = regrade((helper,))
-            if alone is not None:
-                return [helper], alone
-        return used, together
 
     def _substitutes(self, judged: Mapping[str, PropertyResult]) -> dict[str, tuple[str, ...]]:
         """Per function, its helpers that failed a property so far (their stand-ins run in their place)."""
@@ -308,53 +255,3 @@ def _cases(prop: Property, examples: Sequence[Example]) -> list[Case]:
         except ValueError:
             continue
     return cases
-
-
-def _names_reached(source: str, function: str) -> set[str]:
-    """The names ``function`` refers to in ``source`` (its module's text, parsed, never run), and those the
-    module-level functions and assignments it names refer to, and so on: the helpers it could call.  Where
-    the module cannot be parsed or ``function`` is not a plain ``def`` there, every name in the text."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return set(re.findall(r"\w+", source))
-    uses: dict[str, set[str]] = defaultdict(set)
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            targets = [node.name]
-        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
-            every = node.targets if isinstance(node, ast.Assign) else [node.target]
-            targets = [n.id for t in every for n in ast.walk(t) if isinstance(n, ast.Name)]
-        else:
-            continue
-        named = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | {
-            n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
-        for target in targets:
-            uses[target] |= named
-    if function not in uses:
-        return set(re.findall(r"\w+", source))
-    reached, todo = set(), [function]
-    while todo:
-        for name in uses.get(todo.pop(), ()):
-            if name not in reached:
-                reached.add(name)
-                todo.append(name)
-    return reached
-
-
-def _source_of(files: Mapping[str, Path], module: str) -> str:
-    """The text of the student's ``module`` ("" when missing or unreadable): read, never imported."""
-    try:
-        return files[module].read_text(errors="replace") if module in files else ""
-    except OSError:
-        return ""
-
-
-def _blamed(helper: str, seen: PropertyResult) -> Failure:
-    """The failure charged to ``helper`` for what its caller's failing property ``seen`` got with it."""
-    caller, failure = seen.prop.function, seen.failure
-    return Failure(f"your {caller} is right with a correct {helper} in place of yours, and wrong with yours: "
-                   f"your {helper} gives a wrong answer on an input your {caller} passes it (its own examples "
-                   f"did not reach it). With yours, {seen.prop.name}: {failure.message if failure else 'failed'}",
-                   failure.expected if failure else None, failure.got if failure else None,
-                   inputs={f"{caller}: {k}": v for k, v in (seen.example or {}).items()})

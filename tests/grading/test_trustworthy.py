@@ -38,34 +38,37 @@ def test_a_wrong_helper_is_charged_once(suite: Suite, tmp_path: Path, mutant) ->
     assert not any(r.note for r in results if r.prop.function not in ("adam_step", "adamw_step"))
 
 
-def test_a_helper_bug_only_its_caller_reaches_is_charged_to_the_helper(suite: Suite, tmp_path: Path) -> None:
-    """A helper that passes its own properties but is wrong on what its caller passes it (here: whenever
-    total_steps calls it, standing for an input only the caller's examples reach) costs the helper, once;
-    the caller, right with a correct helper, keeps its marks."""
-    source = """
-import sys
-def steps_per_epoch(num_examples, batch_size, drop_last=False):
-    full = -(-num_examples // batch_size)
-    if sys._getframe(1).f_code.co_name == "total_steps":
-        return full + 1
-    return num_examples // batch_size if drop_last else full
-"""
-    results = suite.grade(InProcessRunner(), submission_with(tmp_path, "steps_per_epoch", source))
-    failed = [r for r in results if r.status == "failed"]
-    assert [r.prop.function for r in failed] == ["steps_per_epoch"], [r.prop.name for r in failed]
-    assert failed[0].failure is not None
-    assert "total_steps" in failed[0].failure.message
-    assert "total_steps: epochs" in (failed[0].failure.inputs or {})
-    total = [r for r in results if r.prop.function == "total_steps" and r.status == "passed"]
-    assert total
-    assert any("standing in" in r.note for r in total)
-
-
 def test_a_caller_wrong_with_a_correct_helper_too_is_charged_itself(suite: Suite, tmp_path: Path) -> None:
     source = "def total_steps(num_examples, batch_size, epochs, drop_last=False):\n" \
              "    return (epochs + 1) * steps_per_epoch(num_examples, batch_size, drop_last)\n"
     results = suite.grade(InProcessRunner(), submission_with(tmp_path, "total_steps", source))
     assert {r.prop.function for r in results if r.status == "failed"} == {"total_steps"}
+
+
+def test_a_caller_that_is_right_only_beside_a_stand_in_gains_nothing(suite: Suite, tmp_path: Path) -> None:
+    """A red team's attempt to move a caller's bug onto a correct helper: an adagrad_step that is wrong with
+    the student's own sgd_step and right when anything else stands in for it.  Helpers are replaced only
+    after failing their own tests, so its sgd_step keeps every mark and adagrad_step loses what the same
+    bug costs without the trick."""
+    trick = """
+def _mine():
+    return sgd_step.__code__.co_filename == __file__
+
+def adagrad_step(param, grad, r, lr, delta=1e-7):
+    r = r + grad * grad
+    new = sgd_step(param, grad / (r ** 0.5 + delta), lr)
+    return (new + 1.0 if _mine() else new), r
+"""
+    plain = trick.replace("if _mine() else new", "if True else new")
+    graded = {}
+    for name, source in (("trick", trick), ("plain", plain)):
+        folder = tmp_path / name
+        folder.mkdir()
+        results = suite.grade(InProcessRunner(), submission_with(folder, "adagrad_step", source))
+        graded[name] = sorted(r.prop.name for r in results if r.status == "failed")
+    assert graded["trick"] == graded["plain"]
+    assert graded["trick"]
+    assert all(n.startswith("adagrad_step") for n in graded["trick"])
 
 
 def test_compensating_helper_bugs_are_not_hidden(suite: Suite, tmp_path: Path) -> None:
@@ -327,26 +330,3 @@ def test_no_function_borrows_a_formula_nobody_wrote(suite: Suite, tmp_path: Path
     results = suite.grade(InProcessRunner(), submission_with(tmp_path, payer, source))
     mine = [r for r in results if r.prop.function == payer and r.status != "skipped"]
     assert sum(r.status == "passed" for r in mine) < len(mine) / 2, [r.prop.title for r in mine if r.status == "passed"]
-
-
-def test_a_caller_is_regraded_with_the_helpers_its_source_can_reach() -> None:
-    """Which helpers a failing caller is tried with: those its code names, directly or through module-level
-    functions and aliases it names (parsed, never run); every name where the module does not parse."""
-    from grader.suite.engine import _names_reached
-
-    source = """
-import optimizers as o
-step = sgd_step
-def _moments(m, g):
-    return bias_correction(0.9, 1) * m + g
-def adam_step(param, grad, m, v, t):
-    return step(param, _moments(m, grad), 0.1)
-def momentum_step(param, grad, velocity, lr):
-    return o.sgd_step(param, grad, lr), velocity
-def rmsprop_step(param, grad, r, lr):
-    return param - lr * grad, r
-"""
-    assert {"sgd_step", "bias_correction"} <= _names_reached(source, "adam_step")
-    assert "sgd_step" in _names_reached(source, "momentum_step")
-    assert not {"sgd_step", "bias_correction"} & _names_reached(source, "rmsprop_step")
-    assert "sgd_step" in _names_reached("def rmsprop_step(:\n sgd_step", "rmsprop_step")
