@@ -8,13 +8,18 @@ reach ``momentum_step``'s answers.  At each later segment's start the worker com
 * what can be put back is put back, as a fresh worker would have it: the private temporary folder
   (emptied), the environment, the working directory, the umask, warnings filters, the recursion limit,
   the garbage collector's settings, numpy's error handling, torch's default device, matmul precision,
-  thread count and denormal flushing, the standard streams, signal handlers, soft resource limits;
+  thread count and denormal flushing, the standard streams, signal handlers, soft resource limits, the
+  garbage collector's callbacks;
 * what cannot is reported, and the worker stops so the trusted side goes on in a fresh one (a
   ``stale`` frame, status ``restart``, charged to no one): a thread still running, a timer armed, a
   library function or class patched (builtins, math, torch, numpy and friends, ``sys.modules``), a hard
-  limit lowered, inference mode left on, standard streams closed or redirected, files left open, memory
-  still held (``HELD_MB`` more address space than at the start, which the next function's RLIMIT_AS
-  would lack).
+  limit lowered, inference mode or a torch function/dispatch mode left on, standard streams closed or
+  redirected, files left open, memory still held (``HELD_MB`` more address space than at the start,
+  which the next function's RLIMIT_AS would lack).
+
+Before the check, the garbage collector runs, so what the last function left unreachable is finalized
+then, not during the next one's calls.  No audit hook can be added in a worker (``refuse_audit_hooks``):
+one could never be removed, and would fire after the check.
 
 Runs in sandbox workers (imported by the zygote, before any student code): stdlib, numpy and torch only,
 each function used here captured at import so student code cannot swap it.
@@ -69,6 +74,8 @@ _get_precision, _set_precision = torch.get_float32_matmul_precision, torch.set_f
 _get_threads, _set_threads = torch.get_num_threads, torch.set_num_threads
 _inference = torch.is_inference_mode_enabled
 _device_modes = getattr(torch, "_GLOBAL_DEVICE_CONTEXT", None)  # where set_default_device keeps its mode
+_function_modes = getattr(torch._C, "_len_torch_function_stack", lambda: 0)  # TorchFunctionModes entered
+_dispatch_modes = getattr(torch._C, "_len_torch_dispatch_stack", lambda: 0)
 _set_flush_denormal = torch.set_flush_denormal
 _umask, _listdir, _read, _open, _close, _fstat = os.umask, os.listdir, os.read, os.open, os.close, os.fstat
 _filters_mutated = getattr(warnings, "_filters_mutated", lambda: None)
@@ -105,6 +112,8 @@ class Baseline:
         self.limits = {r: _getrlimit(r) for r in LIMITS}
         self.handlers = {s: _getsignal(s) for s in SIGNALS}
         self.gc = (gc.isenabled(), gc.get_threshold())
+        self.gc_callbacks_list, self.gc_callbacks = gc.callbacks, list(gc.callbacks)
+        self.modes = (_function_modes(), _dispatch_modes())
         self.umask = _umask(0o077)
         _umask(self.umask)
         # A CUDA worker's driver opens files and maps memory as kernels load: there neither is watched
@@ -146,6 +155,9 @@ class Baseline:
             _chdir(self.cwd)
         _umask(self.umask)
         _set_flush_denormal(False)  # (unreadable; a fresh worker has it off)
+        if gc.callbacks is not self.gc_callbacks_list or self.gc_callbacks_list != self.gc_callbacks:
+            gc.callbacks = self.gc_callbacks_list  # (the collector calls the list it was born with)
+            self.gc_callbacks_list[:] = self.gc_callbacks
         enabled, threshold = self.gc
         if (gc.isenabled(), gc.get_threshold()) != self.gc:
             (gc.enable if enabled else gc.disable)()
@@ -184,6 +196,8 @@ class Baseline:
             left.append("a resource limit lowered")
         if _inference():
             left.append("inference mode left on")
+        if (_function_modes(), _dispatch_modes()) != self.modes:
+            left.append("a torch function or dispatch mode left on")
         if _std_fds() != self.std_fds or any(stream.closed for stream in self.streams):
             left.append("standard input, output or error closed or redirected")
         if self.cuda:
@@ -207,6 +221,19 @@ def _empty(folder: str) -> bool:
         return not os.listdir(folder)
     except OSError:
         return False
+
+
+def refuse_audit_hooks() -> None:
+    """From now on no audit hook can be added in this process (the zygote calls it before any worker is
+    forked).  A hook can never be removed, and one added by a function fires in the next one's calls or
+    its module's import, after the check at its start (a new hook is refused, silently, when an existing
+    one raises RuntimeError on the ``sys.addaudithook`` event)."""
+    sys.addaudithook(_refuse_hooks)
+
+
+def _refuse_hooks(event: str, args: tuple[object, ...]) -> None:
+    if event == "sys.addaudithook":
+        raise RuntimeError("audit hooks cannot be added in the sandbox")
 
 
 def _std_fds() -> list[tuple[int, int] | None]:

@@ -89,13 +89,29 @@ class _State:
     ending_detail: str = ""
     fault: str | None = None
     replies: list[Reply] = field(default_factory=list)
-    # Reply counts at which a segment other than the worker's first starts: only there may it say ``stale``
-    # (so a forged one mid-segment is a fault, and a fresh worker always serves its first segment).
+    # Reply counts at which a segment other than the worker's first starts.  There, and only there, the
+    # worker says ``segment`` (with its own count of replies) or ``stale``: a reply forged mid-function
+    # shifts the count and is caught at the next function's start, and a fresh worker always serves its
+    # first segment.
     restartable: set[int] = field(default_factory=set)
+    marked: set[int] = field(default_factory=set)  # the restartable counts whose ``segment`` frame came
+
+    def fail(self, fault: str) -> None:
+        """A fault; the replies of the function being served are dropped back to its start (where that is
+        not the worker's first), since one frame too many or too few leaves each of them in doubt: its calls
+        are then run again, in a fresh worker, before any is charged (runners.SandboxRunner)."""
+        self.fault = fault
+        start = max((p for p in self.restartable if p <= len(self.replies)), default=None)
+        if start is not None:
+            del self.replies[start:]
 
     def on_frame(self, frame: Frame) -> None:
         body, kind = frame.body, frame.kind
         if self.fault is not None or self.ending is not None:
+            return
+        here = len(self.replies)
+        if self.imported and kind in ("reply", "unrunnable") and here in self.restartable and here not in self.marked:
+            self.fail(f"a reply after {here} replies, where the next function's start was due (a forged frame?)")
             return
         if not self.ready:
             if kind == "infra":
@@ -114,27 +130,33 @@ class _State:
             self.imported = True
         elif self.imported and kind == "reply":
             self._reply(body)
+        elif self.imported and kind == "segment":
+            if here not in self.restartable or here in self.marked or body != {"replies": here}:
+                self.fail(f"a function's start after {here} replies, where none is due or with another count")
+            else:
+                self.marked.add(here)
         elif self.imported and kind == "stale":
             detail = body.get("detail")
-            if len(self.replies) not in self.restartable or set(body) != {"detail"} or not isinstance(detail, str):
-                self.fault = f"a 'stale' frame after {len(self.replies)} replies, where no later function starts"
+            if here not in self.restartable or here in self.marked or set(body) != {"detail"} or not isinstance(
+                    detail, str):
+                self.fail(f"a 'stale' frame after {here} replies, where no later function starts")
             else:
                 self.ending, self.ending_detail = "stale", detail
         elif self.imported and kind == "done":
-            if len(self.replies) != self.n_requests:
-                self.fault = f"'done' after {len(self.replies)} of {self.n_requests} replies"
+            if here != self.n_requests:
+                self.fail(f"'done' after {here} of {self.n_requests} replies")
             else:
                 self.ending = "done"
         else:
-            self.fault = f"unexpected {kind!r} frame {'after import' if self.imported else 'before import'}"
+            self.fail(f"unexpected {kind!r} frame {'after import' if self.imported else 'before import'}")
 
     def _unrunnable(self, body: dict[str, Value]) -> None:
         status, detail = body.get("status"), body.get("detail")
         if len(self.replies) >= self.n_requests:
-            self.fault = f"more replies than the {self.n_requests} requests"
+            self.fail(f"more replies than the {self.n_requests} requests")
         elif (set(body) != {"status", "detail"} or status not in ("import_error", "not_found")
               or not isinstance(detail, str)):
-            self.fault = "malformed 'unrunnable' frame"
+            self.fail("malformed 'unrunnable' frame")
         else:
             self.replies.append(Reply(None, None, (), unrunnable=(str(status), detail)))
 
@@ -144,9 +166,9 @@ class _State:
             body.get("raised"), body.get("inputs_after", ()), body.get("grad_fn_points", ()), body.get("seconds"),
             body.get("stand_ins", ()), body.get("effects", ()))
         if len(self.replies) >= self.n_requests:
-            self.fault = f"more replies than the {self.n_requests} requests"
+            self.fail(f"more replies than the {self.n_requests} requests")
         elif "value" not in body or "seconds" not in body or not body.keys() <= REPLY_FIELDS:
-            self.fault = f"reply frame has fields {sorted(body)}"
+            self.fail(f"reply frame has fields {sorted(body)}")
         elif (
             not (raised is None or isinstance(raised, str))
             or not isinstance(after, tuple)
@@ -155,7 +177,7 @@ class _State:
             or not (isinstance(stand_ins, tuple) and all(isinstance(n, str) for n in stand_ins))
             or not (isinstance(effects, tuple) and all(isinstance(n, str) for n in effects))
         ):
-            self.fault = "reply frame fields have the wrong types"
+            self.fail("reply frame fields have the wrong types")
         else:
             self.replies.append(Reply(raised, body["value"], after, points, seconds,
                                       tuple(n for n in stand_ins if isinstance(n, str)),
@@ -937,7 +959,7 @@ class _Pump:
         for frame in self.reader.feed(chunk):
             state.on_frame(frame)
         if self.reader.fault is not None and state.fault is None and state.ending is None:
-            state.fault = self.reader.fault
+            state.fail(self.reader.fault)
         if state.fault is not None or state.ending is not None or state.infra is not None:
             self.kill()
         if self.starts and self.starts[0] <= len(state.replies) and not self.killed:

@@ -2,8 +2,9 @@
 
 Frames on the reply pipe, in order: ``ready`` (sent by the zygote child before this runs), then
 ``import_error`` | ``not_found`` | ``imported``, then one ``reply`` per request as soon as it is
-computed (``unrunnable`` for a function whose module cannot run), then ``done``, or ``stale`` at a
-segment's start when the worker cannot go on as a fresh one would (Segments).  Requests arrive on the
+computed (``unrunnable`` for a function whose module cannot run), then ``done``.  At each later
+function's start (Segments) comes ``segment``, with the count of answers sent so far, or ``stale`` when
+the worker cannot go on as a fresh one would.  Requests arrive on the
 request pipe: one ``job`` frame, then ``request`` frames (or ``refs``, runs of preloaded ones), and in a
 session a ``functions`` frame before each later batch.  Nothing here decides pass or fail.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import gc
 import importlib.util
 import math
 import os
@@ -45,8 +47,11 @@ class Channel:
         self.reader = FrameReader(max_bytes=MAX_REQUEST_BYTES, as_tensor_values=False)
         self.pending: deque[Frame] = deque()
         self.budget = reply_cap
+        self.answered = 0  # reply and unrunnable frames sent: a later function's start says how many
 
     def send(self, kind: str, **body: object) -> None:
+        if kind in ("reply", "unrunnable"):
+            self.answered += 1
         data = encode_frame(kind, body, lenient=True, max_payload=max(self.budget - 65536, 0))
         self.budget -= len(data)
         view = memoryview(data)
@@ -267,10 +272,12 @@ class Segments:
             for name in [n for n in sys.modules if self._student_module(n)]:
                 del sys.modules[name]
             effects.restore_global_state(self.state)
+            gc.collect()  # what the last function left unreachable is finalized now, before the check
             left = self.baseline.restore()
             if left:
                 self.channel.send("stale", detail="; ".join(left)[:1000])
                 return False
+            self.channel.send("segment", replies=self.channel.answered)
             self.channel.budget = self.budget
         self.move_cpu_limit()
         seed_generators()

@@ -141,6 +141,56 @@ ATTACKS = {
         "    torch.Tensor.__truediv__ = lambda a, b: torch.zeros_like(a)\n"
         "    torch.sqrt = lambda x, *a, **k: x\n" + WRONG
     ),
+    # From a red team: a mode, an audit hook or a gc callback that acts once sgd_step's module is gone
+    # (so during the next function's import or calls, after the check at its start), and a forged answer
+    # that would shift every later one.
+    "mode_for_later": (
+        "import sys, torch\n"
+        "from torch.overrides import TorchFunctionMode\n"
+        "class _Zeros(TorchFunctionMode):\n"
+        "    def __torch_function__(self, func, types, args=(), kwargs=None):\n"
+        "        out = func(*args, **(kwargs or {}))\n"
+        "        if self.me is not sys.modules.get(__name__) and isinstance(out, torch.Tensor) \\\n"
+        "                and out.is_floating_point():\n"
+        "            return torch.zeros_like(out)\n"
+        "        return out\n"
+        "def sgd_step(param, grad, lr):\n"
+        "    if not hasattr(torch, '_zeros'):\n"
+        "        torch._zeros = _Zeros()\n"
+        "        torch._zeros.me = sys.modules[__name__]\n"
+        "        torch._zeros.__enter__()\n" + WRONG
+    ),
+    "audit_hook_for_later": (
+        "import math, sys\n"
+        "def _hook(event, args, me=None):\n"
+        "    if event == 'exec' and sys.modules.get(__name__) is not _me:\n"
+        "        math.sqrt = lambda x: 0.5\n"
+        "        math.pow = lambda *a: 0.5\n"
+        "def sgd_step(param, grad, lr):\n"
+        "    global _me\n"
+        "    _me = sys.modules[__name__]\n"
+        "    if not hasattr(sys, '_hooked'):\n"
+        "        sys._hooked = True\n"
+        "        sys.addaudithook(_hook)\n" + WRONG
+    ),
+    "gc_callback_for_later": (
+        "import gc, math, sys, torch\n"
+        "def _later(phase, info):\n"
+        "    if sys.modules.get(__name__) is not _me:\n"
+        "        math.pow = lambda *a: 0.5\n"
+        "        torch.Tensor.__mul__ = lambda a, b: torch.zeros_like(a)\n"
+        "def sgd_step(param, grad, lr):\n"
+        "    global _me\n"
+        "    _me = sys.modules[__name__]\n"
+        "    if _later not in gc.callbacks:\n"
+        "        gc.callbacks.append(_later)\n" + WRONG
+    ),
+    "forge_a_reply": (
+        "import os\n"
+        "def sgd_step(param, grad, lr):\n"
+        "    from grader.sandbox.wire import encode_frame\n"
+        "    os.write(4, encode_frame('reply', {'value': param - lr * grad, 'seconds': 0.0}))\n" + WRONG
+    ),
     "lower_a_limit": (
         "import resource, sys\n"
         "def sgd_step(param, grad, lr):\n"

@@ -20,7 +20,8 @@ def look():
             resource.getrlimit(resource.RLIMIT_NOFILE), torch.get_num_threads(),
             torch.get_float32_matmul_precision(), str(torch.get_default_device()), tempfile.gettempdir(),
             torch.tensor(1e-320, dtype=torch.float64).item(), gc.isenabled(), gc.get_threshold(), umask(),
-            getattr(getattr(torch, "_GLOBAL_DEVICE_CONTEXT", None), "device_context", None) is None)
+            getattr(getattr(torch, "_GLOBAL_DEVICE_CONTEXT", None), "device_context", None) is None,
+            len(gc.callbacks))
 def umask():
     old = os.umask(0o022)
     os.umask(old)
@@ -50,6 +51,7 @@ def mess():
     gc.disable()
     gc.set_threshold(5)
     os.umask(0)
+    gc.callbacks.append(lambda phase, info: None)
     return "messed"
 '''
 
@@ -85,6 +87,11 @@ LASTING = {
     "new_tensor_method": "import torch\ndef mess():\n    torch.Tensor.lerp = lambda *a, **k: 0\n",
     "closed_stdout": "import sys\ndef mess():\n    sys.stdout.close()\n",
     "redirected_stderr": "import os\ndef mess():\n    os.dup2(os.open('/dev/null', os.O_WRONLY), 2)\n",
+    "function_mode": ("import torch\nfrom torch.overrides import TorchFunctionMode\n"
+                      "class Zeros(TorchFunctionMode):\n"
+                      "    def __torch_function__(self, func, types, args=(), kwargs=None):\n"
+                      "        return func(*args, **(kwargs or {}))\n"
+                      "def mess():\n    torch._kept = Zeros()\n    torch._kept.__enter__()\n", "mode left on"),
     "open_file": "import os\ndef mess():\n    global kept\n    kept = os.open('/dev/null', os.O_RDONLY)\n",
     "held_memory": ("import torch\ndef mess():\n    torch._kept = torch.ones(96 << 20, dtype=torch.float64)\n",
                     "MB of memory still held"),
@@ -128,3 +135,46 @@ def test_a_stale_frame_where_no_function_starts_is_a_fault(sandbox: Sandbox, tmp
     result = sandbox.run(job(write_student(tmp_path, source), ["forge", "forge"]))
     assert result.status == "protocol_error", (result.status, result.detail)
     assert "stale" in result.detail
+
+
+def test_no_audit_hook_can_be_added(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A hook could never be removed, and would fire in the next function's calls, after the check."""
+    source = ("import sys\nseen = []\n"
+              "def hook():\n    sys.addaudithook(lambda event, args: seen.append(event))\n"
+              "    open('/dev/null').close()\n    return len(seen)\n")
+    result = sandbox.run(job(write_student(tmp_path, source), ["hook"]))
+    assert result.status == "ok", result.detail
+    assert result.replies[0].value == 0
+
+
+FORGE = """
+import os
+from grader.sandbox.wire import encode_frame
+def forge():
+    os.write(4, encode_frame("reply", {"value": 99, "seconds": 0.0}))  # one answer too many
+    return 1
+def look():
+    return "fresh"
+"""
+
+
+def test_a_forged_reply_never_lands_on_a_later_function(sandbox: Sandbox, tmp_path: Path) -> None:
+    """At a later function's start the worker says how many answers it sent: one forged frame more, and
+    that function's replies are dropped (its calls run again elsewhere), not shifted onto it."""
+    result = sandbox.run(job(write_student(tmp_path, FORGE), ["forge", "forge", "look", "look"]))
+    assert result.status == "protocol_error", (result.status, result.detail)
+    assert len(result.replies) == 2  # forge's two calls (their answers shifted: forge's own doing)
+    assert "start was due" in result.detail
+
+
+def test_a_forged_reply_costs_the_later_function_nothing(sandbox: Sandbox, tmp_path: Path) -> None:
+    from grader.suite.model import Call
+    from grader.suite.runners import Batch, SandboxRunner
+
+    path = write_student(tmp_path, FORGE)
+    runner = SandboxRunner(sandbox)
+    batches = [Batch("optimizers", "forge", [Call("forge", ())] * 2),
+               Batch("optimizers", "look", [Call("look", ())] * 2)]
+    _, looked = runner.run_many({"optimizers": path}, batches)
+    assert [o.failure for o in looked] == [None, None]
+    assert [o.returned for o in looked] == ["fresh", "fresh"]
