@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -125,6 +126,7 @@ class Suite:
                                  probes, probed)
             for prop in props:
                 judged[prop.name] = self._judge(prop, self.cases[prop.name], outcomes[prop.name])
+            self._confirm_alone(props, judged, runner, files, substitutes)
         self._judge_on_cuda(runner, files, judged)
         results = []
         for prop in self.properties:
@@ -134,6 +136,37 @@ class Suite:
             results.append(judged[prop.name])
         self._shrink_failures(results, runner, files, substitutes)
         return Graded(results, [(call, probed[i]) for i, call in enumerate(self.probes)])
+
+    def _confirm_alone(self, props: Sequence[Property], judged: dict[str, PropertyResult], runner: Runner,
+                       files: Mapping[str, Path], substitutes: Mapping[str, tuple[str, ...]]) -> None:
+        """A wrong answer seen in a worker shared with the student's other functions counts only if the
+        failing case is wrong again in a worker of the function's own (``run_alone``, where the runner has
+        one): code of an earlier function that reached into the worker (its checks patched from inside,
+        answers forged from a finalizer) must not cost this one marks.  Where a failing case passes alone,
+        all the function's properties are graded again alone.  Calls that did not finish were retried by
+        the runner already; an honest failure costs one small job."""
+        alone = getattr(runner, "run_alone", None)
+        if alone is None:
+            return
+        for function in sorted({p.function for p in props}):
+            mine = [p for p in props if p.function == function]
+            failing = {}
+            for p in mine:
+                r = judged[p.name]
+                if r.status == "failed" and not any(o.failure for o in r.outcomes):
+                    failing[p.name] = [c for c in self.cases[p.name] if c.example is r.example][:1]
+            failing = {n: cases for n, cases in failing.items() if cases and _calls_of(cases, function)}
+            if not failing:
+                continue
+            got = _run_alone(alone, files, function, failing, substitutes)
+            if got is None or all(self._judge(p, failing[p.name], got[p.name]).status == "failed"
+                                  for p in mine if p.name in failing):
+                continue
+            everything = {p.name: self.cases[p.name] for p in mine if _calls_of(self.cases[p.name], function)}
+            regraded = _run_alone(alone, files, function, everything, substitutes)
+            for name, outcomes in (regraded or {}).items():
+                prop = next(p for p in mine if p.name == name)
+                judged[name] = self._judge(prop, self.cases[name], outcomes)
 
     def _substitutes(self, judged: Mapping[str, PropertyResult]) -> dict[str, tuple[str, ...]]:
         """Per function, its helpers that failed a property so far (their stand-ins run in their place)."""
@@ -255,3 +288,20 @@ def _cases(prop: Property, examples: Sequence[Example]) -> list[Case]:
         except ValueError:
             continue
     return cases
+
+
+def _calls_of(cases: Sequence[Case], function: str) -> bool:
+    """Whether every call of ``cases`` is of ``function`` (then they can run in a worker of its own)."""
+    return all(call.function == function for case in cases for call in case.calls)
+
+
+def _run_alone(alone: Any, files: Mapping[str, Path], function: str, cases_by_prop: Mapping[str, Sequence[Case]],
+               substitutes: Mapping[str, tuple[str, ...]]) -> dict[str, list[list[Outcome]]] | None:
+    """``cases_by_prop``'s calls (all of ``function``) in a worker of their own; outcomes per property and
+    case (None: the runner would not run them, its budget spent)."""
+    calls = [call for cases in cases_by_prop.values() for case in cases for call in case.calls]
+    got = alone(files, Batch(MODULE_OF[function], function, calls, substitutes.get(function, ())))
+    if got is None:
+        return None
+    it = iter(got)
+    return {name: [[next(it) for _ in case.calls] for case in cases] for name, cases in cases_by_prop.items()}
