@@ -126,7 +126,6 @@ class Suite:
                                  probes, probed)
             for prop in props:
                 judged[prop.name] = self._judge(prop, self.cases[prop.name], outcomes[prop.name])
-            self._confirm_alone(props, judged, runner, files, substitutes)
         self._judge_on_cuda(runner, files, judged)
         results = []
         for prop in self.properties:
@@ -135,38 +134,44 @@ class Suite:
                 continue
             results.append(judged[prop.name])
         self._shrink_failures(results, runner, files, substitutes)
+        self._confirm_alone(results, runner, files, substitutes)
         return Graded(results, [(call, probed[i]) for i, call in enumerate(self.probes)])
 
-    def _confirm_alone(self, props: Sequence[Property], judged: dict[str, PropertyResult], runner: Runner,
-                       files: Mapping[str, Path], substitutes: Mapping[str, tuple[str, ...]]) -> None:
+    def _confirm_alone(self, results: list[PropertyResult], runner: Runner, files: Mapping[str, Path],
+                       substitutes: Mapping[str, tuple[str, ...]]) -> None:
         """A wrong answer seen in a worker shared with the student's other functions counts only if the
-        failing case is wrong again in a worker of the function's own (``run_alone``, where the runner has
-        one): code of an earlier function that reached into the worker (its checks patched from inside,
-        answers forged from a finalizer) must not cost this one marks.  Where a failing case passes alone,
-        all the function's properties are graded again alone.  Calls that did not finish were retried by
-        the runner already; an honest failure costs one small job."""
+        (shrunk) failing case is wrong again in a worker of the function's own (``run_alone``, where the
+        runner has one): code of another function that reached into the worker (its checks patched from
+        inside, answers forged from a finalizer) must not cost this one marks.  Where a failing case passes
+        alone, all the function's properties are graded again alone.  Done last, once the shared worker
+        is no longer needed: an honest failure costs one small job per failing function.  Calls that did
+        not finish were retried by the runner already; CUDA properties run in jobs of their own kind."""
         alone = getattr(runner, "run_alone", None)
         if alone is None:
             return
-        for function in sorted({p.function for p in props}):
-            mine = [p for p in props if p.function == function]
-            failing = {}
-            for p in mine:
-                r = judged[p.name]
-                if r.status == "failed" and not any(o.failure for o in r.outcomes):
-                    failing[p.name] = [c for c in self.cases[p.name] if c.example is r.example][:1]
-            failing = {n: cases for n, cases in failing.items() if cases and _calls_of(cases, function)}
+        for function in sorted({r.prop.function for r in results}):
+            mine = [i for i, r in enumerate(results) if r.prop.function == function and not r.prop.needs_cuda
+                    and r.status != "skipped"]
+            failing: dict[str, list[Case]] = {}
+            for i in mine:
+                r = results[i]
+                if r.status == "failed" and r.example is not None and not any(o.failure for o in r.outcomes):
+                    cases = _cases(r.prop, [r.example])
+                    if cases and _calls_of(cases, function):
+                        failing[r.prop.name] = cases
             if not failing:
                 continue
             got = _run_alone(alone, files, function, failing, substitutes)
-            if got is None or all(self._judge(p, failing[p.name], got[p.name]).status == "failed"
-                                  for p in mine if p.name in failing):
+            if got is None or all(self._judge(results[i].prop, failing[n], got[n]).status == "failed"
+                                  for i in mine if (n := results[i].prop.name) in failing):
                 continue
-            everything = {p.name: self.cases[p.name] for p in mine if _calls_of(self.cases[p.name], function)}
-            regraded = _run_alone(alone, files, function, everything, substitutes)
-            for name, outcomes in (regraded or {}).items():
-                prop = next(p for p in mine if p.name == name)
-                judged[name] = self._judge(prop, self.cases[name], outcomes)
+            everything = {results[i].prop.name: self.cases[results[i].prop.name] for i in mine
+                          if _calls_of(self.cases[results[i].prop.name], function)}
+            regraded = _run_alone(alone, files, function, everything, substitutes) or {}
+            for i in mine:
+                name = results[i].prop.name
+                if name in regraded:
+                    results[i] = self._judge(results[i].prop, self.cases[name], regraded[name])
 
     def _substitutes(self, judged: Mapping[str, PropertyResult]) -> dict[str, tuple[str, ...]]:
         """Per function, its helpers that failed a property so far (their stand-ins run in their place)."""
