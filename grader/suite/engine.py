@@ -15,7 +15,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -134,44 +133,7 @@ class Suite:
                 continue
             results.append(judged[prop.name])
         self._shrink_failures(results, runner, files, substitutes)
-        self._confirm_alone(results, runner, files, substitutes)
         return Graded(results, [(call, probed[i]) for i, call in enumerate(self.probes)])
-
-    def _confirm_alone(self, results: list[PropertyResult], runner: Runner, files: Mapping[str, Path],
-                       substitutes: Mapping[str, tuple[str, ...]]) -> None:
-        """A wrong answer seen in a worker shared with the student's other functions counts only if the
-        (shrunk) failing case is wrong again in a worker of the function's own (``run_alone``, where the
-        runner has one): code of another function that reached into the worker (its checks patched from
-        inside, answers forged from a finalizer) must not cost this one marks.  Where a failing case passes
-        alone, all the function's properties are graded again alone.  Done last, once the shared worker
-        is no longer needed: an honest failure costs one small job per failing function.  Calls that did
-        not finish were retried by the runner already; CUDA properties run in jobs of their own kind."""
-        alone = getattr(runner, "run_alone", None)
-        if alone is None:
-            return
-        for function in sorted({r.prop.function for r in results}):
-            mine = [i for i, r in enumerate(results) if r.prop.function == function and not r.prop.needs_cuda
-                    and r.status != "skipped"]
-            failing: dict[str, list[Case]] = {}
-            for i in mine:
-                r = results[i]
-                if r.status == "failed" and r.example is not None and not any(o.failure for o in r.outcomes):
-                    cases = _cases(r.prop, [r.example])
-                    if cases and _calls_of(cases, function):
-                        failing[r.prop.name] = cases
-            if not failing:
-                continue
-            got = _run_alone(alone, files, function, failing, substitutes)
-            if got is None or all(self._judge(results[i].prop, failing[n], got[n]).status == "failed"
-                                  for i in mine if (n := results[i].prop.name) in failing):
-                continue
-            everything = {results[i].prop.name: self.cases[results[i].prop.name] for i in mine
-                          if _calls_of(self.cases[results[i].prop.name], function)}
-            regraded = _run_alone(alone, files, function, everything, substitutes) or {}
-            for i in mine:
-                name = results[i].prop.name
-                if name in regraded:
-                    results[i] = self._judge(results[i].prop, self.cases[name], regraded[name])
 
     def _substitutes(self, judged: Mapping[str, PropertyResult]) -> dict[str, tuple[str, ...]]:
         """Per function, its helpers that failed a property so far (their stand-ins run in their place)."""
@@ -293,20 +255,3 @@ def _cases(prop: Property, examples: Sequence[Example]) -> list[Case]:
         except ValueError:
             continue
     return cases
-
-
-def _calls_of(cases: Sequence[Case], function: str) -> bool:
-    """Whether every call of ``cases`` is of ``function`` (then they can run in a worker of its own)."""
-    return all(call.function == function for case in cases for call in case.calls)
-
-
-def _run_alone(alone: Any, files: Mapping[str, Path], function: str, cases_by_prop: Mapping[str, Sequence[Case]],
-               substitutes: Mapping[str, tuple[str, ...]]) -> dict[str, list[list[Outcome]]] | None:
-    """``cases_by_prop``'s calls (all of ``function``) in a worker of their own; outcomes per property and
-    case (None: the runner would not run them, its budget spent)."""
-    calls = [call for cases in cases_by_prop.values() for case in cases for call in case.calls]
-    got = alone(files, Batch(MODULE_OF[function], function, calls, substitutes.get(function, ())))
-    if got is None:
-        return None
-    it = iter(got)
-    return {name: [[next(it) for _ in case.calls] for case in cases] for name, cases in cases_by_prop.items()}

@@ -234,11 +234,6 @@ class SandboxRunner:
         """The job's result, and whether its worker had served calls before this job's."""
         return self.sandbox.run(job), False
 
-    def run_alone(self, files: Mapping[str, Path], batch: Batch) -> list[Outcome]:
-        """``batch``'s calls in a fresh worker that serves nothing else (no other function's code runs in
-        it): where a failure seen in a shared worker is confirmed before it is charged (engine.py)."""
-        return self.run_many(files, [batch])[0]
-
     def for_submission(self) -> SessionRunner:
         """A runner for one submission, whose CPU jobs share one worker (see SessionRunner); close it."""
         return SessionRunner(self)
@@ -269,12 +264,6 @@ class SessionRunner(SandboxRunner):
         if result.status != "ok":
             self.close()
         return result, served_before
-
-    def run_alone(self, files: Mapping[str, Path], batch: Batch) -> list[Outcome]:
-        self.close()  # its slot first: a grading thread never holds two (with every slot held, none would come)
-        alone = SandboxRunner(self.sandbox, retries=self.retries, infra_retries=self.infra_retries)
-        alone._requests, alone._lock = self._requests, self._lock
-        return alone.run_many(files, [batch])[0]
 
     def close(self) -> None:
         session, self._session = self._session, None
@@ -340,13 +329,6 @@ class BudgetedRunner:
         if time.monotonic() > self.deadline:
             return [[Outcome(failure=self._reason())] * len(b.calls) for b in batches]
         return run_many(self.inner, files, batches)
-
-    def run_alone(self, files: Mapping[str, Path], batch: Batch) -> list[Outcome] | None:
-        """The inner runner's ``run_alone`` (None where it has none, or the budget is spent)."""
-        alone = getattr(self.inner, "run_alone", None)
-        if alone is None or time.monotonic() > self.deadline:
-            return None
-        return alone(files, batch)  # type: ignore[no-any-return]
 
     def _reason(self) -> str:
         return (f"was not run: this submission used up its time budget of {self.budget_s:g} s "

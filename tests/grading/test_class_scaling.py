@@ -260,22 +260,13 @@ def test_the_shard_option_and_the_merge_command(shards: list[Path], klass: Path,
 
 def test_a_submission_is_graded_in_one_worker_fed_by_number(klass: Path, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """What the speed rests on (README, Speed): one sandboxed worker per correct submission, however many
-    levels it takes, and the suite's requests sent by template number, not as whole frames.  A submission
-    with failures pays a worker of its own per failing function (the failure is confirmed there, engine.py
-    ``_confirm_alone``, once shrinking is done), however many shrink rounds it takes."""
+    """What the speed rests on (README, Speed): one sandboxed worker per submission, however many levels
+    and shrink rounds it takes, and the suite's requests sent by template number, not as whole frames."""
     from grader.sandbox import sandbox as box_module
-    from grader.suite import runners
 
     sessions: list[int] = []
     whole: list[int] = []
-    alone: list[str] = []
     opened, encode = box_module.Session.__init__, box_module._encode_requests
-    run_alone = runners.SessionRunner.run_alone
-
-    def confirming(self: runners.SessionRunner, files: Any, batch: Any) -> Any:
-        alone.append(batch.function)
-        return run_alone(self, files, batch)
 
     def counting(self: box_module.Session, *args: Any) -> None:
         sessions.append(1)
@@ -288,7 +279,6 @@ def test_a_submission_is_graded_in_one_worker_fed_by_number(klass: Path, tmp_pat
 
     monkeypatch.setattr(box_module.Session, "__init__", counting)
     monkeypatch.setattr(box_module, "_encode_requests", frames)
-    monkeypatch.setattr(runners.SessionRunner, "run_alone", confirming)
     subs = stage_submissions(klass, tmp_path / "staged").submissions
     with Grader.create(Settings(out=tmp_path / "out", **FAST)) as grader:
         grader.open_sandbox(1)
@@ -296,9 +286,6 @@ def test_a_submission_is_graded_in_one_worker_fed_by_number(klass: Path, tmp_pat
         assert len(sessions) == 1
         assert whole
         assert not any(whole)
-        assert not alone
         assert grader.grade(subs[1])  # typical mistakes: its failures are shrunk (new requests, sent whole)
-        assert alone
-        assert len(set(alone)) == len(alone)  # one confirming worker per failing function
-        assert len(sessions) - 1 == 1 + len(alone)  # the shared worker, then the confirming ones
+        assert len(sessions) == 2
         assert any(whole)

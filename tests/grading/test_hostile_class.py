@@ -191,35 +191,6 @@ ATTACKS = {
         "    from grader.sandbox.wire import encode_frame\n"
         "    os.write(4, encode_frame('reply', {'value': param - lr * grad, 'seconds': 0.0}))\n" + WRONG
     ),
-    # From a second red team: code written against the worker's own internals.  It can still spoil what
-    # later functions answer in the shared worker; each failure is then confirmed in a worker of the
-    # function's own, where it does not happen.
-    "switch_off_the_checks": (
-        "import math, sys\n"
-        "def sgd_step(param, grad, lr):\n"
-        "    sys.modules['grader.sandbox.residue'].Baseline.restore = lambda self: []\n"
-        "    math.ceil = lambda x: 7\n" + WRONG
-    ),
-    "forge_from_a_finalizer": (
-        "import gc, os, sys\n"
-        "class _Bomb:\n"
-        "    def __del__(self):\n"
-        "        f = sys._getframe(1)\n"
-        "        while f is not None and 'self' not in f.f_locals:\n"
-        "            f = f.f_back\n"
-        "        channel = f.f_locals['self'].channel\n"
-        "        wire = sys.modules['grader.sandbox.wire']\n"
-        "        data = wire.encode_frame('segment', {'replies': channel.answered})\n"
-        "        for _ in range(400):\n"
-        "            data += wire.encode_frame('reply', {'value': 0.0, 'seconds': 0.0})\n"
-        "        os.write(channel.resp_fd, data)\n"
-        "def sgd_step(param, grad, lr):\n"
-        "    if not hasattr(sys, '_armed'):\n"
-        "        sys._armed = True\n"
-        "        gc.disable()\n"
-        "        bomb = _Bomb()\n"
-        "        bomb.me = bomb\n" + WRONG
-    ),
     "lower_a_limit": (
         "import resource, sys\n"
         "def sgd_step(param, grad, lr):\n"
