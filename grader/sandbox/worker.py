@@ -4,9 +4,9 @@ Frames on the reply pipe, in order: ``ready`` (sent by the zygote child before t
 ``import_error`` | ``not_found`` | ``imported``, then one ``reply`` per request as soon as it is
 computed (``unrunnable`` for a function whose module cannot run), then ``done``.  At each later
 function's start (Segments) comes ``segment``, with the count of answers sent so far, or ``stale`` when
-the worker cannot go on as a fresh one would.  Requests arrive on the
-request pipe: one ``job`` frame, then ``request`` frames (or ``refs``, runs of preloaded ones), and in a
-session a ``functions`` frame before each later batch.  Nothing here decides pass or fail.
+the worker cannot go on as a fresh one would.  Requests arrive on the request pipe: one ``job`` frame,
+then ``request`` frames (or ``refs``, runs of preloaded ones), and in a session a ``functions`` frame
+before each later batch.  Nothing here decides pass or fail.
 """
 
 from __future__ import annotations

@@ -342,7 +342,6 @@ def describe_status(status: str, detail: str, module: str) -> str:
         "timeout": f"did not finish: {detail}",
         "crashed": f"crashed: {detail}",
         "protocol_error": f"sent an unreadable answer: {detail}",
-        "restart": f"was not run: {detail}",
     }.get(status, f"{status}: {detail}")
 
 

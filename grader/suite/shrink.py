@@ -47,7 +47,14 @@ def simpler_examples(ex: Example) -> list[Example]:
         # One element at a time: the failure usually lives in one coordinate.
         for i in range(min(numel, MAX_ELEMENTS)):
             out.append({**ex, **{k: ex[k].reshape(-1)[i].clone() for k in keys}})
-        return [c for c in out if reachable(c)]
+    else:
+        out += _scalar_moves(ex, flushed, keys)
+    return [c for c in out if reachable(c)]
+
+
+def _scalar_moves(ex: Example, flushed: Example, keys: list[str]) -> list[Example]:
+    """Simpler one-element examples: round numbers, a small t, zero state."""
+    out: list[Example] = []
     rounded = {**flushed, **{k: flushed[k].clone().apply_(round_sig) for k in keys},
                **{k: round_sig(v) for k, v in flushed.items()
                   if isinstance(v, float) and not k.startswith("_")}}
@@ -58,7 +65,7 @@ def simpler_examples(ex: Example) -> list[Example]:
     for k in STATE_KEYS:
         if k in keys and bool(ex[k].any()):
             out.append({**ex, k: torch.zeros_like(ex[k])})
-    return [c for c in out if reachable(c)]
+    return out
 
 
 def _flushed(ex: Example) -> Example:
