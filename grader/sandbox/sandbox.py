@@ -24,7 +24,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 
@@ -174,14 +174,16 @@ class _State:
             or not isinstance(after, tuple)
             or not isinstance(points, tuple)
             or not isinstance(seconds, float)
-            or not (isinstance(stand_ins, tuple) and all(isinstance(n, str) for n in stand_ins))
-            or not (isinstance(effects, tuple) and all(isinstance(n, str) for n in effects))
+            or not _strings(stand_ins)
+            or not _strings(effects)
         ):
             self.fail("reply frame fields have the wrong types")
         else:
-            self.replies.append(Reply(raised, body["value"], after, points, seconds,
-                                      tuple(n for n in stand_ins if isinstance(n, str)),
-                                      tuple(n for n in effects if isinstance(n, str))))
+            self.replies.append(Reply(raised, body["value"], after, points, seconds, stand_ins, effects))
+
+
+def _strings(items: object) -> TypeGuard[tuple[str, ...]]:
+    return isinstance(items, tuple) and (not items or all(isinstance(n, str) for n in items))
 
 
 def _describe_exit(status: int) -> tuple[int | None, str]:

@@ -64,6 +64,8 @@ DTYPES: dict[str, torch.dtype] = {
 }
 DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
 NUMPY_DTYPES = {"float16", "float32", "float64", "int32", "int64", "bool"}
+_NUMPY_OF = {name: np.dtype(name) for name in ("float16", "float32", "float64", "int32", "int64")}
+_np_ndarray, _from_numpy = np.ndarray, torch.from_numpy
 
 # Captured once at import (in the zygote), so a student who reassigns torch.* in the worker does
 # not change how honest values are converted.
@@ -311,12 +313,7 @@ def encode_frame(kind: str, body: Mapping[str, object], *, lenient: bool = False
     """One frame.  ``lenient`` (worker side): never raises for odd values, sends Opaque instead."""
     enc = _Encoder(lenient=lenient, max_payload=max_payload)
     nodes = {str(k): enc.top(v) for k, v in body.items()}
-    header = json.dumps(
-        {"kind": kind, "body": nodes, "tensors": enc.specs},
-        ensure_ascii=True,
-        allow_nan=False,
-        separators=(",", ":"),
-    ).encode()
+    header = _JSON_OUT.encode({"kind": kind, "body": nodes, "tensors": enc.specs}).encode()
     if len(header) > MAX_HEADER_BYTES:
         if not lenient:
             raise ValueError(f"frame header of {len(header)} bytes exceeds {MAX_HEADER_BYTES}")
@@ -331,6 +328,7 @@ def _fail(message: str) -> WireError:
     return WireError(message)
 
 
+_HEADER_KEYS = frozenset({"kind", "body", "tensors"})
 _SPEC_KEYS = frozenset({"dtype", "shape", "device", "type", "requires_grad"})
 _STRIDED_KEYS = _SPEC_KEYS | {"strides"}
 Spec = tuple[str, list[int], int, str, str, bool, "list[int] | None"]
@@ -404,10 +402,14 @@ class _Decoder:
         chunk = bytearray(memoryview(self.payload)[start : start + nbytes])  # one copy, writable
         if dtype == "bool":
             flat = torch.frombuffer(chunk, dtype=torch.uint8) != 0 if nbytes else torch.zeros(0, dtype=torch.bool)
-        elif nbytes:
-            flat = torch.frombuffer(chunk, dtype=DTYPES[dtype])
-        else:
+        elif not nbytes:
             flat = torch.zeros(0, dtype=DTYPES[dtype])
+        elif len(shape) == 1:
+            return torch.frombuffer(chunk, dtype=DTYPES[dtype])
+        elif dtype in _NUMPY_OF:  # a numpy view shaped in place: a third of what torch's reshape costs
+            return _from_numpy(_np_ndarray(shape, _NUMPY_OF[dtype], chunk))
+        else:
+            flat = torch.frombuffer(chunk, dtype=DTYPES[dtype])
         return flat if len(shape) == 1 else flat.reshape(shape)
 
     def tensor(self, index: object) -> Any:
@@ -562,10 +564,10 @@ def _instantiate(value: Any, memo: dict[int, Any]) -> Any:
 
 def _parse_header(raw: bytes) -> tuple[str, dict[str, Any], list[Spec]]:
     try:
-        header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        header = _JSON_IN.decode(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _fail(f"header is not valid JSON: {str(exc)[:100]}") from None
-    if type(header) is not dict or set(header) != {"kind", "body", "tensors"}:
+    if type(header) is not dict or header.keys() != _HEADER_KEYS:
         raise _fail("header must be an object with keys kind, body, tensors")
     kind, body, tensors = header["kind"], header["body"], header["tensors"]
     if type(kind) is not str or not 0 < len(kind) <= 32:
@@ -579,6 +581,11 @@ def _parse_header(raw: bytes) -> tuple[str, dict[str, Any], list[Spec]]:
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not allowed in a header")
+
+
+# Built once: json.dumps/json.loads with options build a new coder per call (a few µs per frame).
+_JSON_OUT = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+_JSON_IN = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 class FrameReader:
@@ -623,29 +630,31 @@ class FrameReader:
         if self.received > self.max_bytes:
             raise _fail(f"worker sent more than the reply cap of {self.max_bytes} bytes")
         self._buf += data
-        buf, at = self._buf, 0  # frames are read at an offset; what they used is dropped once, at the end
+        buf, at, end = self._buf, 0, len(self._buf)  # frames are read at an offset; what they used is dropped
+        hsize = HEADER_LEN.size                          # once, at the end
         try:
             with memoryview(buf) as view:
                 while True:
-                    if self._pending is None:
-                        if len(buf) - at < HEADER_LEN.size:
+                    pending = self._pending
+                    if pending is None:
+                        if end - at < hsize:
                             return
                         (hlen,) = HEADER_LEN.unpack_from(buf, at)
                         if not 0 < hlen <= MAX_HEADER_BYTES:
                             raise _fail(f"header length {hlen} is not in 1..{MAX_HEADER_BYTES}")
-                        if len(buf) - at < HEADER_LEN.size + hlen:
+                        if end - at < hsize + hlen:
                             return
-                        kind, body, specs = _parse_header(view[at + HEADER_LEN.size : at + HEADER_LEN.size + hlen]
-                                                          .tobytes())
-                        at += HEADER_LEN.size + hlen
-                        size = sum(s[2] for s in specs)
+                        at += hsize
+                        kind, body, specs = _parse_header(view[at : at + hlen].tobytes())
+                        at += hlen
+                        size = sum(s[2] for s in specs) if specs else 0
                         if size > self.max_bytes:
                             raise _fail(f"frame declares {size} payload bytes, over the cap of {self.max_bytes}")
-                        self._pending = (kind, body, specs, size)
-                    kind, body, specs, size = self._pending
-                    if len(buf) - at < size:
+                        pending = self._pending = (kind, body, specs, size)
+                    kind, body, specs, size = pending
+                    if end - at < size:
                         return
-                    payload = view[at : at + size].tobytes()
+                    payload = view[at : at + size].tobytes() if size else b""
                     at += size
                     self._pending = None
                     decoder = _Decoder(specs, payload, as_tensor_values=self.as_tensor_values,

@@ -378,14 +378,16 @@ def outcome_of_reply(reply: Any, substitutes: Sequence[str] = (), module: str = 
         return Outcome(failure=describe_status(unrunnable[0], unrunnable[1], module))
     box = _sandbox()
     tensor, opaque = box.TensorValue, box.Opaque
+    # (Most replies are a value alone: the empty tuples are passed on as they are.)
+    after, points, effects = reply.inputs_after, reply.grad_fn_points, getattr(reply, "effects", ())
     return Outcome(
         returned=_from_wire(reply.value, tensor, opaque),
         raised=reply.raised,
-        inputs_after=tuple(_from_wire(v, tensor, opaque) for v in reply.inputs_after),
-        grad_fn_points=tuple(_from_wire(v, tensor, opaque) for v in reply.grad_fn_points),
-        stand_ins=tuple(n for n in substitutes if n in reply.stand_ins),  # the worker's word: a note only
+        inputs_after=_from_wire(after, tensor, opaque) if after else (),
+        grad_fn_points=_from_wire(points, tensor, opaque) if points else (),
+        stand_ins=tuple(n for n in substitutes if n in reply.stand_ins) if substitutes else (),  # a note only
         # The worker's word too: an effect can only cost the student who sent it, so none is trusted away
-        effects=tuple(str(e)[:100] for e in getattr(reply, "effects", ())[:16]),
+        effects=tuple(str(e)[:100] for e in effects[:16]) if effects else (),
     )
 
 
