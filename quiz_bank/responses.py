@@ -23,7 +23,8 @@ _SCIENTIFIC = re.compile(
     rf"^(?P<m>{_NUMBER})?(?:(?:[x×*·]|\*\*)?10(?:\^|\*\*)(?P<open>[({{])?(?P<e1>[+-]?\d+)(?(open)[)}}])"
     rf"|[eE](?P<e2>[+-]?\d+))?$")
 _FRACTION = re.compile(rf"^(?P<n>{_NUMBER})/(?P<d>{_NUMBER})$")
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$")
+# A thousands-separated number never starts with 0: 0,125 is a decimal comma (0.125), not 125.
+_THOUSANDS = re.compile(r"^[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 
 

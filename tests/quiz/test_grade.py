@@ -27,6 +27,8 @@ from quiz_bank.stats import kind_stats, pearson
         ("３，２００", "3200"), ("約 0.6513", "0.6513"), ("大約0.6513", "0.6513"), ("0。6513", "0.6513"),
         ("100 steps", "100"), ("100次", "100"), ("３，２００ 個 steps", "3200"), ("65.13%", "0.6513"),
         ("−5%", "-0.05"), ("1.2×10^{-3}", "0.0012"), ("1.2E−3", "0.0012"), ("1.2 ×10 ⁻³", "0.0012"),
+        # a decimal comma before three digits: no thousands-separated number starts with 0
+        ("0,125", "0.125"), ("-0,125", "-0.125"), ("０，１２５", "0.125"), ("1,250", "1250"),
     ],
 )
 def test_parse_number(text: str, value: str) -> None:
