@@ -19,7 +19,7 @@ banker's rounding.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, Inexact, localcontext
 
 SIG_FIGS = 4
 # Float arithmetic leaves noise in the 16th-17th digit (1 - 0.999 = 0.0010000000000000009); answers are
@@ -94,8 +94,21 @@ def tolerance(answer: Decimal, integer: bool) -> Decimal:
 
 
 def accepts(response: Decimal, answer: Decimal, tol: Decimal) -> bool:
-    """The grading rule: |response − answer| ≤ tol, in exact decimal arithmetic."""
-    return abs(response - answer) <= tol
+    """The grading rule: |response − answer| ≤ tol, in exact decimal arithmetic.
+
+    Written as answer − tol ≤ response ≤ answer + tol: the bounds are short (the key's digits) and
+    computed exactly, and comparing decimals never rounds, whereas response − answer is rounded to the
+    context's 28 digits (and overflows for a response like 9.99e999999).
+
+    >>> accepts(Decimal("0.651350000000000000000000000000001"), Decimal("0.6513"), Decimal("0.00005"))
+    False
+    """
+    with localcontext() as exact:
+        exact.prec = max(len(answer.as_tuple().digits), len(tol.as_tuple().digits)) + \
+            abs(answer.adjusted() - tol.adjusted()) + 2
+        exact.traps[Inexact] = True
+        low, high = answer - tol, answer + tol
+    return low <= response <= high
 
 
 def is_degenerate(answer: Decimal, integer: bool) -> bool:

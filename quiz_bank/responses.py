@@ -28,6 +28,10 @@ _THOUSANDS = re.compile(r"^[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 
 
+# decimal's default context holds exponents up to ±999,999; beyond, scaleb raises instead of rounding.
+MAX_EXPONENT = 999_999
+
+
 class Unreadable(ValueError):
     """A response that cannot be read as the question's kind of answer."""
 
@@ -54,43 +58,63 @@ def _plain_number(text: str) -> Decimal:
         elif _DECIMAL_COMMA.match(text):
             text = text.replace(",", ".")
         else:
-            raise Unreadable(f"{text!r} has commas that are neither thousands separators nor a decimal comma")
+            raise Unreadable(f"{_shown(text)} has commas that are neither thousands separators nor a decimal comma")
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise Unreadable(f"{text!r} is not a number") from None
+        raise Unreadable(f"{_shown(text)} is not a number") from None
     if not value.is_finite():
-        raise Unreadable(f"{text!r} is not a finite number")
+        raise Unreadable(f"{_shown(text)} is not a finite number")
     return value
 
 
 def parse_number(text: str) -> Decimal:
-    """A numeric response as an exact decimal.
+    """A numeric response as an exact decimal; a number too large for that (``1e99999999``) is unreadable.
 
     >>> [str(parse_number(s)) for s in ("≈ 0.6513", "1.000×10⁻³", "３，２００", "−1/10", "5 000", "2.5e-3")]
     ['0.6513', '0.001000', '3200', '-0.1', '5000', '0.0025']
     >>> [str(parse_number(s)) for s in ("65.13%", "約 0.6513", "0。6513", "1.2×10^{-3}", "100 steps", "100 次")]
     ['0.6513', '0.6513', '0.6513', '0.0012', '100', '100']
     """
+    try:
+        return _parse_number(text)
+    except Unreadable:
+        raise
+    except (ArithmeticError, ValueError):  # decimal's Overflow/InvalidOperation, int()'s digit limit
+        raise Unreadable(f"{_shown(text)} is too large or too small to be an answer (exponents go up to "
+                         f"±{MAX_EXPONENT:,})") from None
+
+
+def _shown(text: str) -> str:
+    """A response as messages quote it: stripped, and cut short when it is long."""
+    text = text.strip()
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _parse_number(text: str) -> Decimal:
     s = normalize(text)
     if not s:
         raise Unreadable("the response is empty")
     if s.endswith("%"):  # 65.13% is exactly 0.6513
         if "%" in s[:-1]:
-            raise Unreadable(f"{text.strip()!r} is not a number")
+            raise Unreadable(f"{_shown(text)} is not a number")
         return parse_number(s[:-1]) / 100
     fraction = _FRACTION.match(s)
     if fraction:
         denominator = _plain_number(fraction["d"])
         if denominator == 0:
-            raise Unreadable(f"{text.strip()!r} divides by zero")
+            raise Unreadable(f"{_shown(text)} divides by zero")
         return _plain_number(fraction["n"]) / denominator
     m = _SCIENTIFIC.match(s)
     if not m or (m["m"] is None and m["e1"] is None) or (m["open"] and s[-1] != {"(": ")", "{": "}"}[m["open"]]):
-        raise Unreadable(f"{text.strip()!r} is not a number")
+        raise Unreadable(f"{_shown(text)} is not a number")
     mantissa = _plain_number(m["m"]) if m["m"] is not None else Decimal(1)
     exponent = m["e1"] if m["e1"] is not None else m["e2"]
-    return mantissa.scaleb(int(exponent)) if exponent is not None else mantissa
+    if exponent is None:
+        return mantissa
+    if len(exponent.lstrip("+-").lstrip("0")) > len(str(MAX_EXPONENT)) or abs(int(exponent)) > MAX_EXPONENT:
+        raise ValueError(exponent)
+    return mantissa.scaleb(int(exponent))
 
 
 def parse_choice(text: str, options: int) -> str:
@@ -102,5 +126,5 @@ def parse_choice(text: str, options: int) -> str:
     s = normalize(text).strip("()[]（）.。:").upper()
     letters = "ABCDEFGH"[:options]
     if len(s) != 1 or s not in letters:
-        raise Unreadable(f"{text.strip()!r} is not one of the letters {', '.join(letters)}")
+        raise Unreadable(f"{_shown(text)} is not one of the letters {', '.join(letters)}")
     return s

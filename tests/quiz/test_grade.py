@@ -43,6 +43,26 @@ def test_unreadable_numbers_say_why(text: str) -> None:
     assert str(info.value)
 
 
+@pytest.mark.parametrize("text", ["1e9999999999999999999", "1e" + "1" * 5000, "10^99999999999", "1.5×10^-" + "9" * 30,
+                                  "1e1000000", "99e999999", "1" * 1_000_001 + "/0.001"])
+def test_absurd_exponents_are_unreadable_not_a_crash(text: str) -> None:
+    with pytest.raises(Unreadable, match="too large or too small") as info:
+        parse_number(text)
+    assert len(str(info.value)) < 200  # a 1,000,000-digit response is not quoted in full
+
+
+def test_huge_responses_score_zero_with_an_issue(built: BuildResult, tmp_path: Path) -> None:
+    key = json.loads(built.key_json.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    numeric = next(e for e in key if e["student"] == "B11001" and e["type"] == "numeric")
+    negative = next(e for e in key if e["type"] == "numeric" and e["answer"] < 0 and e["student"] != "B11001")
+    rows = [("B11001", numeric["question"], "1e9999999999999999999"),
+            (negative["student"], negative["question"], "9" * 28 + "e999972")]  # response − answer overflows
+    result = grade_responses(built.key_json, _write_responses(tmp_path / "r.csv", rows),  # type: ignore[arg-type]
+                             tmp_path / "s.csv")
+    assert [(i.line, "too large" in i.problem) for i in result.issues] == [(2, True)]
+    assert {s: score for s, score, _ in result.scores}[negative["student"]] == 0
+
+
 @pytest.mark.parametrize(("text", "letter"), [("A", "A"), ("b", "B"), ("(C)", "C"), ("Ｄ", "D"), (" d. ", "D")])
 def test_parse_choice(text: str, letter: str) -> None:
     assert parse_choice(text, 4) == letter

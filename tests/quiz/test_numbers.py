@@ -87,3 +87,15 @@ def test_denoise_removes_float_noise_only() -> None:
     assert numbers.denoise(numbers.to_decimal(0.37999999999999995)) == Decimal("0.38")
     assert numbers.denoise(Decimal("-1.5500000007142858")) == Decimal("-1.550000000714")  # ε's real effect stays
     assert numbers.denoise(Decimal(0)) == 0
+
+
+def test_accepts_compares_exactly_beyond_28_digits() -> None:
+    """Decimal's context rounds response − answer to 28 digits; the rule must not."""
+    a, tol = Decimal("0.6513"), Decimal("0.00005")
+    assert not numbers.accepts(Decimal("0.65135" + "0" * 30 + "1"), a, tol)
+    assert not numbers.accepts(Decimal("-0.65135" + "0" * 30 + "1"), -a, tol)
+    assert numbers.accepts(Decimal("0.65135" + "0" * 30), a, tol)
+    assert not numbers.accepts(Decimal("9" * 28 + "e999972"), -a, tol)  # no Overflow
+    big = Decimal("1234567890123")  # a 13-figure count, tolerance 0
+    assert numbers.accepts(big, big, Decimal(0))
+    assert not numbers.accepts(Decimal("1234567890123." + "0" * 29 + "1"), big, Decimal(0))
