@@ -40,5 +40,10 @@ def dict_rows(text: str, required: tuple[str, ...], option: str, path: object) -
         raise QuizError(f"{option}: {path} has the header {','.join(header) or '(empty)'}; expected the columns "
                         f"{','.join(required)} (missing: {', '.join(missing)}). "
                         f"Fix: make line 1 '{','.join(required)}'.")
+    twice = [c for c in required if header.count(c) > 1]
+    if twice:  # csv.DictReader would silently keep the last of them
+        raise QuizError(f"{option}: {path} has the header {','.join(header)}; the column(s) {', '.join(twice)} "
+                        f"appear more than once; expected each of {','.join(required)} once. "
+                        f"Fix: rename or delete the extra column.")
     reader.fieldnames = header
     return reader

@@ -87,17 +87,29 @@ def read_key(path: Path) -> list[KeyEntry]:
     return [_entry(i, raw, str(path)) for i, raw in enumerate(data, start=1)]
 
 
-def read_responses(path: Path) -> list[tuple[int, str, str, str]]:
-    """(line, student, question, response) for every row."""
+Row = tuple[int, str, str, str, str]  # line, student, question, response, why it cannot be used ("" if it can)
+
+
+def read_responses(path: Path) -> list[Row]:
+    """(line, student, question, response, problem) for every row."""
     reader = dict_rows(read_text(path, "--responses"), ("student", "question", "response"), "--responses", path)
-    last_is_response = (reader.fieldnames or [])[-1] == "response"
+    header = reader.fieldnames or []
+    last_is_response = header[-1] == "response"
     rows = []
     for row in reader:
         response = row["response"] or ""
         extra = row.get(None)
+        problem = ""
         if extra and last_is_response:  # 3,200 written without quotes: the CSV split it, join it back
             response = ",".join([response, *extra])
-        rows.append((reader.line_num, (row["student"] or "").strip(), (row["question"] or "").strip(), response))
+        elif extra and any(x.strip() for x in extra):
+            # Some field held an unquoted comma, and with columns after `response` there is no telling which:
+            # 3,200 would be read as 3 with 200 in the next column.
+            problem = (f"the row has {len(header) + len(extra)} fields but the header names {len(header)} "
+                       f"({','.join(header)}); a value with an unquoted comma such as 3,200? Fix: quote it "
+                       f"(\"3,200\") or make `response` the last column")
+        rows.append((reader.line_num, (row["student"] or "").strip(), (row["question"] or "").strip(), response,
+                     problem))
     return rows
 
 
@@ -112,8 +124,7 @@ def _question_id(text: str) -> str:
     return f"Q{text}" if text[:1].isdigit() else text
 
 
-def score(key: list[KeyEntry], rows: list[tuple[int, str, str, str]]) -> tuple[dict[tuple[str, str], int],
-                                                                              list[Issue], set[str]]:
+def score(key: list[KeyEntry], rows: list[Row]) -> tuple[dict[tuple[str, str], int], list[Issue], set[str]]:
     """0/1 per (student, question) of the key, the rows that could not be used, the students who answered."""
     answered: set[str] = set()
     entries = {(_student_id(e.student), _question_id(e.question)): e for e in key}
@@ -121,7 +132,7 @@ def score(key: list[KeyEntry], rows: list[tuple[int, str, str, str]]) -> tuple[d
     marks = {(e.student, e.question): 0 for e in key}
     issues: list[Issue] = []
     seen: dict[tuple[str, str], int] = {}
-    for line, student, question, response in rows:
+    for line, student, question, response, problem in rows:
         where = (_student_id(student), _question_id(question))
         if where[0] not in students:
             issues.append(Issue(line, student, question, response, f"student {student!r} is not in the key"))
@@ -137,6 +148,10 @@ def score(key: list[KeyEntry], rows: list[tuple[int, str, str, str]]) -> tuple[d
         entry = entries[where]
         mark = (entry.student, entry.question)
         answered.add(entry.student)
+        if problem:
+            marks[mark] = 0
+            issues.append(Issue(line, student, question, response, problem))
+            continue
         if not response.strip():
             marks[mark] = 0
             continue

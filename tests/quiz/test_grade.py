@@ -206,3 +206,27 @@ def test_ids_and_numbers_as_students_type_them(built: BuildResult, tmp_path: Pat
     result = grade_responses(built.key_json, responses, tmp_path / "s.csv")  # type: ignore[arg-type]
     assert result.issues == []
     assert {s: score for s, score, _ in result.scores}["B11002"] == 2
+
+
+def test_unquoted_comma_before_further_columns_is_reported_not_misread(built: BuildResult, tmp_path: Path) -> None:
+    """With a column after `response`, 1,206 unquoted splits into 1 and 206: no way to tell, so say so."""
+    key = json.loads(built.key_json.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    count = max((e for e in key if e["type"] == "integer"), key=lambda e: e["answer"])
+    shown = f"{count['answer']:,}"
+    assert "," in shown
+    responses = tmp_path / "r.csv"
+    choice = next(e for e in key if e["student"] == count["student"] and e["type"] == "choice")
+    responses.write_text(f"student,question,response,comment\n{count['student']},{count['question']},{shown},late\n"
+                         f"{count['student']},{choice['question']},{choice['answer']},\n", encoding="utf-8")
+    result = grade_responses(built.key_json, responses, tmp_path / "s.csv")  # type: ignore[arg-type]
+    assert [(i.line, i.question) for i in result.issues] == [(2, count["question"])]
+    assert {s: score for s, score, _ in result.scores}[count["student"]] == 1  # a trailing empty field is fine
+    assert "unquoted comma" in result.issues[0].problem
+    assert "Fix:" in result.issues[0].problem
+
+
+def test_a_required_column_twice_is_an_error(built: BuildResult, tmp_path: Path) -> None:
+    responses = tmp_path / "r.csv"
+    responses.write_text("student,question,Response,response\nB11001,Q1,0.5,0.6\n", encoding="utf-8")
+    with pytest.raises(QuizError, match="response appear more than once"):
+        grade_responses(built.key_json, responses, tmp_path / "s.csv")  # type: ignore[arg-type]
