@@ -297,6 +297,8 @@ class _Collector:
         if len(infos) > MAX_ZIP_ENTRIES:
             self.problems.append(f"{path.name} has {len(infos)} entries (limit {MAX_ZIP_ENTRIES}); refused")
             return
+        # file name (any case) -> its entries: (depth, entry, its file name, the expected name it gives, size cap)
+        found: dict[str, list[tuple[int, zipfile.ZipInfo, str, str | None, int]]] = {}
         for info in infos:
             name = info.filename.replace("\\", "/")
             parts = [p for p in name.split("/") if p not in ("", ".")]
@@ -326,6 +328,18 @@ class _Collector:
                     f"{path.name}: {info.filename!r} is {info.file_size} bytes; the limit is {limit} bytes; refused"
                 )
                 continue
+            found.setdefault(parts[-1].casefold(), []).append((len(parts), info, parts[-1], wanted, limit))
+        for copies in found.values():
+            # As in a folder, a file at the top wins over one in a subfolder (an old copy in backup/ must not
+            # replace it); among equals, the last entry (a zip updated in place appends the newer one).
+            top = min(depth for depth, *_ in copies)
+            chosen = [i for i, c in enumerate(copies) if c[0] == top][-1]
+            _, info, name, wanted, limit = copies[chosen]
+            others = [repr(c[1].filename) for i, c in enumerate(copies) if i != chosen]
+            if others:
+                self.problems.append(f"{path.name}: more than one {name}; used {info.filename!r} and ignored "
+                                     f"{', '.join(others)} (the top of the zip wins over a folder, a later entry "
+                                     f"over an earlier one); keep one copy")
             try:
                 with archive.open(info) as member:
                     data = member.read(limit + 1)
@@ -336,10 +350,9 @@ class _Collector:
                 self.problems.append(f"{path.name}: {info.filename!r} unpacks past {limit} bytes; refused")
                 continue
             if wanted is None:
-                self.add_notebook(parts[-1], data, order, f"{path.name}:{info.filename}")
+                self.add_notebook(name, data, order, f"{path.name}:{info.filename}")
             else:
-                self.add(wanted, data, order, f"{path.name}:{info.filename}",
-                         copy=parts[-1].lower() != wanted.lower())
+                self.add(wanted, data, order, f"{path.name}:{info.filename}", copy=name.lower() != wanted.lower())
 
 
 def _from_notebooks(collector: _Collector, files: dict[str, tuple[int, bytes]],

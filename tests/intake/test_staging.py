@@ -203,3 +203,19 @@ def test_a_second_download_stands_in_only_where_the_name_is_missing(tmp_path: Pa
     assert any("ignored optimizers (1).py" in p for p in carol.problems)
     assert dave.staged["regression"].read_bytes() == b"# renamed by the browser\n"
     assert dave.missing == ["optimizers.py", "epochs.py"]
+
+
+def test_in_a_zip_the_file_at_the_top_wins_over_an_old_copy_in_a_folder(tmp_path: Path) -> None:
+    """Like a folder (which is only searched below when its top has nothing), whatever the entry order."""
+    folder = tmp_path / "download"
+    folder.mkdir()
+    _zip(folder / "erin.zip", {"optimizers.py": GOOD, "old/optimizers.py": b"# old attempt\n"})
+    _zip(folder / "fay.zip", {"old/optimizers.py": b"# old attempt\n", "optimizers.py": GOOD})
+    _zip(folder / "gus.zip", {"v1/epochs.py": b"# v1\n", "v2/epochs.py": b"# v2\n"})
+    staged = _stage(folder, tmp_path)
+    for student in ("erin", "fay"):
+        assert staged[student].staged["optimizers"].read_bytes() == GOOD
+        assert any("used 'optimizers.py' and ignored 'old/optimizers.py'" in p for p in staged[student].problems)
+        assert not any("newest upload" in p for p in staged[student].problems)  # one zip: no upload order
+    assert staged["gus"].staged["epochs"].read_bytes() == b"# v2\n"
+    assert any("used 'v2/epochs.py' and ignored 'v1/epochs.py'" in p for p in staged["gus"].problems)
