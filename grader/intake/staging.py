@@ -1,11 +1,12 @@
 """Find every student's submission in a folder and copy the expected files into private boxes.
 
 Nothing here runs or imports student source.  ``.py`` files are only copied, byte for byte, with
-``O_NOFOLLOW``, regular files only, and size caps.  A notebook (``.ipynb``, any name) provides each
-expected file its code cells define functions of and that was not submitted as a ``.py`` file: its
-code cells are parsed, in a child process, into that module (``grader/intake/notebook.py``).  Every
-entry that looks like a submission gets a :class:`Submission`, even when nothing could be staged (then
-``missing``/``problems`` say why).
+``O_NOFOLLOW``, regular files only, and size caps; one saved as Big5 (cp950) or UTF-16 without a coding
+declaration, which Python would refuse to import, is re-encoded to UTF-8 with a note.  A notebook
+(``.ipynb``, any name) provides each expected file its code cells define functions of and that was not
+submitted as a ``.py`` file: its code cells are parsed, in a child process, into that module
+(``grader/intake/notebook.py``).  Every entry that looks like a submission gets a :class:`Submission`,
+even when nothing could be staged (then ``missing``/``problems`` say why).
 
 Recognised layouts (one entry per student) and the student id each gets:
 
@@ -33,6 +34,7 @@ define functions of one file, the one that defines most of them is used, with a 
 
 from __future__ import annotations
 
+import codecs
 import errno
 import hashlib
 import os
@@ -402,6 +404,43 @@ def _from_notebooks(collector: _Collector, files: dict[str, tuple[int, bytes]],
     problems += notes
 
 
+# PEP 263: a coding declaration in line 1 or 2 makes Python decode the file itself.
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+")
+# What editors save when not told UTF-8: Windows Notepad's "Unicode" (UTF-16 with a BOM), and Big5 from
+# an editor or IDE on Traditional Chinese Windows (its "ANSI" code page, cp950).
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _as_utf8(name: str, data: bytes, problems: list[str]) -> bytes:
+    """A ``.py`` file Python can import: UTF-8 as it is; UTF-16 or Big5 source re-encoded to UTF-8, with a note.
+
+    Python reads source without a coding declaration as UTF-8 and refuses anything else with a
+    SyntaxError, so a correct file with Chinese comments saved as Big5 would fail every test.  Re-encoding
+    keeps every line where it was and means exactly what a ``# coding: big5`` line would make it mean.
+    """
+    try:
+        data.decode("utf-8")
+        return data
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    if any(_CODING.match(line) for line in data.split(b"\n", 2)[:2]):
+        return data
+    for encoding, label in (("utf-16", "UTF-16"), ("cp950", "Big5 (cp950)")):
+        if (encoding == "utf-16") != data.startswith(_UTF16_BOMS):
+            continue
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        problems.append(f"{name} was saved as {label}, not UTF-8; it was converted to UTF-8 for grading "
+                        f"(fix: save it as UTF-8, e.g. VS Code: Save with Encoding → UTF-8)")
+        return text.encode("utf-8")
+    line = data[:bad].count(b"\n") + 1
+    problems.append(f"{name} is not UTF-8 text (byte 0x{data[bad]:02x} on line {line}), so Python cannot import "
+                    f"it; fix: save it as UTF-8 (e.g. VS Code: Save with Encoding → UTF-8)")
+    return data
+
+
 def _write_box(box: Path, files: dict[str, tuple[int, bytes]]) -> dict[str, Path]:
     box.mkdir(mode=0o700)
     staged = {}
@@ -473,7 +512,8 @@ def stage_submissions(
                     collector.add(wanted, data, source.order, source.path.name)
             else:
                 submission.problems.append(f"{source.path.name} is not one of {', '.join(expected)}; ignored")
-        files = collector.result()
+        files = {name: (order, _as_utf8(name, data, submission.problems) if name.endswith(".py") else data)
+                 for name, (order, data) in collector.result().items()}
         _from_notebooks(collector, files, functions, max_file_bytes)
         submission.staged = _write_box(dest / student_id, files)
         submission.missing = [name for name in expected if name not in files]

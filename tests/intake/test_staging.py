@@ -219,3 +219,30 @@ def test_in_a_zip_the_file_at_the_top_wins_over_an_old_copy_in_a_folder(tmp_path
         assert not any("newest upload" in p for p in staged[student].problems)  # one zip: no upload order
     assert staged["gus"].staged["epochs"].read_bytes() == b"# v2\n"
     assert any("used 'v2/epochs.py' and ignored 'v1/epochs.py'" in p for p in staged["gus"].problems)
+
+
+def test_big5_and_utf16_sources_are_re_encoded_for_python(tmp_path: Path) -> None:
+    """Python refuses non-UTF-8 source without a coding line; a Big5 comment must not fail every test."""
+    source = ('# 學習率 η\ndef sgd_step(param, grad, lr):\n    """梯度下降"""\n    return param - lr * grad\n'
+              'NAME = "最佳化"\n')
+    folder = tmp_path / "download"
+    for student in ("hana", "ivan", "jun", "kai"):
+        (folder / student).mkdir(parents=True)
+    (folder / "hana" / "optimizers.py").write_bytes(source.encode("cp950"))
+    (folder / "ivan" / "optimizers.py").write_bytes(source.encode("utf-16"))  # Notepad's "Unicode"
+    declared = ("# -*- coding: big5 -*-\n" + source).encode("big5")
+    (folder / "jun" / "optimizers.py").write_bytes(declared)
+    (folder / "kai" / "optimizers.py").write_bytes(b"x = 1\n# \xff\xfe\x80\n")
+    staged = _stage(folder, tmp_path)
+    for student, label in (("hana", "Big5 (cp950)"), ("ivan", "UTF-16")):
+        data = staged[student].staged["optimizers"].read_bytes()
+        assert data.decode("utf-8") == source
+        scope: dict[str, object] = {}
+        exec(compile(data, "optimizers.py", "exec"), scope)  # noqa: S102 - the test's own source
+        assert scope["NAME"] == "最佳化"
+        assert any(f"saved as {label}, not UTF-8" in p for p in staged[student].problems)
+    assert staged["jun"].staged["optimizers"].read_bytes() == declared  # Python decodes it itself
+    assert staged["jun"].problems == []
+    kai = staged["kai"]
+    assert kai.staged["optimizers"].read_bytes() == b"x = 1\n# \xff\xfe\x80\n"
+    assert any("not UTF-8 text (byte 0xff on line 2)" in p and "fix: save it as UTF-8" in p for p in kai.problems)
