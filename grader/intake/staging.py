@@ -54,6 +54,7 @@ MAX_FILE_BYTES = 1 << 20
 MAX_ZIP_BYTES = 32 << 20
 MAX_ZIP_ENTRIES = 1000
 MAX_ID = 64
+MAX_LISTED = 8  # entries named in the note on a submission with nothing usable
 
 _MOODLE = re.compile(r"^(?P<name>.+?)_(?P<num>\d+)_assignsubmission_[a-z]+_?$")
 _CANVAS = re.compile(r"^(?P<name>[^_]+)(?:_late)?_(?P<uid>\d+)_(?P<att>\d+)_(?P<file>.+)$", re.IGNORECASE)
@@ -62,7 +63,7 @@ _COPY_SUFFIX = re.compile(r"^(?P<stem>.+?)-\d+(?P<ext>\.[A-Za-z0-9]+)$")
 # What browsers and file managers make of a second download or a copy: "optimizers (1).py",
 # "optimizers-2.py", "optimizers copy.py", "optimizers - Copy.py".  Used only where the real name is absent.
 _COPY_NAME = re.compile(r"^(?P<stem>.+?)(?: ?\(\d+\)|-\d+| - copy| copy)(?P<ext>\.py)$", re.IGNORECASE)
-_JUNK = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints")
+_JUNK = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints", "__pycache__")
 NOTEBOOK = ".ipynb"
 
 
@@ -196,6 +197,7 @@ class _Collector:
         self.files: dict[str, tuple[int, bytes]] = {}  # expected name -> (order, data)
         self.copies: dict[str, tuple[str, bytes]] = {}  # expected name -> (copy-named file, data)
         self.notebooks: dict[str, tuple[int, bytes]] = {}  # notebook file name -> (order, data)
+        self.seen: list[str] = []  # what the sources held, for the note when nothing in them could be used
 
     def match(self, name: str, where: str) -> str | None:
         if name in self.expected:
@@ -259,6 +261,8 @@ class _Collector:
             names = sorted(os.listdir(dir_fd))
             found = False
             subdirs, zips = [], []
+            prefix = f"{path.name}/" if depth else ""
+            self.seen += [prefix + n for n in names if n not in _JUNK and not n.startswith(".")]
             for name in names:
                 wanted = self.match(name, "")
                 if wanted is not None:
@@ -286,19 +290,24 @@ class _Collector:
 
     def from_zip(self, path: Path, cap: int, order: int = 0) -> None:
         raw = _open_regular(path, path.name, self.problems, MAX_ZIP_BYTES)
-        if raw is None:
-            return
+        if raw is not None:
+            self._from_zip_bytes(raw, path.name, cap, order, nested=False)
+
+    def _from_zip_bytes(self, raw: bytes, label: str, cap: int, order: int, *, nested: bool) -> None:
+        """The files of a zip's bytes; ``label`` names it in notes.  A zip holding nothing but one zip (a
+        submission zipped twice) is opened one level down, as a folder holding one zip is."""
         import io
 
         try:
             archive = zipfile.ZipFile(io.BytesIO(raw))
             infos = archive.infolist()
         except (zipfile.BadZipFile, ValueError, OSError) as exc:
-            self.problems.append(f"{path.name} is not a readable zip ({exc}); refused")
+            self.problems.append(f"{label} is not a readable zip ({exc}); refused")
             return
         if len(infos) > MAX_ZIP_ENTRIES:
-            self.problems.append(f"{path.name} has {len(infos)} entries (limit {MAX_ZIP_ENTRIES}); refused")
+            self.problems.append(f"{label} has {len(infos)} entries (limit {MAX_ZIP_ENTRIES}); refused")
             return
+        inner: list[zipfile.ZipInfo] = []
         # file name (any case) -> its entries: (depth, entry, its file name, the expected name it gives, size cap)
         found: dict[str, list[tuple[int, zipfile.ZipInfo, str, str | None, int]]] = {}
         for info in infos:
@@ -307,30 +316,50 @@ class _Collector:
             if info.is_dir() or not parts or any(p in _JUNK for p in parts) or parts[-1].startswith("._"):
                 continue
             if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts:
-                self.problems.append(f"{path.name}: entry {info.filename!r} points outside the archive; refused")
+                self.problems.append(f"{label}: entry {info.filename!r} points outside the archive; refused")
                 continue
             if stat.S_ISLNK(info.external_attr >> 16):
-                self.problems.append(f"{path.name}: entry {info.filename!r} is a symlink; refused")
+                self.problems.append(f"{label}: entry {info.filename!r} is a symlink; refused")
                 continue
+            self.seen.append(f"{label}:{info.filename}")
+            if parts[-1].lower().endswith(".zip") and len(parts) <= 2:
+                inner.append(info)
             notebook = _is_notebook(parts[-1]) and not parts[-1].startswith(".")
-            wanted = self.match(parts[-1], f"{path.name}: ")
+            wanted = self.match(parts[-1], f"{label}: ")
             if wanted is None and not notebook:
                 continue
             limit = MAX_NOTEBOOK_BYTES if notebook else cap
             if len(parts) > 2:
                 self.problems.append(
-                    f"{path.name}: {info.filename!r} is nested too deep; put files at the top or in one folder"
+                    f"{label}: {info.filename!r} is nested too deep; put files at the top or in one folder"
                 )
                 continue
             if info.flag_bits & 0x1:
-                self.problems.append(f"{path.name}: {info.filename!r} is encrypted; refused")
+                self.problems.append(f"{label}: {info.filename!r} is encrypted; refused")
                 continue
             if info.file_size > limit:
                 self.problems.append(
-                    f"{path.name}: {info.filename!r} is {info.file_size} bytes; the limit is {limit} bytes; refused"
+                    f"{label}: {info.filename!r} is {info.file_size} bytes; the limit is {limit} bytes; refused"
                 )
                 continue
             found.setdefault(parts[-1].casefold(), []).append((len(parts), info, parts[-1], wanted, limit))
+        if not found and len(inner) == 1 and not nested:
+            (info,) = inner
+            data = b""
+            if info.file_size <= MAX_ZIP_BYTES and not info.flag_bits & 0x1:
+                try:
+                    with archive.open(info) as member:
+                        data = member.read(MAX_ZIP_BYTES + 1)
+                except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, EOFError):
+                    data = b""
+            if not data or len(data) > MAX_ZIP_BYTES:
+                self.problems.append(f"{label}: the zip inside it, {info.filename!r}, could not be opened "
+                                     f"(limit {MAX_ZIP_BYTES} bytes); submit the files in one zip")
+                return
+            self.problems.append(f"{label} holds only another zip, {info.filename!r}; its files were used "
+                                 f"(zip the files once)")
+            self._from_zip_bytes(data, f"{label}:{info.filename}", cap, order, nested=True)
+            return
         for copies in found.values():
             # As in a folder, a file at the top wins over one in a subfolder (an old copy in backup/ must not
             # replace it); among equals, the last entry (a zip updated in place appends the newer one).
@@ -339,22 +368,22 @@ class _Collector:
             _, info, name, wanted, limit = copies[chosen]
             others = [repr(c[1].filename) for i, c in enumerate(copies) if i != chosen]
             if others:
-                self.problems.append(f"{path.name}: more than one {name}; used {info.filename!r} and ignored "
+                self.problems.append(f"{label}: more than one {name}; used {info.filename!r} and ignored "
                                      f"{', '.join(others)} (the top of the zip wins over a folder, a later entry "
                                      f"over an earlier one); keep one copy")
             try:
                 with archive.open(info) as member:
                     data = member.read(limit + 1)
             except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, EOFError) as exc:
-                self.problems.append(f"{path.name}: {info.filename!r} could not be extracted ({exc}); refused")
+                self.problems.append(f"{label}: {info.filename!r} could not be extracted ({exc}); refused")
                 continue
             if len(data) > limit:
-                self.problems.append(f"{path.name}: {info.filename!r} unpacks past {limit} bytes; refused")
+                self.problems.append(f"{label}: {info.filename!r} unpacks past {limit} bytes; refused")
                 continue
             if wanted is None:
-                self.add_notebook(name, data, order, f"{path.name}:{info.filename}")
+                self.add_notebook(name, data, order, f"{label}:{info.filename}")
             else:
-                self.add(wanted, data, order, f"{path.name}:{info.filename}", copy=name.lower() != wanted.lower())
+                self.add(wanted, data, order, f"{label}:{info.filename}", copy=name.lower() != wanted.lower())
 
 
 def _from_notebooks(collector: _Collector, files: dict[str, tuple[int, bytes]],
@@ -515,6 +544,12 @@ def stage_submissions(
         files = {name: (order, _as_utf8(name, data, submission.problems) if name.endswith(".py") else data)
                  for name, (order, data) in collector.result().items()}
         _from_notebooks(collector, files, functions, max_file_bytes)
+        if not files and not submission.problems:  # say what was there rather than only "missing"
+            shown = ", ".join(collector.seen[:MAX_LISTED]) + (" …" if len(collector.seen) > MAX_LISTED else "")
+            submission.problems.append(
+                f"found none of {', '.join(expected)} (nor a notebook) in {', '.join(submission.origin)}; it holds "
+                f"{shown or 'nothing'}; fix: submit the files themselves, at the top of the folder or zip or in "
+                f"one folder inside it")
         submission.staged = _write_box(dest / student_id, files)
         submission.missing = [name for name in expected if name not in files]
         submissions.append(submission)

@@ -246,3 +246,36 @@ def test_big5_and_utf16_sources_are_re_encoded_for_python(tmp_path: Path) -> Non
     kai = staged["kai"]
     assert kai.staged["optimizers"].read_bytes() == b"x = 1\n# \xff\xfe\x80\n"
     assert any("not UTF-8 text (byte 0xff on line 2)" in p and "fix: save it as UTF-8" in p for p in kai.problems)
+
+
+def test_a_zip_zipped_again_and_a_folder_with_pycache_are_read(tmp_path: Path) -> None:
+    folder = tmp_path / "download"
+    (folder / "lena" / "hw1").mkdir(parents=True)
+    (folder / "lena" / "hw1" / "optimizers.py").write_bytes(GOOD)
+    (folder / "lena" / "__pycache__").mkdir()  # left by running the code: not a second folder of work
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as archive:
+        archive.writestr("hw1/epochs.py", b"# epochs\n")
+    _zip(folder / "mia.zip", {"mia/hw1.zip": inner.getvalue(), "__MACOSX/mia/._hw1.zip": b"\0"})
+    _zip(folder / "ned.zip", {"a.zip": inner.getvalue(), "b.zip": inner.getvalue()})  # which one? neither
+    staged = _stage(folder, tmp_path)
+    assert staged["lena"].staged["optimizers"].read_bytes() == GOOD
+    mia = staged["mia"]
+    assert mia.staged["epochs"].read_bytes() == b"# epochs\n"
+    assert any("holds only another zip, 'mia/hw1.zip'; its files were used" in p for p in mia.problems)
+    assert staged["ned"].staged == {}
+    assert any("found none of optimizers.py" in p and "ned.zip:a.zip, ned.zip:b.zip" in p
+               for p in staged["ned"].problems)
+
+
+def test_a_submission_with_nothing_usable_says_what_it_held(tmp_path: Path) -> None:
+    folder = tmp_path / "download"
+    folder.mkdir()
+    _zip(folder / "omar.zip", {"optimizers.py.txt": GOOD})  # Windows hid the .txt
+    (folder / "pia").mkdir()
+    (folder / "pia" / "notes.docx").write_bytes(b"PK")
+    staged = _stage(folder, tmp_path)
+    assert [p for p in staged["omar"].problems if "omar.zip:optimizers.py.txt" in p and "fix:" in p]
+    assert staged["pia"].problems == ["found none of optimizers.py, epochs.py, regression.py (nor a notebook) in "
+                                      "pia; it holds notes.docx; fix: submit the files themselves, at the top of "
+                                      "the folder or zip or in one folder inside it"]
