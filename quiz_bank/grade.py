@@ -17,7 +17,7 @@ from typing import Any
 from quiz_bank import numbers
 from quiz_bank.csvfile import dict_rows, read_text
 from quiz_bank.errors import QuizError
-from quiz_bank.responses import Unreadable, parse_choice, parse_number
+from quiz_bank.responses import Unreadable, decimal_comma_reading, parse_choice, parse_number
 from quiz_bank.stats import KindStats, kind_stats
 
 KEY_FIELDS = ("student", "question", "template", "answer", "tolerance")
@@ -160,6 +160,14 @@ def score(key: list[KeyEntry], rows: list[Row]) -> tuple[dict[tuple[str, str], i
         except Unreadable as e:
             marks[mark] = 0
             issues.append(Issue(line, student, question, response, f"unreadable: {e}"))
+            continue
+        other = decimal_comma_reading(response) if not marks[mark] else None
+        if other is not None and isinstance(entry.answer, Decimal) and numbers.accepts(other, entry.answer,
+                                                                                        entry.tolerance):
+            issues.append(Issue(line, student, question, response,
+                                f"read as {numbers.plain(parse_number(response))} (a thousands separator), which "
+                                f"is wrong; with a decimal comma, {numbers.plain(other)}, it would be right. "
+                                f"Fix: decide by hand (the mark stays 0)"))
     return marks, issues, answered
 
 

@@ -117,6 +117,21 @@ def _parse_number(text: str) -> Decimal:
     return mantissa.scaleb(int(exponent))
 
 
+_AMBIGUOUS_COMMA = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$")
+
+
+def decimal_comma_reading(text: str) -> Decimal | None:
+    """The other reading of a response like ``1,234``: read as 1234, it is 1.234 with a decimal comma.
+
+    None when the response has no such second reading.
+
+    >>> decimal_comma_reading("1,234"), decimal_comma_reading("1,234.5"), decimal_comma_reading("0,125")
+    (Decimal('1.234'), None, None)
+    """
+    s = normalize(text)
+    return Decimal(s.replace(",", ".")) if _AMBIGUOUS_COMMA.match(s) else None
+
+
 def parse_choice(text: str, options: int) -> str:
     """A multiple-choice response as a capital letter among the first ``options`` letters.
 

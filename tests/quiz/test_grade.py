@@ -230,3 +230,19 @@ def test_a_required_column_twice_is_an_error(built: BuildResult, tmp_path: Path)
     responses.write_text("student,question,Response,response\nB11001,Q1,0.5,0.6\n", encoding="utf-8")
     with pytest.raises(QuizError, match="response appear more than once"):
         grade_responses(built.key_json, responses, tmp_path / "s.csv")  # type: ignore[arg-type]
+
+
+def test_a_comma_that_reads_both_ways_is_reported_when_only_the_decimal_reading_is_right(
+        built: BuildResult, tmp_path: Path) -> None:
+    """1,234 is 1234 (thousands); when the answer is 1.234 the row is flagged for a decision by hand."""
+    key = json.loads(built.key_json.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    entry = next(e for e in key if e["type"] == "numeric" and 1 <= abs(e["answer"]) < 10)
+    comma = entry["display"].replace(".", ",")  # -1.540 -> -1,540
+    other = next(e for e in key if e["type"] == "numeric" and e["student"] != entry["student"])
+    rows = [(entry["student"], entry["question"], comma),
+            (other["student"], other["question"], "1,234")]  # wrong both ways: no flag
+    result = grade_responses(built.key_json, _write_responses(tmp_path / "r.csv", rows),  # type: ignore[arg-type]
+                             tmp_path / "s.csv")
+    assert [(i.line, i.response) for i in result.issues] == [(2, comma)]
+    assert "decide by hand" in result.issues[0].problem
+    assert {s: score for s, score, _ in result.scores}[entry["student"]] == 0
