@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 _SUPERSCRIPT_RUN = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+")
-_MINUSES = str.maketrans({"−": "-", "–": "-", "—": "-", "‒": "-", "﹣": "-", "－": "-"})
+_MINUSES = str.maketrans({"−": "-", "–": "-", "—": "-", "‒": "-", "﹣": "-", "－": "-", "‐": "-"})  # ‐ U+2010: Word
 _PREFIXES = ("≈", "~", "≃", "=", "ans:", "answer:", "答:", "答案:", "約", "大約", "約為")
 # A count written with its unit: "100 steps", "100 次", "100 步", "100 個 steps".
 _COUNT_UNIT = re.compile(r"(?<=\d)(?:個)?(?:steps?|次|步|個)$", re.IGNORECASE)

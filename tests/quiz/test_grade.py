@@ -29,6 +29,7 @@ from quiz_bank.stats import kind_stats, pearson
         ("−5%", "-0.05"), ("1.2×10^{-3}", "0.0012"), ("1.2E−3", "0.0012"), ("1.2 ×10 ⁻³", "0.0012"),
         # a decimal comma before three digits: no thousands-separated number starts with 0
         ("0,125", "0.125"), ("-0,125", "-0.125"), ("０，１２５", "0.125"), ("1,250", "1250"),
+        ("\u2010" + "1.540", "-1.540"), ("\u2011" + "1.540", "-1.540"),  # hyphens from a word processor
     ],
 )
 def test_parse_number(text: str, value: str) -> None:
