@@ -24,9 +24,17 @@ def parse_roster(text: str, source: str = "roster") -> list[Student]:
     rows = dict_rows(text.lstrip("\ufeff"), ("student_id", "name"), "--roster", source)  # Excel writes a BOM
     students: list[Student] = []
     seen: dict[str, tuple[int, str]] = {}
+    name_is_last = (rows.fieldnames or [])[-1] == "name"
     for row in rows:
         line = rows.line_num
         sid, name = (row.get("student_id") or "").strip(), (row.get("name") or "").strip()
+        extra = [x for x in row.get(None) or [] if x.strip()]
+        if extra and name_is_last:  # Chen, Alice written without quotes: the CSV split the name, join it back
+            name = ",".join([name, *extra]).strip()
+        elif extra:
+            raise QuizError(f"--roster: {source} line {line} has {len(rows.fieldnames or []) + len(extra)} "
+                            f"fields but the header names {len(rows.fieldnames or [])}; expected one value per "
+                            f"column. Fix: put a value with a comma in quotes (\"Chen, Alice\").")
         if not sid and not name:
             continue  # blank line
         if not sid:

@@ -175,6 +175,7 @@ def test_kind_ids_keep_numbers_stable(roster_file: Path, tmp_path: Path, built: 
         ("student_id,name\nB1,Amy\nb1,Ben\n", "line 3: student_id 'b1' already appears on line 2 (as 'B1'"),
         ("student_id,name\n../etc,Amy\n", "not usable as a file name"),
         ("student_id,name\n", "no students found"),
+        ("student_id,name,email\nB1,Chen, Alice,a@b\n", "line 2 has 4 fields but the header names 3"),
     ],
 )
 def test_roster_errors_name_the_line_and_the_fix(text: str, message: str) -> None:
@@ -186,6 +187,12 @@ def test_roster_errors_name_the_line_and_the_fix(text: str, message: str) -> Non
 def test_roster_accepts_bom_and_extra_columns() -> None:
     students = parse_roster("\ufeffstudent_id,name,email\nB1,王小明,a@b\n\nB2,,c@d\n")
     assert [(s.id, s.name) for s in students] == [("B1", "王小明"), ("B2", "B2")]
+
+
+def test_a_name_with_an_unquoted_comma_is_kept_whole() -> None:
+    """Chen, Alice typed without quotes: the CSV splits it; the handout must not say just "Chen"."""
+    students = parse_roster("student_id,name\nB1,Chen, Alice\nB2,Wu,\n")
+    assert [(s.id, s.name) for s in students] == [("B1", "Chen, Alice"), ("B2", "Wu")]
 
 
 def test_bad_options_raise_quiz_errors(roster_file: Path, tmp_path: Path) -> None:
