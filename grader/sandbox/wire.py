@@ -70,9 +70,12 @@ _np_ndarray, _from_numpy = np.ndarray, torch.from_numpy
 # Captured once at import (in the zygote), so a student who reassigns torch.* in the worker does
 # not change how honest values are converted.
 _TB: Any = torch._C.TensorBase  # C type: immutable, so students cannot patch its descriptors
+_Tensor = torch.Tensor
 _DisableTorchFunction = torch._C.DisableTorchFunction
 _ndarray = np.ndarray
 _DEVICE_NAMES: dict[torch.device, str] = {}
+_dtype_of, _layout_of, _shape_of = _TB.dtype.__get__, _TB.layout.__get__, _TB.shape.__get__
+_device_of, _requires_grad_of, _STRIDED = _TB.device.__get__, _TB.requires_grad.__get__, torch.strided
 _generic = np.generic
 _tuple, _list = tuple, list
 _tuple_items, _list_items = tuple.__iter__, list.__iter__  # C slots: a subclass cannot override them
@@ -172,6 +175,8 @@ class _Encoder:
                 raise _TooLarge(f"more than {MAX_NODES} values or nesting deeper than {MAX_DEPTH}")
             raise ValueError(f"value too large: more than {MAX_NODES} nodes or deeper than {MAX_DEPTH}")
         cls = type(value)
+        if cls is _Tensor:  # the usual answer first (subclasses are met further down)
+            return self.tensor(value, device=None, tname=None, requires_grad=None)
         if value is None or cls is bool:
             return value
         if cls is int:
@@ -276,19 +281,19 @@ class _Encoder:
 def _tensor_bytes(t: object) -> tuple[dict[str, Any], bytes]:
     """Read a (possibly subclassed, possibly lying) tensor through the C base type."""
     with _DisableTorchFunction():
-        dtype = _TB.dtype.__get__(t)
+        dtype = _dtype_of(t)
         name = DTYPE_NAMES.get(dtype)
         if name is None:
             raise ValueError(f"dtype {dtype} is not one of {', '.join(DTYPES)}")
-        if _TB.layout.__get__(t) != torch.strided:
-            raise ValueError(f"layout {_TB.layout.__get__(t)} is not strided")
-        shape = list(_TB.shape.__get__(t))  # a real torch.Size from C: ints
+        if _layout_of(t) != _STRIDED:
+            raise ValueError(f"layout {_layout_of(t)} is not strided")
+        shape = list(_shape_of(t))  # a real torch.Size from C: ints
         numel = math.prod(shape)
         if len(shape) > MAX_DIMS or numel > MAX_NUMEL:
             raise ValueError(f"shape {tuple(shape)} exceeds {MAX_DIMS} dims / {MAX_NUMEL} elements")
-        device_obj = _TB.device.__get__(t)
+        device_obj = _device_of(t)
         device = _DEVICE_NAMES.get(device_obj) or _DEVICE_NAMES.setdefault(device_obj, str(device_obj))
-        requires_grad = bool(_TB.requires_grad.__get__(t))
+        requires_grad = bool(_requires_grad_of(t))
         if dtype == torch.bfloat16:  # numpy has no bfloat16: move the raw 16-bit words instead
             plain = _TB.contiguous(_TB.cpu(_TB.detach(t)))
             data = _TB.numpy(_TB.view(plain, torch.int16), force=True).tobytes()
@@ -299,14 +304,7 @@ def _tensor_bytes(t: object) -> tuple[dict[str, Any], bytes]:
             data = array.tobytes()
         if len(data) != numel * dtype.itemsize:
             raise ValueError("tensor bytes do not match its shape")
-    spec = {
-        "dtype": name,
-        "shape": shape,
-        "device": device,
-        "type": type_name(t),
-        "requires_grad": requires_grad,
-    }
-    return spec, data
+    return {"dtype": name, "shape": shape, "device": device, "type": type_name(t), "requires_grad": requires_grad}, data
 
 
 def encode_frame(kind: str, body: Mapping[str, object], *, lenient: bool = False, max_payload: int = 64 << 20) -> bytes:
