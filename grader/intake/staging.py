@@ -28,8 +28,11 @@ characters (longer ones keep a prefix plus a hash), never empty (``student-<hash
 ``..``, and unique: a collision gets ``-2``, ``-3``, … in sorted order of the original names.
 Inside a folder or zip the files may sit at the top or inside one top folder.  A file named as a browser
 names a second download (``optimizers (1).py``, ``optimizers-2.py``, ``optimizers - Copy.py``) stands in
-for a missing ``optimizers.py``, with a note; the real name always wins.  Where several notebooks
-define functions of one file, the one that defines most of them is used, with a note.
+for a missing ``optimizers.py``, with a note; the real name always wins.  So does ``optimizers.py.txt``
+(any case; Windows hides the ``.txt`` an editor added), in folders, zips and every LMS layout, but only
+where neither the name nor a copy-named ``.py`` file nor a notebook provides the file; where one does, it
+is passed over without a note (a Canvas upload keeps its old "is not one of" note).  Where several
+notebooks define functions of one file, the one that defines most of them is used, with a note.
 """
 
 from __future__ import annotations
@@ -63,6 +66,11 @@ _COPY_SUFFIX = re.compile(r"^(?P<stem>.+?)-\d+(?P<ext>\.[A-Za-z0-9]+)$")
 # What browsers and file managers make of a second download or a copy: "optimizers (1).py",
 # "optimizers-2.py", "optimizers copy.py", "optimizers - Copy.py".  Used only where the real name is absent.
 _COPY_NAME = re.compile(r"^(?P<stem>.+?)(?: ?\(\d+\)|-\d+| - copy| copy)(?P<ext>\.py)$", re.IGNORECASE)
+# What Windows makes of "optimizers.py" saved by Notepad or renamed with extensions hidden: "optimizers.py.txt"
+# (also "optimizers (1).py.txt").  Used only where no .py file or notebook provides the name.
+_HIDDEN_TXT = re.compile(r"^(?P<py>.+\.py)\.txt$", re.IGNORECASE)
+_HIDDEN_TXT_FIX = ("Windows hides the .txt ending: in File Explorer, View → Show → File name extensions, then "
+                   "rename it")
 _JUNK = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints", "__pycache__")
 NOTEBOOK = ".ipynb"
 
@@ -93,6 +101,18 @@ def sanitize_id(raw: str) -> str:
     if len(slug) > MAX_ID:
         slug = f"{slug[: MAX_ID - 9].rstrip('-._')}-{digest}"
     return slug
+
+
+@dataclass
+class _HiddenTxt:
+    """A ``X.py.txt`` file found for expected name ``X.py``, kept aside until it is known whether it is needed."""
+
+    what: str  # how notes name it
+    order: int  # Canvas attachment id: the newest upload wins
+    plain: bool  # "X.py.txt" itself rather than a copy name ("X (1).py.txt")
+    data: bytes | None  # None: it could not be read (``notes`` say why)
+    notes: list[str]  # said only if it is needed
+    slot: int | None = None  # a Canvas upload: the index of its old "is not one of" note, replaced if it is used
 
 
 @dataclass
@@ -197,6 +217,7 @@ class _Collector:
         self.files: dict[str, tuple[int, bytes]] = {}  # expected name -> (order, data)
         self.copies: dict[str, tuple[str, bytes]] = {}  # expected name -> (copy-named file, data)
         self.notebooks: dict[str, tuple[int, bytes]] = {}  # notebook file name -> (order, data)
+        self.hidden_txt: dict[str, list[_HiddenTxt]] = defaultdict(list)  # expected name -> its .py.txt files
         self.seen: list[str] = []  # what the sources held, for the note when nothing in them could be used
 
     def match(self, name: str, where: str) -> str | None:
@@ -212,6 +233,26 @@ class _Collector:
                 if (copy["stem"] + copy["ext"]).lower() == wanted.lower():
                     return wanted
         return None
+
+    def match_txt(self, name: str) -> tuple[str, bool] | None:
+        """(the expected name, whether it is plainly "X.py.txt") for a ``X.py.txt`` file, else None."""
+        hidden = _HIDDEN_TXT.match(name)
+        if hidden is None:
+            return None
+        for wanted in self.expected:
+            if hidden["py"].lower() == wanted.lower():
+                return wanted, True
+        copy = _COPY_NAME.match(hidden["py"])
+        if copy is not None:
+            for wanted in self.expected:
+                if (copy["stem"] + copy["ext"]).lower() == wanted.lower():
+                    return wanted, False
+        return None
+
+    def add_txt(self, found: tuple[str, bool], what: str, order: int, data: bytes | None, notes: list[str],
+                slot: int | None = None) -> None:
+        wanted, plain = found
+        self.hidden_txt[wanted].append(_HiddenTxt(what, order, plain, data, notes, slot))
 
     def add(self, wanted: str, data: bytes, order: int, what: str, *, copy: bool = False) -> None:
         """Keep one file per expected name: the newest upload (highest Canvas attachment id).  A
@@ -250,6 +291,38 @@ class _Collector:
                 files[wanted] = (0, data)
         return files
 
+    def txt_stand_ins(self, present: Collection[str]) -> dict[str, tuple[int, bytes]]:
+        """The ``X.py.txt`` files that stand in for expected names not ``present``, with their notes.  One
+        that is not needed adds no note, so a submission read before they were looked at reads the same."""
+        files: dict[str, tuple[int, bytes]] = {}
+        slots: dict[int, list[str]] = {}
+        tail: list[str] = []
+        for wanted, found in sorted(self.hidden_txt.items()):
+            if wanted in present:
+                continue
+            usable = [t for t in found if t.data is not None]
+            if not usable:  # say why each could not be used
+                for t in found:
+                    (slots.setdefault(t.slot, []) if t.slot is not None else tail).extend(t.notes)
+                continue
+            # the newest upload; in one upload "X.py.txt" before copy names, then the later copy ("(10)" > "(2)")
+            best = max(usable, key=lambda t: (t.order, t.plain, len(t.what), t.what))
+            for t in found:
+                if t is best:
+                    notes = [*t.notes, f"{t.what} was used as {wanted} (there is no {wanted}); name it {wanted} "
+                                       f"({_HIDDEN_TXT_FIX})"]
+                elif t.order != best.order:
+                    notes = [f"ignored {t.what}: {best.what} is the newest upload of {wanted}"]
+                else:
+                    notes = [f"ignored {t.what}: {best.what} was used as {wanted}"]
+                (slots.setdefault(t.slot, []) if t.slot is not None else tail).extend(notes)
+            assert best.data is not None
+            files[wanted] = (0, best.data)
+        if slots:
+            self.problems[:] = [note for i, old in enumerate(self.problems) for note in slots.get(i, [old])]
+        self.problems += tail
+        return files
+
     def from_dir(self, path: Path, cap: int, depth: int = 0) -> None:
         try:
             dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -270,6 +343,10 @@ class _Collector:
                     if data is not None:
                         self.add(wanted, data, 0, name, copy=name.lower() != wanted.lower())
                     found = True
+                elif (txt := self.match_txt(name)) is not None:  # not "found": it must not stop a look below
+                    notes: list[str] = []
+                    data = _open_regular(path / name, name, notes, cap, dir_fd)
+                    self.add_txt(txt, name, 0, data, notes)
                 elif _is_notebook(name) and not name.startswith("."):
                     data = _open_regular(path / name, name, self.problems, MAX_NOTEBOOK_BYTES, dir_fd)
                     if data is not None:
@@ -308,8 +385,9 @@ class _Collector:
             self.problems.append(f"{label} has {len(infos)} entries (limit {MAX_ZIP_ENTRIES}); refused")
             return
         inner: list[zipfile.ZipInfo] = []
-        # file name (any case) -> its entries: (depth, entry, its file name, the expected name it gives, size cap)
-        found: dict[str, list[tuple[int, zipfile.ZipInfo, str, str | None, int]]] = {}
+        # file name (any case) -> its entries: (depth, entry, its file name, the expected name it gives (with
+        # whether it is plain "X.py.txt", for a .py.txt file), size cap)
+        found: dict[str, list[tuple[int, zipfile.ZipInfo, str, str | tuple[str, bool] | None, int]]] = {}
         for info in infos:
             name = info.filename.replace("\\", "/")
             parts = [p for p in name.split("/") if p not in ("", ".")]
@@ -326,24 +404,31 @@ class _Collector:
                 inner.append(info)
             notebook = _is_notebook(parts[-1]) and not parts[-1].startswith(".")
             wanted = self.match(parts[-1], f"{label}: ")
-            if wanted is None and not notebook:
+            txt = self.match_txt(parts[-1]) if wanted is None and not notebook else None
+            if wanted is None and not notebook and txt is None:
                 continue
             limit = MAX_NOTEBOOK_BYTES if notebook else cap
             if len(parts) > 2:
-                self.problems.append(
-                    f"{label}: {info.filename!r} is nested too deep; put files at the top or in one folder"
-                )
+                if txt is None:  # a .py.txt is only looked for where the files belong
+                    self.problems.append(
+                        f"{label}: {info.filename!r} is nested too deep; put files at the top or in one folder"
+                    )
                 continue
+            refused = ""
             if info.flag_bits & 0x1:
-                self.problems.append(f"{label}: {info.filename!r} is encrypted; refused")
+                refused = f"{label}: {info.filename!r} is encrypted; refused"
+            elif info.file_size > limit:
+                refused = f"{label}: {info.filename!r} is {info.file_size} bytes; the limit is {limit} bytes; refused"
+            if refused and txt is not None:
+                self.add_txt(txt, f"{label}:{info.filename}", order, None, [refused])
                 continue
-            if info.file_size > limit:
-                self.problems.append(
-                    f"{label}: {info.filename!r} is {info.file_size} bytes; the limit is {limit} bytes; refused"
-                )
+            if refused:
+                self.problems.append(refused)
                 continue
-            found.setdefault(parts[-1].casefold(), []).append((len(parts), info, parts[-1], wanted, limit))
-        if not found and len(inner) == 1 and not nested:
+            found.setdefault(parts[-1].casefold(), []).append((len(parts), info, parts[-1], wanted or txt, limit))
+        # a .py.txt does not stop a look into the zip inside (it is used only where nothing else is found)
+        if all(isinstance(c[3], tuple) for entries in found.values() for c in entries) and len(inner) == 1 \
+                and not nested:
             (info,) = inner
             data = b""
             if info.file_size <= MAX_ZIP_BYTES and not info.flag_bits & 0x1:
@@ -365,25 +450,32 @@ class _Collector:
             # replace it); among equals, the last entry (a zip updated in place appends the newer one).
             top = min(depth for depth, *_ in copies)
             chosen = [i for i, c in enumerate(copies) if c[0] == top][-1]
-            _, info, name, wanted, limit = copies[chosen]
+            _, info, name, gives, limit = copies[chosen]
+            # a .py.txt file's notes are said only if it is used
+            notes: list[str] = [] if isinstance(gives, tuple) else self.problems
             others = [repr(c[1].filename) for i, c in enumerate(copies) if i != chosen]
             if others:
-                self.problems.append(f"{label}: more than one {name}; used {info.filename!r} and ignored "
-                                     f"{', '.join(others)} (the top of the zip wins over a folder, a later entry "
-                                     f"over an earlier one); keep one copy")
+                notes.append(f"{label}: more than one {name}; used {info.filename!r} and ignored "
+                             f"{', '.join(others)} (the top of the zip wins over a folder, a later entry "
+                             f"over an earlier one); keep one copy")
+            unpacked: bytes | None = None
             try:
                 with archive.open(info) as member:
-                    data = member.read(limit + 1)
+                    unpacked = member.read(limit + 1)
             except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, EOFError) as exc:
-                self.problems.append(f"{label}: {info.filename!r} could not be extracted ({exc}); refused")
+                notes.append(f"{label}: {info.filename!r} could not be extracted ({exc}); refused")
+            if unpacked is not None and len(unpacked) > limit:
+                notes.append(f"{label}: {info.filename!r} unpacks past {limit} bytes; refused")
+                unpacked = None
+            if isinstance(gives, tuple):
+                self.add_txt(gives, f"{label}:{info.filename}", order, unpacked, notes)
                 continue
-            if len(data) > limit:
-                self.problems.append(f"{label}: {info.filename!r} unpacks past {limit} bytes; refused")
+            if unpacked is None:
                 continue
-            if wanted is None:
-                self.add_notebook(name, data, order, f"{label}:{info.filename}")
+            if gives is None:
+                self.add_notebook(name, unpacked, order, f"{label}:{info.filename}")
             else:
-                self.add(wanted, data, order, f"{label}:{info.filename}", copy=name.lower() != wanted.lower())
+                self.add(gives, unpacked, order, f"{label}:{info.filename}", copy=name.lower() != gives.lower())
 
 
 def _from_notebooks(collector: _Collector, files: dict[str, tuple[int, bytes]],
@@ -541,9 +633,16 @@ def stage_submissions(
                     collector.add(wanted, data, source.order, source.path.name)
             else:
                 submission.problems.append(f"{source.path.name} is not one of {', '.join(expected)}; ignored")
+                if (txt := collector.match_txt(source.module)) is not None:  # the note is replaced if it is used
+                    notes: list[str] = []
+                    data = _open_regular(source.path, source.path.name, notes, max_file_bytes)
+                    collector.add_txt(txt, source.path.name, source.order, data, notes,
+                                      slot=len(submission.problems) - 1)
         files = {name: (order, _as_utf8(name, data, submission.problems) if name.endswith(".py") else data)
                  for name, (order, data) in collector.result().items()}
         _from_notebooks(collector, files, functions, max_file_bytes)
+        files |= {name: (order, _as_utf8(name, data, submission.problems))
+                  for name, (order, data) in collector.txt_stand_ins(files).items()}
         if not files and not submission.problems:  # say what was there rather than only "missing"
             shown = ", ".join(collector.seen[:MAX_LISTED]) + (" …" if len(collector.seen) > MAX_LISTED else "")
             submission.problems.append(

@@ -205,6 +205,72 @@ def test_a_second_download_stands_in_only_where_the_name_is_missing(tmp_path: Pa
     assert dave.missing == ["optimizers.py", "epochs.py"]
 
 
+def test_a_py_txt_stands_in_only_where_the_name_is_missing(tmp_path: Path) -> None:
+    """Windows hides the extension, so a file saved as "optimizers.py" by Notepad is "optimizers.py.txt".
+    Like a copy-named file it stands in, with a note, only where no .py file of that name was submitted."""
+    folder = tmp_path / "download"
+    for student in ("quin", "rui", "uma", "val"):
+        (folder / student).mkdir(parents=True)
+    (folder / "quin" / "optimizers.py.txt").write_bytes(b"# hidden txt\n" + GOOD)
+    (folder / "quin" / "Epochs.PY.TXT").write_bytes(b"# epochs\n")
+    (folder / "quin" / "regression.py").write_bytes(b"# the real one\n")
+    (folder / "quin" / "regression.py.txt").write_bytes(b"# an old draft\n")
+    _zip(folder / "rosa.zip", {"hw1/optimizers (1).py.txt": b"# zipped txt\n", "hw1/deep/er/epochs.py.txt": b"#\n"})
+    moodle = folder / "Lin Rui_555_assignsubmission_file_"
+    moodle.mkdir()
+    (moodle / "optimizers.py.txt").write_bytes(b"# moodle txt\n")
+    (folder / "tomwu_777_100_optimizers.py.txt").write_bytes(b"# first upload\n")
+    (folder / "tomwu_777_101_optimizers.py-1.txt").write_bytes(b"# second upload\n")  # Canvas renamed it
+    (folder / "tomwu_777_102_epochs.py").write_bytes(b"# real epochs\n")
+    (folder / "tomwu_777_103_epochs.py.txt").write_bytes(b"# txt epochs\n")
+    (folder / "uma" / "optimizers.py.txt").write_bytes(b"# stray\n")  # the work is in hw1/
+    (folder / "uma" / "hw1").mkdir()
+    (folder / "uma" / "hw1" / "optimizers.py").write_bytes(GOOD)
+    (folder / "val" / "optimizers (1).py").write_bytes(b"# a .py copy\n")
+    (folder / "val" / "optimizers.py.txt").write_bytes(b"# a txt\n")
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as archive:
+        archive.writestr("hw1/optimizers.py", GOOD)
+    _zip(folder / "wes.zip", {"optimizers.py.txt": b"# stray\n", "hw1.zip": inner.getvalue()})
+    staged = _stage(folder, tmp_path)
+    quin = staged["quin"]
+    assert quin.staged["optimizers"].read_bytes() == b"# hidden txt\n" + GOOD
+    assert quin.staged["epochs"].read_bytes() == b"# epochs\n"
+    assert quin.staged["regression"].read_bytes() == b"# the real one\n"
+    assert quin.missing == []
+    note = ("optimizers.py.txt was used as optimizers.py (there is no optimizers.py); name it optimizers.py "
+            "(Windows hides the .txt ending: in File Explorer, View → Show → File name extensions, then rename it)")
+    assert note in quin.problems
+    assert any(p.startswith("Epochs.PY.TXT was used as epochs.py") for p in quin.problems)
+    assert not any("regression.py.txt" in p for p in quin.problems)  # the real name wins, silently
+    rosa = staged["rosa"]
+    assert rosa.staged["optimizers"].read_bytes() == b"# zipped txt\n"
+    assert any(p.startswith("rosa.zip:hw1/optimizers (1).py.txt was used as optimizers.py") for p in rosa.problems)
+    assert rosa.missing == ["epochs.py", "regression.py"]  # a .py.txt nested deeper is not looked for
+    assert not any("nested too deep" in p for p in rosa.problems)
+    assert staged["lin-rui_555"].staged["optimizers"].read_bytes() == b"# moodle txt\n"
+    tom = staged["tomwu_777"]
+    assert tom.staged["optimizers"].read_bytes() == b"# second upload\n"  # the newest upload
+    assert tom.staged["epochs"].read_bytes() == b"# real epochs\n"
+    assert tom.problems[:2] == [
+        "ignored tomwu_777_100_optimizers.py.txt: tomwu_777_101_optimizers.py-1.txt is the newest upload of "
+        "optimizers.py",
+        "tomwu_777_101_optimizers.py-1.txt was used as optimizers.py (there is no optimizers.py); name it "
+        "optimizers.py (Windows hides the .txt ending: in File Explorer, View → Show → File name extensions, "
+        "then rename it)",
+    ]
+    # where the real file is there, the note is what it always was
+    assert tom.problems[2:] == ["tomwu_777_103_epochs.py.txt is not one of optimizers.py, epochs.py, regression.py; "
+                                "ignored"]
+    assert staged["uma"].staged["optimizers"].read_bytes() == GOOD
+    assert staged["uma"].problems == []  # as before: a stray .py.txt does not stop the look into hw1/
+    val = staged["val"]
+    assert val.staged["optimizers"].read_bytes() == b"# a .py copy\n"
+    assert not any(".txt" in p for p in val.problems)
+    assert staged["wes"].staged["optimizers"].read_bytes() == GOOD  # the zip inside is opened as before
+    assert not any(".txt" in p for p in staged["wes"].problems)
+
+
 def test_in_a_zip_the_file_at_the_top_wins_over_an_old_copy_in_a_folder(tmp_path: Path) -> None:
     """Like a folder (which is only searched below when its top has nothing), whatever the entry order."""
     folder = tmp_path / "download"
@@ -271,11 +337,11 @@ def test_a_zip_zipped_again_and_a_folder_with_pycache_are_read(tmp_path: Path) -
 def test_a_submission_with_nothing_usable_says_what_it_held(tmp_path: Path) -> None:
     folder = tmp_path / "download"
     folder.mkdir()
-    _zip(folder / "omar.zip", {"optimizers.py.txt": GOOD})  # Windows hid the .txt
+    _zip(folder / "omar.zip", {"optimizers.txt": GOOD})  # text, not a .py file: not guessed at
     (folder / "pia").mkdir()
     (folder / "pia" / "notes.docx").write_bytes(b"PK")
     staged = _stage(folder, tmp_path)
-    assert [p for p in staged["omar"].problems if "omar.zip:optimizers.py.txt" in p and "fix:" in p]
+    assert [p for p in staged["omar"].problems if "omar.zip:optimizers.txt" in p and "fix:" in p]
     assert staged["pia"].problems == ["found none of optimizers.py, epochs.py, regression.py (nor a notebook) in "
                                       "pia; it holds notes.docx; fix: submit the files themselves, at the top of "
                                       "the folder or zip or in one folder inside it"]
