@@ -2,7 +2,8 @@
 
 Nothing here runs or imports student source.  ``.py`` files are only copied, byte for byte, with
 ``O_NOFOLLOW``, regular files only, and size caps; one saved as Big5 (cp950) or UTF-16 without a coding
-declaration, which Python would refuse to import, is re-encoded to UTF-8 with a note.  A notebook
+declaration, which Python would refuse to import, is re-encoded to UTF-8 with a note (and refused, with a
+note, when the result is over the size cap: Big5 grows by half as UTF-8).  A notebook
 (``.ipynb``, any name) provides each expected file its code cells define functions of and that was not
 submitted as a ``.py`` file: its code cells are parsed, in a child process, into that module
 (``grader/intake/notebook.py``).  Every entry that looks like a submission gets a :class:`Submission`,
@@ -532,12 +533,14 @@ _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*[-\w.]+")
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
-def _as_utf8(name: str, data: bytes, problems: list[str]) -> bytes:
+def _as_utf8(name: str, data: bytes, problems: list[str], cap: int) -> bytes | None:
     """A ``.py`` file Python can import: UTF-8 as it is; UTF-16 or Big5 source re-encoded to UTF-8, with a note.
 
     Python reads source without a coding declaration as UTF-8 and refuses anything else with a
     SyntaxError, so a correct file with Chinese comments saved as Big5 would fail every test.  Re-encoding
     keeps every line where it was and means exactly what a ``# coding: big5`` line would make it mean.
+    Big5 text grows by half as UTF-8, so the size cap is checked again on the result: None (refused, with
+    a note) when it is over ``cap`` bytes.
     """
     try:
         data.decode("utf-8")
@@ -553,13 +556,34 @@ def _as_utf8(name: str, data: bytes, problems: list[str]) -> bytes:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        converted = text.encode("utf-8")
+        if len(converted) > cap:
+            problems.append(f"{name} was saved as {label}, not UTF-8, and converted to UTF-8 it is {len(converted)} "
+                            f"bytes ({len(data)} as submitted); the limit is {cap} bytes; refused (fix: save it as "
+                            f"UTF-8, e.g. VS Code: Save with Encoding → UTF-8, and make it smaller than {cap} bytes, "
+                            f"e.g. without long comments or pasted data)")
+            return None
         problems.append(f"{name} was saved as {label}, not UTF-8; it was converted to UTF-8 for grading "
                         f"(fix: save it as UTF-8, e.g. VS Code: Save with Encoding → UTF-8)")
-        return text.encode("utf-8")
+        return converted
     line = data[:bad].count(b"\n") + 1
     problems.append(f"{name} is not UTF-8 text (byte 0x{data[bad]:02x} on line {line}), so Python cannot import "
                     f"it; fix: save it as UTF-8 (e.g. VS Code: Save with Encoding → UTF-8)")
     return data
+
+
+def _importable(files: dict[str, tuple[int, bytes]], problems: list[str], cap: int) -> dict[str, tuple[int, bytes]]:
+    """``files`` with each ``.py`` file as UTF-8 (:func:`_as_utf8`); one over ``cap`` bytes once converted is left
+    out (a notebook may still provide it)."""
+    out = {}
+    for name, (order, data) in files.items():
+        if name.endswith(".py"):
+            utf8 = _as_utf8(name, data, problems, cap)
+            if utf8 is None:
+                continue
+            data = utf8
+        out[name] = (order, data)
+    return out
 
 
 def _write_box(box: Path, files: dict[str, tuple[int, bytes]]) -> dict[str, Path]:
@@ -638,11 +662,9 @@ def stage_submissions(
                     data = _open_regular(source.path, source.path.name, notes, max_file_bytes)
                     collector.add_txt(txt, source.path.name, source.order, data, notes,
                                       slot=len(submission.problems) - 1)
-        files = {name: (order, _as_utf8(name, data, submission.problems) if name.endswith(".py") else data)
-                 for name, (order, data) in collector.result().items()}
+        files = _importable(collector.result(), submission.problems, max_file_bytes)
         _from_notebooks(collector, files, functions, max_file_bytes)
-        files |= {name: (order, _as_utf8(name, data, submission.problems))
-                  for name, (order, data) in collector.txt_stand_ins(files).items()}
+        files |= _importable(collector.txt_stand_ins(files), submission.problems, max_file_bytes)
         if not files and not submission.problems:  # say what was there rather than only "missing"
             shown = ", ".join(collector.seen[:MAX_LISTED]) + (" …" if len(collector.seen) > MAX_LISTED else "")
             submission.problems.append(

@@ -314,6 +314,39 @@ def test_big5_and_utf16_sources_are_re_encoded_for_python(tmp_path: Path) -> Non
     assert any("not UTF-8 text (byte 0xff on line 2)" in p and "fix: save it as UTF-8" in p for p in kai.problems)
 
 
+def test_the_size_cap_holds_after_re_encoding(tmp_path: Path) -> None:
+    """Big5 grows about 1.5x as UTF-8: a file under the cap as submitted may be over it once converted."""
+    cap = 1000
+    comment = "# 學習率" * 110 + "\n"  # 8 Big5 bytes a repeat, 11 in UTF-8
+    source = (comment + "def sgd_step(param, grad, lr):\n    return param - lr * grad\n").encode("cp950")
+    assert len(source) <= cap < len(source.decode("cp950").encode("utf-8"))
+    small = ("# 學習率\n".encode("cp950") + GOOD)
+    folder = tmp_path / "download"
+    for student in ("big", "small", "wide"):
+        (folder / student).mkdir(parents=True)
+    (folder / "big" / "optimizers.py").write_bytes(source)
+    (folder / "big" / "epochs.py").write_bytes(small)
+    (folder / "small" / "optimizers.py").write_bytes(small)
+    (folder / "wide" / "optimizers.py").write_bytes(("x = 1\n" * 70).encode("utf-16"))  # UTF-16 shrinks
+    report = stage_submissions(folder, tmp_path / "boxes", max_file_bytes=cap)
+    staged = {s.student_id: s for s in report.submissions}
+    big = staged["big"]
+    assert "optimizers" not in big.staged
+    assert big.missing == ["optimizers.py", "regression.py"]
+    size = len(source.decode("cp950").encode("utf-8"))
+    assert (f"optimizers.py was saved as Big5 (cp950), not UTF-8, and converted to UTF-8 it is {size} bytes "
+            f"({len(source)} as submitted); the limit is {cap} bytes; refused (fix: save it as UTF-8, e.g. VS Code: "
+            f"Save with Encoding → UTF-8, and make it smaller than {cap} bytes, e.g. without long comments or "
+            f"pasted data)") in big.problems
+    assert not any(p.startswith("optimizers.py was saved as Big5 (cp950), not UTF-8; it was converted")
+                   for p in big.problems)
+    assert big.staged["epochs"].read_bytes() == small.decode("cp950").encode("utf-8")
+    assert staged["small"].staged["optimizers"].read_bytes() == small.decode("cp950").encode("utf-8")
+    assert staged["wide"].staged["optimizers"].read_bytes() == b"x = 1\n" * 70
+    for path in (p for s in report.submissions for p in s.staged.values()):
+        assert path.stat().st_size <= cap
+
+
 def test_a_zip_zipped_again_and_a_folder_with_pycache_are_read(tmp_path: Path) -> None:
     folder = tmp_path / "download"
     (folder / "lena" / "hw1").mkdir(parents=True)
