@@ -32,7 +32,7 @@ def _fail(e: QuizError) -> typer.Exit:
 
 @quiz_app.command()
 def build(
-    roster: Annotated[Path, typer.Option("--roster", help="CSV with the columns student_id,name.")],
+    roster: Annotated[Path, typer.Option("--roster", help="CSV with the columns student_id,name (or 學號,姓名).")],
     seed: Annotated[int, typer.Option("--seed", help="The quiz's seed; another seed gives other numbers.")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder (created if missing).")],
     lang: Annotated[str, typer.Option("--lang", help="Handout language: zh-TW or en.")] = i18n.DEFAULT_LANGUAGE,
@@ -61,7 +61,8 @@ def build(
 @quiz_app.command()
 def grade(
     key: Annotated[Path, typer.Option("--key", help="answer_key.json written by `quiz build`.")],
-    responses: Annotated[Path, typer.Option("--responses", help="CSV with student,question,response.")],
+    responses: Annotated[Path, typer.Option(
+        "--responses", help="CSV with student,question,response (or 學號,題號,作答).")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Scores CSV to write (student,score,max).")],
 ) -> None:
     """Grade responses; write scores, item statistics, per-item marks and unreadable rows."""

@@ -1,4 +1,8 @@
-"""Reading the class roster: ``student_id,name`` per line, checked row by row."""
+"""Reading the class roster: ``student_id,name`` per line, checked row by row.
+
+The columns may also be named ``學號`` (or ``帳號``) and ``姓名`` as in a registrar's class list
+(:data:`quiz_bank.csvfile.ALIASES`); other columns are ignored.
+"""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.errors import UsageError
-from grader.lms.roster import CANVAS_COLUMNS, MOODLE_IDS, Roster, match, read_roster
+from grader.lms.roster import CANVAS_COLUMNS, MOODLE_IDS, Roster, find_column, match, read_roster
 
 LMS = ("canvas", "moodle")
 
@@ -96,7 +96,10 @@ def export_grades(graded: Path, *, to: str, roster_path: Path, out: Path, assign
 
 def _label(roster: Roster, i: int) -> str:
     columns = roster.students[i].columns
-    return next((v for k, v in columns.items() if v and k in ("Student", "Full name", "Email address")), "?")
+    if "Student" in columns:  # Canvas: read by the English names
+        return columns["Student"] or "?"
+    headers = [find_column(roster.headers, c) for c in ("Full name", "Email address", *MOODLE_IDS.values())]
+    return next((columns[h] for h in headers if h and columns.get(h)), "?")
 
 
 def _canvas(roster: Roster, grade_of: dict[int, str], assignment: str, points: str) -> list[list[str]]:
@@ -107,9 +110,9 @@ def _canvas(roster: Roster, grade_of: dict[int, str], assignment: str, points: s
 
 
 def _moodle(roster: Roster, grade_of: dict[int, str], assignment: str, id_column: str) -> list[list[str]]:
-    column = next((h for h in roster.headers if h.lower() == id_column.lower()), None)
+    column = find_column(roster.headers, id_column)
     if column is None:
-        has = [k for k, v in MOODLE_IDS.items() if v.lower() in map(str.lower, roster.headers)]
+        has = [k for k, v in MOODLE_IDS.items() if find_column(roster.headers, v)]
         raise UsageError(f"--roster {roster.path} has no {id_column!r} column for --moodle-id; choose one it has "
                          f"({', '.join(has) or 'none'}) or export the roster with that field")
     blank = [_label(roster, i) for i in grade_of if not roster.students[i].columns.get(column)]

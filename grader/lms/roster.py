@@ -6,6 +6,11 @@ Moodle: the gradebook export (Grades → Export → Plain text file: ``First nam
 … Email address, …``) or an assignment's grading worksheet (``Identifier`` = ``Participant 123456``,
 ``Full name``, ``Email address``, …).
 
+Either may come with its headers in Traditional Chinese (an LMS set to 繁體中文, or a class list retyped
+in Excel): each column above is also found under the names in :data:`ALIASES` (``學號`` for ID number and
+SIS User ID, ``電子郵件`` for Email address, ``帳號`` for Username and SIS Login ID, ``姓名`` for Student and
+Full name, …), used only when its English name is absent.
+
 A submission folder is matched by its id (as ``optigrade grade`` sanitised it), first against a
 roster key (Canvas ID, SIS User ID, SIS Login ID; Moodle ID number, email, username), then, for the
 LMS's own download names (Canvas ``name_<user id>``, Moodle ``name_<participant id>``), by that number.
@@ -25,6 +30,19 @@ from grader.intake.staging import sanitize_id
 CANVAS_KEYS = ("ID", "SIS User ID", "SIS Login ID")
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 MOODLE_IDS = {"email": "Email address", "idnumber": "ID number", "username": "Username"}
+# Other names of the columns above, in the order they are tried when the English name is absent.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "Student": ("姓名", "學生", "學生姓名", "中文姓名"),
+    "ID": ("Canvas ID", "使用者 ID", "使用者ID"),
+    "SIS User ID": ("SIS 使用者 ID", "SIS使用者ID", "學號", "学号"),
+    "SIS Login ID": ("SIS 登入 ID", "SIS登入ID", "帳號", "帐号"),
+    "Section": ("章節", "班別", "班級", "組別"),
+    "Email address": ("電子郵件", "電子郵件地址", "電子郵件信箱", "電子信箱", "Email", "E-mail", "电子邮件"),
+    "ID number": ("學號", "学号", "ID 號碼", "學生證號"),
+    "Username": ("帳號", "使用者名稱", "用戶名稱", "帐号", "用户名"),
+    "Identifier": ("識別碼", "识别码"),
+    "Full name": ("姓名", "全名", "學生姓名"),
+}
 _NUMBERED = re.compile(r"^.+_(?P<num>\d+)$")  # Canvas name_<user id>, Moodle name_<participant id>
 _DIGITS = re.compile(r"(\d+)\s*$")
 
@@ -71,23 +89,33 @@ def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     return headers, rows
 
 
-def _find(headers: list[str], wanted: str) -> str | None:
-    return next((h for h in headers if h.lower() == wanted.lower()), None)
+def find_column(headers: list[str], wanted: str) -> str | None:
+    """The header of column ``wanted``: its own name in any case, else its first alias in the file."""
+    for name in (wanted, *ALIASES.get(wanted, ())):
+        found = next((h for h in headers if h.casefold() == name.casefold()), None)
+        if found is not None:
+            return found
+    return None
+
+
+def _also(columns: tuple[str, ...] | list[str]) -> str:
+    """The other names these columns are accepted under, for error messages."""
+    return "; ".join(f"{' / '.join(ALIASES[c])} for {c}" for c in columns if c in ALIASES)
 
 
 def read_roster(path: Path, lms: str) -> Roster:
     """Read ``path`` as a roster exported from ``lms`` ("canvas" or "moodle"); bad files get clear errors."""
     headers, rows = _rows(path)
     if lms == "canvas":
-        missing = [c for c in ("Student", "ID") if _find(headers, c) is None]
+        missing = [c for c in ("Student", "ID") if find_column(headers, c) is None]
         if missing:
             hint = "; this looks like a Moodle export" if _moodle(headers) else ""
             raise UsageError(f"--roster {path} has no {missing} column; expected Canvas's gradebook export (columns "
-                             f"{', '.join(CANVAS_COLUMNS)}, …; found {headers[:8]}{hint}). Fix: in Canvas, Grades → "
-                             f"Export → Export Entire Gradebook")
+                             f"{', '.join(CANVAS_COLUMNS)}, …; also accepted: {_also(CANVAS_COLUMNS)}; found "
+                             f"{headers[:8]}{hint}). Fix: in Canvas, Grades → Export → Export Entire Gradebook")
         students = []
         for row in rows:
-            got = {c: row.get(_find(headers, c) or c, "") for c in CANVAS_COLUMNS}
+            got = {c: row.get(find_column(headers, c) or c, "") for c in CANVAS_COLUMNS}
             if got["Student"] == "Points Possible" or not (got["ID"] or got["SIS User ID"] or got["SIS Login ID"]):
                 continue  # the points row under the header, or a posting-policy row
             keys = {sanitize_id(got[k]) for k in CANVAS_KEYS if got[k]}
@@ -95,14 +123,15 @@ def read_roster(path: Path, lms: str) -> Roster:
     elif lms == "moodle":
         if not _moodle(headers):
             names = ", ".join([*MOODLE_IDS.values(), "Identifier"])
-            raise UsageError(f"--roster {path} has none of the columns {names}; expected a Moodle export (found "
-                             f"{headers[:8]}). Fix: in Moodle, Grades → Export → Plain text file (with Email address "
-                             f"or ID number), or the assignment's grading worksheet")
-        identifier = _find(headers, "Identifier")
+            raise UsageError(f"--roster {path} has none of the columns {names}; expected a Moodle export (also "
+                             f"accepted: {_also([*MOODLE_IDS.values(), 'Identifier'])}; found {headers[:8]}). Fix: in "
+                             f"Moodle, Grades → Export → Plain text file (with Email address or ID number), or the "
+                             f"assignment's grading worksheet")
+        identifier = find_column(headers, "Identifier")
         students = []
         for row in rows:
             got = {h: row.get(h, "") for h in headers}
-            keys = {sanitize_id(got[c]) for c in (_find(headers, n) for n in MOODLE_IDS.values()) if c and got[c]}
+            keys = {sanitize_id(got[c]) for c in (find_column(headers, n) for n in MOODLE_IDS.values()) if c and got[c]}
             number = _DIGITS.search(got[identifier]) if identifier else None
             if keys or number:
                 students.append(Student(got, keys, number.group(1) if number else ""))
@@ -116,7 +145,7 @@ def read_roster(path: Path, lms: str) -> Roster:
 
 
 def _moodle(headers: list[str]) -> bool:
-    return any(_find(headers, c) for c in (*MOODLE_IDS.values(), "Identifier"))
+    return any(find_column(headers, c) for c in (*MOODLE_IDS.values(), "Identifier"))
 
 
 def _check_unique(path: Path, students: list[Student]) -> None:

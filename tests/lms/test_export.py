@@ -90,9 +90,39 @@ def test_moodle_gradebook_export_by_id_number(graded: Path, tmp_path: Path) -> N
         export_grades(graded, to="moodle", roster_path=roster, out=tmp_path / "m.csv", moodle_id="username")
 
 
+MOODLE_ZH = """姓氏,名字,學號,機構,部門,電子郵件
+林,安,b11002001,NTU,CSIE,ann@uni.edu
+吳,波,b11002010,NTU,CSIE,
+"""
+CANVAS_ZH = """姓名,ID,學號,帳號,班別,Homework 3 (991)
+    Points Possible,,,,,100
+林安,555,B11002001,ann@uni.edu,A,
+陳美,12345,B11002009,mei@uni.edu,A,
+"""
+
+
+def test_rosters_with_chinese_headers(graded: Path, tmp_path: Path) -> None:
+    """A Moodle gradebook exported in Traditional Chinese, a Canvas roster retyped in Excel."""
+    roster = _write(tmp_path, "moodle-zh.csv", MOODLE_ZH)
+    export_grades(graded, to="moodle", roster_path=roster, out=tmp_path / "m.csv", moodle_id="idnumber")
+    assert _read(tmp_path / "m.csv") == [["ID number", "optigrade"], ["b11002001", "94.81"], ["b11002010", ""]]
+    export_grades(graded, to="moodle", roster_path=roster, out=tmp_path / "m.csv", moodle_id="email")
+    assert _read(tmp_path / "m.csv") == [["Email address", "optigrade"], ["ann@uni.edu", "94.81"]]
+    _write(graded, "grades.csv", GRADES.replace("stranger", "b11002010"))  # 吳波 has no email in this export
+    with pytest.raises(UsageError, match="graded students without 'Email address': \\['b11002010'\\]"):
+        export_grades(graded, to="moodle", roster_path=roster, out=tmp_path / "m.csv", moodle_id="email")
+    _write(graded, "grades.csv", GRADES)
+    done = export_grades(graded, to="canvas", roster_path=_write(tmp_path, "canvas-zh.csv", CANVAS_ZH),
+                         out=tmp_path / "c.csv")
+    assert done.graded == 2
+    assert _read(tmp_path / "c.csv")[2:] == [["林安", "555", "B11002001", "ann@uni.edu", "A", "94.81"],
+                                             ["陳美", "12345", "B11002009", "mei@uni.edu", "A", "60.5"]]
+
+
 @pytest.mark.parametrize(("roster", "lms", "complaint"), [
     (MOODLE_WORKSHEET, "canvas", r"no \['Student', 'ID'\] column.*looks like a Moodle export.*Export Entire"),
-    ("Name,Score\nAnn,3\n", "moodle", "none of the columns Email address"),
+    ("Name,Score\nAnn,3\n", "moodle", "none of the columns Email address.*also accepted: 電子郵件"),
+    ("Name,Score\nAnn,3\n", "canvas", r"no \['Student', 'ID'\] column.*also accepted: 姓名 .* for Student"),
     ("", "canvas", "is empty"),
     ("Student,ID,SIS User ID,SIS Login ID,Section\n", "canvas", "lists no students"),
     ("Student,ID,SIS User ID,SIS Login ID,Section\nA,1,x,,S\nB,1,y,,S\n", "canvas", "'1' identifies two students"),

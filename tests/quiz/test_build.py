@@ -189,6 +189,31 @@ def test_roster_accepts_bom_and_extra_columns() -> None:
     assert [(s.id, s.name) for s in students] == [("B1", "王小明"), ("B2", "B2")]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("學號,姓名,電子郵件\nB1,王小明,a@b\n", [("B1", "王小明")]),  # an Excel class list from the registrar
+        ("\ufeff 學號 ,學生姓名\nB1,王小明\n", [("B1", "王小明")]),
+        ("帳號,中文姓名,英文姓名\nB1,王小明,Wang\n", [("B1", "王小明")]),  # an LMS account export
+        ("Student ID,Name\nB1,Amy\n", [("B1", "Amy")]),
+        ("帳號,學號,姓名\nb1@uni.edu,B1,王小明\n", [("B1", "王小明")]),  # 學號 before 帳號
+        ("student_id,學號,name,姓名\nB1,X9,Amy,艾咪\n", [("B1", "Amy")]),  # the own names first: as before
+    ],
+)
+def test_roster_accepts_chinese_headers(text: str, expected: list[tuple[str, str]]) -> None:
+    assert [(s.id, s.name) for s in parse_roster(text)] == expected
+
+
+def test_an_unknown_roster_header_names_the_accepted_ones() -> None:
+    with pytest.raises(QuizError) as info:
+        parse_roster("編號,名稱\nB1,Amy\n", "roster.csv")
+    message = str(info.value)
+    assert "expected the columns student_id,name (missing: student_id, name)" in message
+    assert "student_id also as 學號" in message
+    assert "name also as 姓名" in message
+    assert "Fix: make line 1 'student_id,name'" in message
+
+
 def test_a_name_with_an_unquoted_comma_is_kept_whole() -> None:
     """Chen, Alice typed without quotes: the CSV splits it; the handout must not say just "Chen"."""
     students = parse_roster("student_id,name\nB1,Chen, Alice\nB2,Wu,\n")

@@ -226,6 +226,20 @@ def test_unquoted_comma_before_further_columns_is_reported_not_misread(built: Bu
     assert "Fix:" in result.issues[0].problem
 
 
+def test_responses_with_chinese_headers(built: BuildResult, tmp_path: Path) -> None:
+    key = json.loads(built.key_json.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    entry = next(e for e in key if e["type"] == "choice")
+    responses = tmp_path / "r.csv"
+    row = f"{entry['student']},{entry['question']},{entry['answer']}"
+    responses.write_text(f"學號,題號,作答\n{row}\n", encoding="utf-8")
+    result = grade_responses(built.key_json, responses, tmp_path / "s.csv")  # type: ignore[arg-type]
+    assert result.issues == []
+    assert {s: score for s, score, _ in result.scores}[entry["student"]] == 1
+    responses.write_text("學生,題目,答\nB11001,Q1,0.5\n", encoding="utf-8")
+    with pytest.raises(QuizError, match="student also as 學號.*question also as 題號.*response also as 作答"):
+        grade_responses(built.key_json, responses, tmp_path / "s.csv")  # type: ignore[arg-type]
+
+
 def test_a_required_column_twice_is_an_error(built: BuildResult, tmp_path: Path) -> None:
     responses = tmp_path / "r.csv"
     responses.write_text("student,question,Response,response\nB11001,Q1,0.5,0.6\n", encoding="utf-8")
