@@ -75,6 +75,8 @@ def grade(
     console.print(f"{len(result.scores)} students graded, mean {total / max(1, len(result.scores)):.2f} "
                   f"of {possible // max(1, len(result.scores))}; scores in {out}")
     console.print(stats_table(result.stats))
+    for warning in result.warnings:
+        errors.print(f"[bold yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)  # one line: greppable
     if result.absent:
         console.print(f"{len(result.absent)} student(s) with no response at all (score 0, left out of the "
                       f"statistics): {', '.join(result.absent[:MAX_ISSUES_SHOWN])}"

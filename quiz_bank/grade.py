@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 from quiz_bank import numbers
 from quiz_bank.csvfile import dict_rows, read_text
 from quiz_bank.errors import QuizError
-from quiz_bank.responses import Unreadable, decimal_comma_reading, parse_choice, parse_number
+from quiz_bank.responses import Unreadable, decimal_comma_reading, normalize, parse_choice, parse_number
 from quiz_bank.stats import KindStats, kind_stats
 
 KEY_FIELDS = ("student", "question", "template", "answer", "tolerance")
@@ -55,6 +57,7 @@ class GradeResult:
     issues: list[Issue]
     files: list[Path] = field(default_factory=list)
     absent: list[str] = field(default_factory=list)  # students without any response (not in the statistics)
+    warnings: list[str] = field(default_factory=list)  # about the whole responses file, for the instructor
 
 
 def _entry(i: int, raw: Any, source: str) -> KeyEntry:
@@ -89,16 +92,36 @@ def read_key(path: Path) -> list[KeyEntry]:
 
 Row = tuple[int, str, str, str, str]  # line, student, question, response, why it cannot be used ("" if it can)
 
+# What is left of 1,206 or 0,125 split by an unquoted comma: a response of at most three digits, and three
+# digits in the next column.
+_CUT_HEAD = re.compile(r"^[+-]?\d{1,3}$")
+_CUT_TAIL = re.compile(r"^\d{3}(?:\.\d+)?$")
+MAX_LINES_NAMED = 10
 
-def read_responses(path: Path) -> list[Row]:
-    """(line, student, question, response, problem) for every row."""
+
+def read_responses(path: Path, warnings: list[str] | None = None) -> list[Row]:
+    """(line, student, question, response, problem) for every row; ``warnings`` gets what concerns the file.
+
+    With a column after ``response``, an unquoted ``1,206`` whose later column is empty reads as ``1`` and
+    ``206`` and leaves an empty field over, which looks like a harmless trailing comma: no single row can be
+    shown to be wrong.  A warning names the rows with a response of at most three digits, three digits in the
+    next column and one field more than most other rows (than the header, when every row looks so): a column
+    that honestly holds three digits, a section or seconds taken, in rows as long as the others, says nothing.
+    """
     reader = dict_rows(read_text(path, "--responses"), ("student", "question", "response"), "--responses", path)
     header = reader.fieldnames or []
     last_is_response = header[-1] == "response"
+    after = header[header.index("response") + 1] if not last_is_response else ""
     rows = []
+    lengths: list[int] = []  # fields in each row
+    cut: list[tuple[int, int, str, str]] = []  # rows that may hold a split number: (row index, line, head, tail)
     for row in reader:
         response = row["response"] or ""
         extra = row.get(None)
+        lengths.append(sum(v is not None for k, v in row.items() if k is not None) + len(extra or []))
+        if after and not any(x.strip() for x in extra or []) and _CUT_HEAD.match(normalize(response)) \
+                and _CUT_TAIL.match((row.get(after) or "").strip()):
+            cut.append((len(lengths) - 1, reader.line_num, response.strip(), (row.get(after) or "").strip()))
         problem = ""
         if extra and last_is_response:  # 3,200 written without quotes: the CSV split it, join it back
             response = ",".join([response, *extra])
@@ -110,7 +133,30 @@ def read_responses(path: Path) -> list[Row]:
                        f"(\"3,200\") or make `response` the last column")
         rows.append((reader.line_num, (row["student"] or "").strip(), (row["question"] or "").strip(), response,
                      problem))
+    if cut and warnings is not None:
+        # the length most of the other rows have (the shorter one on a tie; the header's when every row is
+        # suspect): a row longer than that has a field too many
+        suspect = {i for i, *_ in cut}
+        others = Counter(n for i, n in enumerate(lengths) if i not in suspect)
+        usual = max(others.items(), key=lambda item: (item[1], -item[0]))[0] if others else len(header)
+        longer = [(line, head, tail) for i, line, head, tail in cut if lengths[i] > usual]
+        if longer:
+            warnings.append(_split_warning(path, longer, after))
     return rows
+
+
+def _split_warning(path: Path, rows: list[tuple[int, str, str]], after: str) -> str:
+    lines = [str(line) for line, _, _ in rows[:MAX_LINES_NAMED]] + (["…"] if len(rows) > MAX_LINES_NAMED else [])
+    _, head, tail = rows[0]
+    if len(rows) == 1:
+        where = (f"line {lines[0]} may hold a number split by an unquoted comma: its response is {head!r} and the "
+                 f"next column ({after}) holds {tail!r}, with one field more than the other rows")
+    else:
+        where = (f"lines {', '.join(lines)} may hold numbers split by an unquoted comma: each has a response of at "
+                 f"most three digits (line {rows[0][0]}: {head!r}) and three digits in the next column ({after}: "
+                 f"{tail!r}), with one field more than most rows")
+    return (f"--responses: {path}: {where}, so {head},{tail} may have been read as {head} (graded as read). "
+            f"Fix: quote such numbers (\"{head},{tail}\") or make `response` the last column, then grade again.")
 
 
 def _student_id(text: str) -> str:
@@ -178,7 +224,8 @@ def grade_responses(key_path: Path, responses_path: Path, out_path: Path) -> Gra
     ``SCORES_detail.csv`` (every item's mark) and ``SCORES_issues.csv`` (rows not used).
     """
     key = read_key(key_path)
-    marks, issues, answered = score(key, read_responses(responses_path))
+    warnings: list[str] = []
+    marks, issues, answered = score(key, read_responses(responses_path, warnings))
     students = list(dict.fromkeys(e.student for e in key))
     kinds = list(dict.fromkeys(e.template for e in key))
     per_kind: dict[str, dict[str, list[int]]] = {s: {} for s in students}
@@ -202,7 +249,7 @@ def grade_responses(key_path: Path, responses_path: Path, out_path: Path) -> Gra
                [[e.student, e.question, e.template, str(marks[(e.student, e.question)])] for e in key])
     _write_csv(files[3], ["line", "student", "question", "response", "problem"],
                [[str(i.line), i.student, i.question, i.response, i.problem] for i in issues])
-    return GradeResult(scores, stats, issues, files, absent)
+    return GradeResult(scores, stats, issues, files, absent, warnings)
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:

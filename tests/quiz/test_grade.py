@@ -6,10 +6,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from quiz_bank.build import BuildResult
+from quiz_bank.cli import quiz_app
 from quiz_bank.errors import QuizError
-from quiz_bank.grade import grade_responses
+from quiz_bank.grade import grade_responses, read_responses
 from quiz_bank.responses import Unreadable, parse_choice, parse_number
 from quiz_bank.stats import kind_stats, pearson
 
@@ -238,6 +240,63 @@ def test_responses_with_chinese_headers(built: BuildResult, tmp_path: Path) -> N
     responses.write_text("學生,題目,答\nB11001,Q1,0.5\n", encoding="utf-8")
     with pytest.raises(QuizError, match="student also as 學號.*question also as 題號.*response also as 作答"):
         grade_responses(built.key_json, responses, tmp_path / "s.csv")  # type: ignore[arg-type]
+
+
+def test_a_number_split_into_an_empty_later_column_is_warned_about(built: BuildResult, tmp_path: Path) -> None:
+    """student,question,response,comment: an unquoted 1,206 with no comment reads as response 1, comment 206,
+    and the trailing empty field that is left looks like a harmless trailing comma.  No single row proves it,
+    but a row one field longer than the others, with a short number followed by three digits, is named."""
+    key = json.loads(built.key_json.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    count = next(e for e in key if e["type"] == "integer" and 1000 <= e["answer"] < 1_000_000)
+    choice = next(e for e in key if e["student"] == count["student"] and e["type"] == "choice")
+    shown = f"{count['answer']:,}"
+    responses = tmp_path / "r.csv"
+    responses.write_text(f"student,question,response,comment\n"
+                         f"{count['student']},{choice['question']},{choice['answer']},\n"
+                         f"{count['student']},{count['question']},{shown},\n", encoding="utf-8")
+    result = grade_responses(built.key_json, responses, tmp_path / "s.csv")  # type: ignore[arg-type]
+    assert result.issues == []  # graded as read: no row can be shown to be wrong
+    head, tail = shown.split(",")
+    assert result.warnings == [
+        f"--responses: {responses}: line 3 may hold a number split by an unquoted comma: its response is "
+        f"{head!r} and the next column (comment) holds {tail!r}, with one field more than the other rows, so "
+        f"{shown} may have been read as {head} (graded as read). Fix: quote such numbers (\"{shown}\") or make "
+        f"`response` the last column, then grade again."]
+    graded = CliRunner().invoke(quiz_app, ["grade", "--key", str(built.key_json), "--responses", str(responses),
+                                           "-o", str(tmp_path / "s.csv")])
+    assert graded.exit_code == 0, graded.output
+    assert "warning: --responses" in " ".join(graded.output.split())
+    assert "line 3 may hold a number split" in " ".join(graded.output.split())
+
+
+def test_every_split_row_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("student,question,response,comment\nB1,Q1,0.5,\nB1,Q2,1,206,\nB2,Q1,0,125,\nB2,Q2,3,200,\n"
+                    "B3,Q1,0.7,\n", encoding="utf-8")
+    warnings: list[str] = []
+    read_responses(path, warnings)
+    assert len(warnings) == 1
+    assert "lines 3, 4, 5 may hold numbers split by an unquoted comma" in warnings[0]
+    path.write_text("student,question,response,comment\nB1,Q2,1,206,\nB2,Q1,3,200,\n", encoding="utf-8")
+    read_responses(path, warnings)  # every row so: longer than the header
+    assert "lines 2, 3 may hold" in warnings[1]
+
+
+@pytest.mark.parametrize("text", [
+    # a column after `response` that holds three digits in every row: a section, seconds taken
+    "student,question,response,section\nB1,Q1,3,101\nB1,Q2,0.5,101\nB2,Q1,12,102\n",
+    "student,question,response,seconds\nB1,Q1,3,125\nB1,Q2,0.5,40\n",
+    # `response` last: the split is joined back, nothing is lost
+    "student,question,response\nB1,Q1,1,206\nB1,Q2,0.5\n",
+    # a row one field longer, but the response is not a cut number
+    "student,question,response,comment\nB1,Q1,0.5,,\nB1,Q2,0.6,\n",
+])
+def test_honest_responses_files_get_no_warning(text: str, tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text(text, encoding="utf-8")
+    warnings: list[str] = []
+    read_responses(path, warnings)
+    assert warnings == []
 
 
 def test_a_required_column_twice_is_an_error(built: BuildResult, tmp_path: Path) -> None:
