@@ -71,8 +71,11 @@ def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise UsageError(f"--roster {path} is not UTF-8 text; export it again as CSV (UTF-8) from the LMS, or "
-                         f"save it from your spreadsheet as 'CSV UTF-8'") from None
+        try:  # Excel on Traditional Chinese Windows saves "CSV" as Big5 (as the quiz's rosters are read)
+            text = raw.decode("cp950")
+        except UnicodeDecodeError:
+            raise UsageError(f"--roster {path} is neither UTF-8 nor Big5 text; export it again as CSV (UTF-8) "
+                             f"from the LMS, or save it from your spreadsheet as 'CSV UTF-8'") from None
     sample = text[:4096]
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")

@@ -117,6 +117,11 @@ def test_rosters_with_chinese_headers(graded: Path, tmp_path: Path) -> None:
     assert done.graded == 2
     assert _read(tmp_path / "c.csv")[2:] == [["林安", "555", "B11002001", "ann@uni.edu", "A", "94.81"],
                                              ["陳美", "12345", "B11002009", "mei@uni.edu", "A", "60.5"]]
+    # The same roster saved by Excel on Traditional Chinese Windows (Big5): read alike, written as UTF-8.
+    big5 = tmp_path / "canvas-big5.csv"
+    big5.write_bytes(CANVAS_ZH.encode("cp950"))
+    export_grades(graded, to="canvas", roster_path=big5, out=tmp_path / "c5.csv")
+    assert (tmp_path / "c5.csv").read_bytes() == (tmp_path / "c.csv").read_bytes()
 
 
 @pytest.mark.parametrize(("roster", "lms", "complaint"), [
@@ -127,7 +132,7 @@ def test_rosters_with_chinese_headers(graded: Path, tmp_path: Path) -> None:
     ("Student,ID,SIS User ID,SIS Login ID,Section\n", "canvas", "lists no students"),
     ("Student,ID,SIS User ID,SIS Login ID,Section\nA,1,x,,S\nB,1,y,,S\n", "canvas", "'1' identifies two students"),
     ("Student,ID,ID\nA,1,2\n", "canvas", "names \\['ID'\\] more than once"),
-    (b"Student,ID\n\xff\xfe,1\n", "canvas", "not UTF-8"),
+    (b"Student,ID\n\xff\xfe,1\n", "canvas", "neither UTF-8 nor Big5"),
 ])
 def test_bad_rosters_get_clear_errors(graded: Path, tmp_path: Path, roster: str | bytes, lms: str,
                                       complaint: str) -> None:
