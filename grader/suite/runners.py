@@ -103,6 +103,7 @@ class SandboxRunner:
         # Call -> (Request, on CUDA), so each suite call is encoded for the wire once per class.
         self._requests: dict[int, tuple[Call, Any, bool]] = {}
         self._lock = threading.Lock()
+        self.budget: tuple[float, float] | None = None  # (monotonic deadline, seconds): see BudgetedRunner
 
     def _prepared(self, call: Call) -> tuple[Any, bool]:
         cached = self._requests.get(id(call))
@@ -179,6 +180,12 @@ class SandboxRunner:
         # siblings), so its jobs can share one worker (SessionRunner).
         main = min(files)
         while pending:
+            if self.budget is not None and time.monotonic() > self.budget[0]:
+                # Spent (by its own stalls and their retries): no further worker starts for it, so a level of
+                # stalling functions holds its slot for the budget and one job's wall limit at most.
+                for i in pending:
+                    outcomes[i] = Outcome(failure=budget_spent(self.budget[1]))
+                break
             first = calls[pending[0]].function
             job = box.Job(files[main], first, [self.request(calls[i]) for i in pending], (),
                           {name: path for name, path in files.items() if name != main}, device=device,
@@ -313,11 +320,14 @@ class BudgetedRunner:
     """One submission's runner with a time budget: once ``budget_s`` of wall time is spent, its remaining
     calls are not run and fail with the reason.  A submission whose every function stalls until the wall
     limit (then again in its retries) would otherwise hold a grading slot for many minutes; a correct one
-    needs about a second in all."""
+    needs about a second in all.  Checked before each batch here, and before each further worker a sandbox
+    runner starts within a batch (a retry, the calls after a timeout)."""
 
     def __init__(self, inner: Runner, budget_s: float) -> None:
         self.inner, self.budget_s = inner, budget_s
         self.deadline = time.monotonic() + budget_s
+        if isinstance(inner, SandboxRunner):
+            inner.budget = (self.deadline, budget_s)
 
     def run(self, files: Mapping[str, Path], module: str, function: str, calls: Sequence[Call], *,
             substitutes: Sequence[str] = ()) -> list[Outcome]:
@@ -331,8 +341,12 @@ class BudgetedRunner:
         return run_many(self.inner, files, batches)
 
     def _reason(self) -> str:
-        return (f"was not run: this submission used up its time budget of {self.budget_s:g} s "
-                f"(its other functions kept running until they were stopped)")
+        return budget_spent(self.budget_s)
+
+
+def budget_spent(budget_s: float) -> str:
+    return (f"was not run: this submission used up its time budget of {budget_s:g} s "
+            f"(its other functions kept running until they were stopped)")
 
 
 def describe_status(status: str, detail: str, module: str) -> str:
