@@ -69,5 +69,5 @@ def test_noise_sized_inputs_shrink_to_zero_but_tiny_gradients_stay() -> None:
 def test_shrinking_keeps_large_t_large() -> None:
     titles = ("large t (bias correction fades)", "large t (up to 10⁶ steps)")
     props = [p for p in suite_properties() if p.title in titles]
-    assert len(props) == 2
+    assert len(props) == 3  # adam_step and adamw_step, bias_correction
     assert all(p.accepts is not None and not p.accepts({"t": 3}) and p.accepts({"t": 5000}) for p in props)

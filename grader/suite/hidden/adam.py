@@ -57,12 +57,16 @@ def properties() -> list[Property]:
     ] + [
         # Where 1 − β₂ᵗ still differs from 1 at a large t (β₂ near 0.9999, t up to ~10⁵), with moments that
         # are not zero: a student who stops correcting "once it has faded" (t > 10⁴) must meet such a case.
-        differential(ADAM, "large t (bias correction fades)",
-                     step_examples(ADAM, zero_state=False,
+        # AdamW too: its other properties draw t ≤ 10⁴, and a student who writes its Adam step out in full
+        # (rather than calling adam_step) can put the same bug there.
+        differential(f, "large t (bias correction fades)",
+                     step_examples(f, zero_state=False,
                                    timesteps=st.one_of(st.integers(1_000, 50_000), st.integers(10_000, 200_000),
                                                        st.integers(1_000, LARGE_T)))
                      .flatmap(lambda ex: SLOW_BETA2.map(lambda b2: {**ex, "beta2": b2})),
-                     accepts=lambda ex: ex["t"] >= 1_000),
+                     accepts=lambda ex: ex["t"] >= 1_000)
+        for f in (ADAM, ADAMW)
+    ] + [
         bias_correction_matches(),
         # The same t as adam_step's large-t property: a helper that recurses t deep or is slow in t
         # (exact fractions) fails here, so adam_step gets the stand-in instead of paying for it.

@@ -251,6 +251,16 @@ def adam_step__stops_correcting_late(param, grad, m, v, t, lr=1e-3, beta1=0.9, b
     return param - lr * (m / (1 - beta1 ** t)) / ((v / (1 - beta2 ** t)).sqrt() + eps), m, v
 
 
+def adamw_step__stops_correcting_late(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                                     weight_decay=1e-2):
+    param = param * (1 - lr * weight_decay)  # AdamW's own copy of the Adam step, with adam's late-t shortcut
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    if t > 10_000:  # "the correction has faded by now"
+        return param - lr * m / (v.sqrt() + eps), m, v
+    return param - lr * (m / (1 - beta1 ** t)) / ((v / (1 - beta2 ** t)).sqrt() + eps), m, v
+
+
 def adam_step__swapped_betas(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     return _adam(param, grad, m, v, t, lr, beta2, beta1, eps)
 
@@ -484,6 +494,8 @@ HINTS = {
                                     "(as torch.optim.AdamW).",
     "adam_step__stops_correcting_late": "1 − β₂ᵗ is still far from 1 at large t when β₂ is close to 1 (β₂ = 0.9999: "
                                         "0.86 at t = 20,000): apply the bias correction at every t.",
+    "adamw_step__stops_correcting_late": "1 − β₂ᵗ is still far from 1 at large t when β₂ is close to 1 (β₂ = "
+                                         "0.9999: 0.86 at t = 20,000): AdamW's Adam step corrects at every t too.",
     "adam_step__swapped_betas": "β₁ belongs to m (the gradient's average) and β₂ to v (the squared gradient's).",
     "momentum_step__swapped_outputs": "Return (param, velocity): the new parameter first.",
     "rmsprop_step__returns_old_r": "Return the new accumulator r_t, the state the next step needs.",
