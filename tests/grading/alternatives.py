@@ -439,4 +439,107 @@ def mse_gradients(w, b, x, y):
     sx, sy, sxx, sxy = x.sum(), y.sum(), (x * x).sum(), (x * y).sum()
     return 2 * (w * sxx + b * sx - sxy) / n, 2 * (w * sx + b * n - sy) / n
 '''),
+    # From a third hunt (epochs, bias correction, Adagrad, AdamW, regression; torch.optim inside).
+    "steps_minus_one_plus_one": ("steps_per_epoch", '''
+def steps_per_epoch(num_examples, batch_size, drop_last=False):
+    return num_examples // batch_size if drop_last else (num_examples - 1) // batch_size + 1  # 0 at n = 0 too
+'''),
+    "steps_numpy_ceil_astype": ("steps_per_epoch", '''
+def steps_per_epoch(num_examples, batch_size, drop_last=False):
+    import numpy as np
+    q = np.float64(num_examples) / batch_size
+    return (np.floor(q) if drop_last else np.ceil(q)).astype(np.int64)
+'''),
+    "steps_fraction": ("steps_per_epoch", '''
+def steps_per_epoch(num_examples, batch_size, drop_last=False):
+    from fractions import Fraction
+    q = Fraction(num_examples, batch_size)
+    return math.floor(q) if drop_last else math.ceil(q)
+'''),
+    "total_steps_numpy_int64_product": ("total_steps", '''
+def total_steps(num_examples, batch_size, epochs, drop_last=False):
+    import numpy as np
+    return np.int64(epochs) * np.int64(steps_per_epoch(num_examples, batch_size, drop_last=drop_last))
+'''),
+    "batch_bounds_range_slice": ("batch_bounds", '''
+def batch_bounds(step, num_examples, batch_size):
+    r = range(num_examples)[step * batch_size:(step + 1) * batch_size]
+    return r.start, r.stop
+'''),
+    "batch_bounds_torch_ints": ("batch_bounds", '''
+def batch_bounds(step, num_examples, batch_size):
+    start = torch.tensor(step) * batch_size  # int64 tensors slice like ints
+    return start, torch.clamp(start + batch_size, max=num_examples)
+'''),
+    "bias_correction_expm1": ("bias_correction", '''
+def bias_correction(beta, t):
+    return -math.expm1(t * math.log(beta)) if beta > 0 else 1.0
+'''),
+    "bias_correction_decimal": ("bias_correction", '''
+def bias_correction(beta, t):
+    from decimal import Decimal
+    return float(1 - Decimal(beta) ** t)
+'''),
+    "adagrad_torch_optim": ("adagrad_step", '''
+def adagrad_step(param, grad, r, lr, delta=1e-7):
+    p = torch.nn.Parameter(param.detach().clone())
+    p.grad = grad.detach().clone()
+    opt = torch.optim.Adagrad([p], lr=lr, eps=delta)  # eps outside the root, as the lecture's δ
+    opt.state[p]["sum"] = r.detach().clone()
+    opt.step()
+    return p.detach(), opt.state[p]["sum"]
+'''),
+    "adagrad_float64_inside": ("adagrad_step", '''
+@torch.no_grad()
+def adagrad_step(param, grad, r, lr, delta=1e-7):
+    p, g, rr = param.double(), grad.double(), r.double() + grad.double() ** 2
+    return (p - lr / (delta + rr.sqrt()) * g).to(param.dtype), rr.to(r.dtype)
+'''),
+    "adamw_torch_optim": ("adamw_step", '''
+def adamw_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+    p = torch.nn.Parameter(param.detach().clone())
+    p.grad = grad.detach().clone()
+    opt = torch.optim.AdamW([p], lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay)
+    opt.state[p] = {"step": torch.tensor(float(t - 1)), "exp_avg": m.detach().clone(),
+                    "exp_avg_sq": v.detach().clone()}
+    opt.step()
+    return p.detach(), opt.state[p]["exp_avg"], opt.state[p]["exp_avg_sq"]
+'''),
+    "adamw_float64_inside": ("adamw_step", '''
+def adamw_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+    p, g, m64, v64 = (a.detach().double() for a in (param, grad, m, v))
+    p = p * (1 - lr * weight_decay)
+    m64 = beta1 * m64 + (1 - beta1) * g
+    v64 = beta2 * v64 + (1 - beta2) * g * g
+    p = p - lr * (m64 / (1 - beta1 ** t)) / ((v64 / (1 - beta2 ** t)).sqrt() + eps)
+    return p.to(param.dtype), m64.to(m.dtype), v64.to(v.dtype)
+'''),
+    "mse_design_matrix": ("mse_gradients", '''
+def mse_gradients(w, b, x, y):
+    X = torch.stack([x, torch.ones_like(x)], dim=1)
+    theta = torch.tensor([w, b], dtype=x.dtype, device=x.device)
+    g = 2.0 / x.shape[0] * X.T @ (X @ theta - y)
+    return g[0], g[1]
+'''),
+    "mse_loss_backward": ("mse_gradients", '''
+def mse_gradients(w, b, x, y):
+    wt = torch.tensor(w, dtype=x.dtype, device=x.device, requires_grad=True)
+    bt = torch.tensor(b, dtype=x.dtype, device=x.device, requires_grad=True)
+    torch.nn.functional.mse_loss(wt * x + bt, y).backward()
+    return wt.grad, bt.grad
+'''),
+    "mse_torch_func_grad": ("mse_gradients", '''
+def mse_gradients(w, b, x, y):
+    def loss(p):
+        return ((y - (p[0] * x + p[1])) ** 2).mean()
+    g = torch.func.grad(loss)(torch.tensor([w, b], dtype=x.dtype, device=x.device))
+    return g[0], g[1]
+'''),
+    "mse_numpy_float64": ("mse_gradients", '''
+def mse_gradients(w, b, x, y):
+    import numpy as np
+    xn, yn = x.numpy().astype(np.float64), y.numpy().astype(np.float64)
+    r = yn - (w * xn + b)
+    return (torch.tensor(np.mean(-2 * r * xn), dtype=x.dtype), torch.tensor(np.mean(-2 * r), dtype=x.dtype))
+'''),
 }

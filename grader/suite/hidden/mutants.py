@@ -404,6 +404,12 @@ def mse_gradients__product_of_means(w, b, x, y):
     return -2 * residual.mean() * x.mean(), -2 * residual.mean()
 
 
+def mse_gradients__float32_weights(w, b, x, y):
+    w, b = torch.tensor(w), torch.tensor(b)  # float32 unless dtype= is given: w and b are rounded
+    residual = y - (w * x + b)
+    return (2 * residual * -x).mean(), (2 * residual * -1).mean()
+
+
 # --- what real training code meets: layouts, parameters that require grad, large values ----------------
 def sgd_step__view_flatten(param, grad, lr):
     flat = param.view(-1) - lr * grad.view(-1)  # view needs contiguous memory: a transposed param fails
@@ -548,6 +554,8 @@ HINTS = {
     "mse_gradients__n_minus_one": "L is the mean over all n points: divide by n, not n − 1.",
     "mse_gradients__product_of_means": "A mean of products is not the product of means: "
                                        "∂L/∂w = (1/n) Σ 2(yᵢ − ŷᵢ)(−xᵢ).",
+    "mse_gradients__float32_weights": "torch.tensor(w) is float32: pass dtype=x.dtype (or use w as the Python "
+                                      "float it is), so a float64 computation stays float64.",
     "sgd_step__view_flatten": "view needs contiguous memory; a transposed or sliced parameter is not: use "
                               "reshape (or no reshaping at all: the formula works elementwise).",
     "sgd_step__numpy_without_detach": "param.numpy() fails when param requires grad (as every model parameter "
