@@ -67,7 +67,18 @@ def test_noise_sized_inputs_shrink_to_zero_but_tiny_gradients_stay() -> None:
 
 
 def test_shrinking_keeps_large_t_large() -> None:
-    titles = ("large t (bias correction fades)", "large t (up to 10⁶ steps)")
+    titles = ("large t (bias correction fades)", "large t (up to 10⁶ steps)",
+              "large t (up to 10⁶ steps): 1 − β²ᵗ = (1 − βᵗ)(1 + βᵗ)")
     props = [p for p in suite_properties() if p.title in titles]
-    assert len(props) == 3  # adam_step and adamw_step, bias_correction
+    assert len(props) == 4  # adam_step and adamw_step; bias_correction, hidden and public
     assert all(p.accepts is not None and not p.accepts({"t": 3}) and p.accepts({"t": 5000}) for p in props)
+
+
+def test_a_large_t_counter_example_never_shrinks_to_t_0(suite: Suite, tmp_path: Path) -> None:
+    """The public large-t property also calls bias_correction(β, t // 2): shrunk to t = 1, that call is t = 0,
+    outside the contract (a student who checks t ≥ 1 would be shown their own error for an input never allowed)."""
+    source = "def bias_correction(beta, t):\n    return 1 - torch.tensor(beta) ** t  # float32\n"
+    results = suite.grade(InProcessRunner(), submission_with(tmp_path, "bias_correction", source))
+    failed = {r.prop.title: r for r in results if r.status == "failed" and r.prop.function == "bias_correction"}
+    shown = failed["large t (up to 10⁶ steps): 1 − β²ᵗ = (1 − βᵗ)(1 + βᵗ)"].example
+    assert shown is not None and shown["t"] >= 1_000, shown
