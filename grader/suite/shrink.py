@@ -17,6 +17,7 @@ MAX_ELEMENTS = 6
 STATE_KEYS = ("velocity", "r", "m", "v")
 TINY_MATTERS = ("grad", *STATE_KEYS)  # tiny gradients and moments are where δ/ε placement shows
 TINY = 1e-6
+ONE_D = ("x", "y")  # mse_gradients' data points: a 1-D tensor of n ≥ 1 of them (the contract), never 0-d
 
 
 def _tensor_keys(ex: Example) -> list[str]:
@@ -43,10 +44,10 @@ def simpler_examples(ex: Example) -> list[Example]:
     if any(not _equal(flushed[k], ex[k]) for k in ex):
         out.append(flushed)
     numel = max((ex[k].numel() for k in keys), default=0)
-    if numel > 1 or any(ex[k].dim() > 0 for k in keys):
-        # One element at a time: the failure usually lives in one coordinate.
+    if numel > 1 or any(ex[k].dim() > 0 and k not in ONE_D for k in keys):
+        # One element at a time: the failure usually lives in one coordinate (one data point).
         for i in range(min(numel, MAX_ELEMENTS)):
-            out.append({**ex, **{k: ex[k].reshape(-1)[i].clone() for k in keys}})
+            out.append({**ex, **{k: _element(ex[k], i, keep_dim=k in ONE_D) for k in keys}})
     else:
         out += _scalar_moves(ex, flushed, keys)
     return [c for c in out if reachable(c)]
@@ -66,6 +67,12 @@ def _scalar_moves(ex: Example, flushed: Example, keys: list[str]) -> list[Exampl
         if k in keys and bool(ex[k].any()):
             out.append({**ex, k: torch.zeros_like(ex[k])})
     return out
+
+
+def _element(t: torch.Tensor, i: int, *, keep_dim: bool) -> torch.Tensor:
+    """The i-th element of ``t``: 0-d, or with ``keep_dim`` a 1-D tensor of one element."""
+    flat = t.reshape(-1)
+    return (flat[i:i + 1] if keep_dim else flat[i]).clone()
 
 
 def _flushed(ex: Example) -> Example:

@@ -6,13 +6,34 @@ from pathlib import Path
 import pytest
 
 from grader.suite.contract import HELPERS, MODULE_OF
-from grader.suite.engine import Suite
+from grader.suite.engine import PropertyResult, Suite
 from grader.suite.hidden.mutants import MUTANTS
 from grader.suite.runners import InProcessRunner
 from tests.grading.alternatives import ALTERNATIVES
 from tests.grading.conftest import CORRECT, submission_with
 
 ALL = [(f, m) for f, ms in MUTANTS.items() for m in ms]
+REFERENCE = {m: Path(__file__).resolve().parents[2] / "solutions" / f"{m}.py"
+             for m in ("optimizers", "epochs", "regression")}
+
+
+def counter_examples_the_reference_fails(results: list[PropertyResult]) -> list[str]:
+    """Failed properties whose shown (shrunk) counter-example is no input of the contract, or one on which the
+    reference fails too: feedback must show a case a correct solution passes."""
+    runner, wrong = InProcessRunner(), []
+    for r in results:
+        if r.status != "failed" or r.example is None:
+            continue
+        try:
+            case = r.prop.case(r.example)
+        except ValueError as exc:
+            wrong.append(f"{r.prop.name}: {exc}")
+            continue
+        outcomes = [runner.run(REFERENCE, MODULE_OF[c.function], c.function, [c])[0] for c in case.calls]
+        failure = r.prop.judge(case, outcomes)
+        if failure is not None:
+            wrong.append(f"{r.prop.name}: the reference fails the example shown: {failure.message}")
+    return wrong
 
 
 @pytest.mark.parametrize(("function", "mutant"), ALL, ids=[m.fn.__name__ for _, m in ALL])
@@ -25,6 +46,8 @@ def test_every_mutant_loses_marks_on_its_function(suite: Suite, tmp_path: Path, 
     # (the demo student's adam_step calls bias_correction, adamw_step calls adam_step, total_steps calls
     # steps_per_epoch): the stand-ins of HELPERS in contract.py.
     assert {r.prop.function for r in failed} == {function}, [r.prop.name for r in failed]
+    # Shrinking kept every counter-example shown an input of the contract (mse_gradients' x stays 1-D).
+    assert counter_examples_the_reference_fails(results) == []
 
 
 @pytest.mark.parametrize("mutant", MUTANTS["bias_correction"], ids=lambda m: m.fn.__name__)
