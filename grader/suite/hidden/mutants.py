@@ -328,6 +328,11 @@ def total_steps__at_least_one_epoch(num_examples, batch_size, epochs, drop_last=
     return max(epochs, 1) * (num_examples // batch_size if drop_last else -(-num_examples // batch_size))
 
 
+def total_steps__at_least_one_step_per_epoch(num_examples, batch_size, epochs, drop_last=False):
+    per_epoch = num_examples // batch_size if drop_last else -(-num_examples // batch_size)
+    return epochs * max(per_epoch, 1)  # "every epoch makes at least one update"
+
+
 def steps_per_epoch__at_least_one(num_examples, batch_size, drop_last=False):
     return max(1, num_examples // batch_size if drop_last else math.ceil(num_examples / batch_size))
 
@@ -546,6 +551,8 @@ HINTS = {
     "steps_per_epoch__drop_last_as_ceil_minus_one": "With drop_last the count is ⌊n/b⌋, which is ⌈n/b⌉ − 1 only when "
                                                     "b does not divide n (3,200 / 32 is 100 steps either way).",
     "total_steps__at_least_one_epoch": "0 epochs is 0 steps: total = epochs × steps per epoch, with no minimum.",
+    "total_steps__at_least_one_step_per_epoch": "An epoch can have 0 steps (n = 0, or n < b with drop_last): then "
+                                                "every epoch adds 0, total = epochs × ⌊n/b⌋.",
     "steps_per_epoch__at_least_one": "An epoch can have 0 steps: n = 0, or n < b with drop_last (⌊n/b⌋).",
     "steps_per_epoch__rounded": "round(n/b) rounds to the nearest; the count is ⌈n/b⌉ (⌊n/b⌋ with drop_last).",
     "total_steps__precedence": "epochs * n // b is (epochs·n)//b; count one epoch's steps first: epochs × ⌈n/b⌉.",

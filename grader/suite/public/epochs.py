@@ -165,6 +165,10 @@ def properties() -> list[Property]:
               explicit=({**LECTURE[1], "epochs": 1}, {**LECTURE[0], "epochs": 0})),
         count("total_steps", "drop_last defaults to False, as in DataLoader", with_epochs, epochs=True,
               default_drop_last=True),
+        # (epochs ≥ 1: an epoch of 0 steps, n = 0 or n < b with drop_last, must count 0 however many epochs)
+        count("total_steps", "dataset smaller than one batch", st.tuples(SMALLER_THAN_A_BATCH, st.integers(1, 50))
+              .map(lambda p: {**p[0], "epochs": p[1]}), epochs=True,
+              explicit=({"num_examples": 10, "batch_size": 32, "drop_last": True, "epochs": 3},)),
         returns_int("total_steps", with_epochs),
         batch_slices(),
         count("steps_per_epoch", "large datasets (up to 10¹² examples)", LARGE),
