@@ -81,4 +81,5 @@ def test_a_large_t_counter_example_never_shrinks_to_t_0(suite: Suite, tmp_path: 
     results = suite.grade(InProcessRunner(), submission_with(tmp_path, "bias_correction", source))
     failed = {r.prop.title: r for r in results if r.status == "failed" and r.prop.function == "bias_correction"}
     shown = failed["large t (up to 10⁶ steps): 1 − β²ᵗ = (1 − βᵗ)(1 + βᵗ)"].example
-    assert shown is not None and shown["t"] >= 1_000, shown
+    assert shown is not None
+    assert shown["t"] >= 1_000, shown
