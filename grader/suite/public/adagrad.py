@@ -26,6 +26,10 @@ def rate_never_increases() -> Property:
         ex = case.example
         x, g, r = (ex[k].double() for k in ("param", "grad", "r"))
         new_x, new_r = (t.tensor.double() for t in got)
+        for name, value in (("param", new_x), ("r", new_r)):
+            if bool(value.isnan().any()):  # NaN compares False: it would pass the bounds below
+                return Failure(f"{name} holds NaN although every input is finite; expected finite values "
+                               f"(check for 0/0 or √ of a negative number)", got=value)
         if bool((new_r < r).any()):
             return Failure("r decreased; Adagrad accumulates r_t = r_{t−1} + g⊙g, so it never shrinks",
                            expected=r, got=new_r)

@@ -78,6 +78,10 @@ def bounded_step() -> Property:
         ex = case.example
         limit = ex["lr"] * step_bound(ex["t"], ex["beta1"], ex["beta2"])
         moved = (ex["param"].double() - got[0].tensor.double()).abs()
+        if bool(moved.isnan().any()):  # NaN compares False: it would pass the bound below
+            return Failure(f"at t = {ex['t']} param holds NaN although every input is finite; expected a step of "
+                           f"at most {limit:.4g} (check for 0/0 or √ of a negative number)", got=got[0].tensor,
+                           hint="Check the bias correction and the square root.")
         slack = 1e-6 * limit + (4e-6 if ex["dtype"] == torch.float32 else 1e-12) * (1 + ex["param"].abs().max())
         if bool((moved > limit + slack).any()):
             worst = float(moved.max())
@@ -150,7 +154,7 @@ def lecture_table() -> Property:
         if isinstance(got, Failure):
             return got
         t, expected = case.example["t"], LECTURE_TABLE[case.example["t"]]
-        if abs(got - expected) > 1e-9:
+        if not abs(got - expected) <= 1e-9:  # (NaN is never close)
             hint = ("βᵗ is a power, β·β·…·β, not the product β¹×β²×…×βᵗ"
                     if t > 1 and abs(got - (1 - 0.9 ** (t * (t + 1) / 2))) < 1e-9 else None)
             return Failure(f"bias_correction(0.9, {t}) = {got!r}; the lecture's table says {expected:.10g}",
