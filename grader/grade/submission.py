@@ -38,6 +38,12 @@ from grader.suite.registry import suite_properties
 from grader.suite.runners import BudgetedRunner, Runner, SandboxRunner
 
 TRAJECTORIES = "trajectories"  # OUT/<student>/trajectories/<function>.png
+# Reply bytes one function's calls may send back in one batch (the sandbox's Limits.reply_mb, whose default
+# of 64 suits any caller).  The suite's replies are small: an honest level of the grading order sends at most
+# 0.6 MB in all, and a broadcasting bug that answers every call with an n × n outer product of its largest
+# input (27 elements) about 2.4 MB.  Every function's replies stay in this process until the submission is
+# graded, so 64 MB each let one hostile submission raise the grader's memory by 1.4 GB (2.8 GB at --jobs 2).
+REPLY_MB = 8
 
 
 @dataclass(frozen=True)
@@ -174,8 +180,9 @@ def open_sandbox(settings: Settings, slots: int) -> Any:
     except ImportError as exc:  # pragma: no cover
         raise GraderFault(f"the sandbox package is missing: {exc}") from exc
     try:
-        return Sandbox(jobs=slots, limits=Limits(wall_s=settings.wall_s), device="cuda" if settings.cuda else "cpu",
-                       unsafe_no_sandbox=settings.unsafe_no_sandbox, allow_missing=settings.allow_missing)
+        return Sandbox(jobs=slots, limits=Limits(wall_s=settings.wall_s, reply_mb=REPLY_MB),
+                       device="cuda" if settings.cuda else "cpu", unsafe_no_sandbox=settings.unsafe_no_sandbox,
+                       allow_missing=settings.allow_missing)
     except SandboxUnavailable as exc:
         raise SandboxUnavailableError(f"{exc}\nTo grade without isolation anyway (only for code you trust), "
                                       f"pass --unsafe-no-sandbox; results are then marked unsandboxed.") from None
