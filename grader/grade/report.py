@@ -47,8 +47,9 @@ class StudentReport:
 def show(value: Any, limit: int = 8, digits: int = 6) -> str:
     """A compact, readable rendering of an input or output value."""
     if isinstance(value, torch.Tensor):
-        flat = value.detach().double().reshape(-1).tolist()
-        body = ", ".join(f"{x:.{digits}g}" for x in flat[:limit]) + (", …" if len(flat) > limit else "")
+        flat = value.detach().reshape(-1)  # only the elements shown are converted (an answer may hold millions)
+        body = (", ".join(f"{x:.{digits}g}" for x in flat[:limit].double().tolist())
+                + (", …" if flat.numel() > limit else ""))
         return f"{body}" if value.dim() == 0 else f"[{body}] (shape {tuple(value.shape)})"
     if isinstance(value, float):
         return f"{value:.{digits}g}"
@@ -76,6 +77,24 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 def _unless_control(match: re.Match[str]) -> str:
     c = match.group()
     return "" if unicodedata.category(c).startswith("C") else c
+
+
+MAX_PROBLEM_CHARS = 4000  # an honest note (a few file names) is a few hundred characters
+MAX_PROBLEMS = 50  # an honest submission has a handful
+
+
+def shown_problems(problems: Sequence[str]) -> list[str]:
+    """The staging notes as shown (made inert, each and their number capped).  They quote the names a student
+    chose: a zip of 250 entries named with 60,000 characters each made 15 MB of each feedback file."""
+    shown = []
+    for p in problems[:MAX_PROBLEMS]:
+        text = plain_text(p)
+        shown.append(text if len(text) <= MAX_PROBLEM_CHARS else
+                     f"{text[:MAX_PROBLEM_CHARS]}… ({len(text) - MAX_PROBLEM_CHARS} more characters not shown)")
+    if len(problems) > MAX_PROBLEMS:
+        shown.append(f"{len(problems) - MAX_PROBLEMS} more notes like these were left out; fix the submission "
+                     f"as the notes above say and resubmit")
+    return shown
 
 
 def digits_to_tell_apart(expected: Any, got: Any) -> int:
@@ -160,7 +179,7 @@ def results_json(report: StudentReport, captions: Mapping[str, str] | None = Non
     sandboxed = report.backend != "unsafe"
     notes = [f"Graded by optigrade ({report.backend or 'sandbox'})." if sandboxed else
              "UNSANDBOXED: graded with --unsafe-no-sandbox (student code ran without isolation)."]
-    notes += [f"Note: {plain_text(p)}" for p in report.problems]
+    notes += [f"Note: {p}" for p in shown_problems(report.problems)]
     notes.append(HIDDEN_NOTE)
     return {"score": score, "output": "\n".join(notes), "visibility": "visible", "stdout_visibility": "hidden",
             "tests": tests, "extra_data": {"max_score": maximum, "status": report.status,
@@ -173,7 +192,7 @@ def feedback_markdown(report: StudentReport, plots: Mapping[str, str] | None = N
     """feedback.md; ``plots`` maps a function to its trajectory plot's path relative to the file."""
     score, maximum = report.total
     out = [f"# Feedback for {report.student}", "", f"**Score: {score:g} / {maximum:g}**", ""]
-    out += [f"> {_md_escape(plain_text(p))}" for p in report.problems]  # they quote submitted file names
+    out += [f"> {_md_escape(p)}" for p in shown_problems(report.problems)]  # they quote submitted file names
     scores = report.function_scores()
     for function in FUNCTIONS:
         s, m = scores[function]
@@ -223,7 +242,7 @@ def feedback_html(report: StudentReport, plots: Mapping[str, str] | None = None,
              ".fail{color:#a11}.skip{color:#777}img{max-width:100%}figure{margin:1rem 0}"
              "figcaption{font-size:.9rem;color:#444}</style>",
              f"<h1>Feedback for {esc(report.student)}</h1><p><b>Score: {score:g} / {maximum:g}</b></p>"]
-    parts += [f"<p class='fail'>{esc(plain_text(p))}</p>" for p in report.problems]
+    parts += [f"<p class='fail'>{esc(p)}</p>" for p in shown_problems(report.problems)]
     scores = report.function_scores()
     for function in FUNCTIONS:
         s, m = scores[function]
