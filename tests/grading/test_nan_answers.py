@@ -31,5 +31,6 @@ def test_a_nan_answer_does_not_pass_a_bound_or_a_table(suite: Suite, tmp_path: P
     source, name = NAN_ANSWERS[function]
     results = {r.prop.name: r for r in suite.grade(InProcessRunner(), submission_with(tmp_path, function, source))}
     assert results[name].status == "failed", f"{name} passed an answer of NaN"
-    assert results[name].failure is not None
-    assert "nan" in results[name].failure.message.lower()
+    failure = results[name].failure
+    assert failure is not None
+    assert "nan" in failure.message.lower()
