@@ -105,8 +105,12 @@ def _floats(t: torch.Tensor) -> list[Any]:
 def describe_value(value: Any) -> str:
     """A short, safe description of anything a student returned."""
     if isinstance(value, TensorOut):
-        t = value.tensor
-        kind = "tensor" if value.type_name == "torch.Tensor" else f"{value.type_name} (a tensor subclass)"
+        t, name = value.tensor, value.type_name
+        if name == "numpy.ndarray":  # the wire carries numpy arrays and scalars as tensors
+            return f"numpy array of shape {tuple(t.shape)}, dtype {str(t.dtype).removeprefix('torch.')}"
+        if name.startswith("numpy.") and t.dim() == 0:
+            return f"{name} {t.item()!r} (a numpy scalar)"
+        kind = "tensor" if name == "torch.Tensor" else f"{name} (a tensor subclass)"
         return f"{kind} of shape {tuple(t.shape)}, dtype {t.dtype}, on {value.device}"
     if isinstance(value, OpaqueOut):
         return f"{value.type_name} object {value.repr}"

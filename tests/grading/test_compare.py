@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from grader.suite.compare import TOLERANCES, first_mismatch
+from grader.suite.compare import TOLERANCES, describe_value, first_mismatch
+from grader.suite.model import TensorOut
 
 EXPECTED = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64)
 
@@ -47,3 +48,14 @@ def test_other_real_dtypes_compare_by_value() -> None:
     assert first_mismatch(EXPECTED.to(torch.bfloat16), EXPECTED, torch.float32) is None
     assert first_mismatch(torch.tensor([1, -2, 3]), EXPECTED, torch.float64) is None
     assert first_mismatch(torch.tensor([True, True, True]), EXPECTED, torch.float64) is not None
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    (TensorOut(torch.zeros(2, dtype=torch.float64), "cpu", "numpy.ndarray"), "numpy array of shape (2,), dtype float64"),
+    (TensorOut(torch.tensor(3.0, dtype=torch.float64), "cpu", "numpy.float64"), "numpy.float64 3.0 (a numpy scalar)"),
+    (TensorOut(torch.zeros(2), "cpu", "torch.Tensor"), "tensor of shape (2,), dtype torch.float32, on cpu"),
+    (TensorOut(torch.zeros(2), "cpu", "optimizers.Liar"), "optimizers.Liar (a tensor subclass) of shape (2,)"),
+])
+def test_returned_values_are_described_as_what_they_were(value: TensorOut, says: str) -> None:
+    """A numpy answer is named as one, not as a tensor subclass (the wire carries it as a tensor)."""
+    assert describe_value(value).startswith(says)
