@@ -230,8 +230,11 @@ class SandboxRunner:
             everything = result.status in ("import_error", "not_found")
             shared = [i for i in rest if (everything and modules[calls[i].function] == modules[function])
                       or (attempts[function] > self.retries and calls[i].function == function)]
+            # (Said as it is: these calls never ran, an earlier one of the same function used up its tries.)
+            fate = reason if everything else (f"was not run: an earlier call of {function} failed ({reason}) "
+                                              f"and its retries were spent")
             for i in shared:
-                outcomes[i] = Outcome(failure=reason)
+                outcomes[i] = Outcome(failure=fate)
             gone = set(shared)
             pending = [i for i in rest if i not in gone]
         return [o if o is not None else Outcome(failure="was not run") for o in outcomes]

@@ -57,6 +57,10 @@ def test_a_function_that_always_hangs_costs_at_most_three_jobs() -> None:
     outcomes, jobs = run(lambda i, job: "timeout")
     assert all(o.failure for o in outcomes)
     assert jobs == 3
+    # The calls that never ran say so, and which call used up the function's tries (not "did not finish").
+    assert [(o.failure or "").startswith("did not finish") for o in outcomes] == [True, True] + [False] * 4
+    assert all((o.failure or "").startswith("was not run: an earlier call of f failed (did not finish")
+               for o in outcomes[2:])
 
 
 def test_a_crash_is_charged_at_once() -> None:
