@@ -395,12 +395,12 @@ class _Collector:
             if info.is_dir() or not parts or any(p in _JUNK for p in parts) or parts[-1].startswith("._"):
                 continue
             if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts:
-                self.problems.append(f"{label}: entry {info.filename!r} points outside the archive; refused")
+                self.problems.append(f"{label}: entry {_shown(info.filename)} points outside the archive; refused")
                 continue
             if stat.S_ISLNK(info.external_attr >> 16):
-                self.problems.append(f"{label}: entry {info.filename!r} is a symlink; refused")
+                self.problems.append(f"{label}: entry {_shown(info.filename)} is a symlink; refused")
                 continue
-            self.seen.append(f"{label}:{info.filename}")
+            self.seen.append(f"{label}:{_cut(info.filename)}")
             if parts[-1].lower().endswith(".zip") and len(parts) <= 2:
                 inner.append(info)
             notebook = _is_notebook(parts[-1]) and not parts[-1].startswith(".")
@@ -412,16 +412,17 @@ class _Collector:
             if len(parts) > 2:
                 if txt is None:  # a .py.txt is only looked for where the files belong
                     self.problems.append(
-                        f"{label}: {info.filename!r} is nested too deep; put files at the top or in one folder"
+                        f"{label}: {_shown(info.filename)} is nested too deep; put files at the top or in one folder"
                     )
                 continue
             refused = ""
             if info.flag_bits & 0x1:
-                refused = f"{label}: {info.filename!r} is encrypted; refused"
+                refused = f"{label}: {_shown(info.filename)} is encrypted; refused"
             elif info.file_size > limit:
-                refused = f"{label}: {info.filename!r} is {info.file_size} bytes; the limit is {limit} bytes; refused"
+                refused = (f"{label}: {_shown(info.filename)} is {info.file_size} bytes; the limit is {limit} bytes; "
+                           f"refused")
             if refused and txt is not None:
-                self.add_txt(txt, f"{label}:{info.filename}", order, None, [refused])
+                self.add_txt(txt, f"{label}:{_cut(info.filename)}", order, None, [refused])
                 continue
             if refused:
                 self.problems.append(refused)
@@ -439,12 +440,12 @@ class _Collector:
                 except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, EOFError):
                     data = b""
             if not data or len(data) > MAX_ZIP_BYTES:
-                self.problems.append(f"{label}: the zip inside it, {info.filename!r}, could not be opened "
+                self.problems.append(f"{label}: the zip inside it, {_shown(info.filename)}, could not be opened "
                                      f"(limit {MAX_ZIP_BYTES} bytes); submit the files in one zip")
                 return
-            self.problems.append(f"{label} holds only another zip, {info.filename!r}; its files were used "
+            self.problems.append(f"{label} holds only another zip, {_shown(info.filename)}; its files were used "
                                  f"(zip the files once)")
-            self._from_zip_bytes(data, f"{label}:{info.filename}", cap, order, nested=True)
+            self._from_zip_bytes(data, f"{label}:{_cut(info.filename)}", cap, order, nested=True)
             return
         for copies in found.values():
             # As in a folder, a file at the top wins over one in a subfolder (an old copy in backup/ must not
@@ -454,9 +455,9 @@ class _Collector:
             _, info, name, gives, limit = copies[chosen]
             # a .py.txt file's notes are said only if it is used
             notes: list[str] = [] if isinstance(gives, tuple) else self.problems
-            others = [repr(c[1].filename) for i, c in enumerate(copies) if i != chosen]
+            others = [_shown(c[1].filename) for i, c in enumerate(copies) if i != chosen]
             if others:
-                notes.append(f"{label}: more than one {name}; used {info.filename!r} and ignored "
+                notes.append(f"{label}: more than one {name}; used {_shown(info.filename)} and ignored "
                              f"{', '.join(others)} (the top of the zip wins over a folder, a later entry "
                              f"over an earlier one); keep one copy")
             unpacked: bytes | None = None
@@ -464,19 +465,19 @@ class _Collector:
                 with archive.open(info) as member:
                     unpacked = member.read(limit + 1)
             except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, EOFError) as exc:
-                notes.append(f"{label}: {info.filename!r} could not be extracted ({exc}); refused")
+                notes.append(f"{label}: {_shown(info.filename)} could not be extracted ({exc}); refused")
             if unpacked is not None and len(unpacked) > limit:
-                notes.append(f"{label}: {info.filename!r} unpacks past {limit} bytes; refused")
+                notes.append(f"{label}: {_shown(info.filename)} unpacks past {limit} bytes; refused")
                 unpacked = None
             if isinstance(gives, tuple):
-                self.add_txt(gives, f"{label}:{info.filename}", order, unpacked, notes)
+                self.add_txt(gives, f"{label}:{_cut(info.filename)}", order, unpacked, notes)
                 continue
             if unpacked is None:
                 continue
             if gives is None:
-                self.add_notebook(name, unpacked, order, f"{label}:{info.filename}")
+                self.add_notebook(name, unpacked, order, f"{label}:{_cut(info.filename)}")
             else:
-                self.add(gives, unpacked, order, f"{label}:{info.filename}", copy=name.lower() != gives.lower())
+                self.add(gives, unpacked, order, f"{label}:{_cut(info.filename)}", copy=name.lower() != gives.lower())
 
 
 def _from_notebooks(collector: _Collector, files: dict[str, tuple[int, bytes]],
@@ -524,6 +525,18 @@ def _from_notebooks(collector: _Collector, files: dict[str, tuple[int, bytes]],
         problems.append(f"{' and '.join(taken)} {'was' if len(taken) == 1 else 'were'} taken from the code cells of "
                         f"{name} (parsed, not run: the graded functions' last definitions and the code they need)")
     problems += notes
+
+
+MAX_SHOWN_NAME = 200  # characters of a zip entry's name quoted in a note (a zip may hold names of 64 KB)
+
+
+def _cut(name: str) -> str:
+    return name if len(name) <= MAX_SHOWN_NAME else name[:MAX_SHOWN_NAME] + "…"
+
+
+def _shown(name: str) -> str:
+    """A zip entry's name as quoted in a note: repr'd (control characters made visible), at most 200 characters."""
+    return repr(_cut(name))
 
 
 # PEP 263: a coding declaration in line 1 or 2 makes Python decode the file itself.

@@ -378,3 +378,19 @@ def test_a_submission_with_nothing_usable_says_what_it_held(tmp_path: Path) -> N
     assert staged["pia"].problems == ["found none of optimizers.py, epochs.py, regression.py (nor a notebook) in "
                                       "pia; it holds notes.docx; fix: submit the files themselves, at the top of "
                                       "the folder or zip or in one folder inside it"]
+
+
+def test_notes_quote_at_most_200_characters_of_a_zip_entry_name(tmp_path: Path) -> None:
+    """A zip may name its entries with up to 64 KB each; each note quotes a capped name, so 250 such
+    entries cannot blow up the notes every report repeats (a red team's zip made 15 MB reports)."""
+    folder = tmp_path / "download"
+    folder.mkdir()
+    long = "<script>" + "x" * 60_000
+    _zip(folder / "zed.zip", {**{f"{i}/../{long}/optimizers.py": b"slip" for i in range(20)},
+                              **{f"a/b/{i}{long}/epochs.py": b"deep" for i in range(20)},
+                              "optimizers.py": GOOD})
+    zed = _stage(folder, tmp_path)["zed"]
+    assert zed.staged["optimizers"].read_bytes() == GOOD
+    assert len(zed.problems) == 40
+    assert all(len(p) < 400 for p in zed.problems), max(map(len, zed.problems))
+    assert "/<script>xxx" in zed.problems[0] and "…'" in zed.problems[0]
