@@ -51,7 +51,8 @@ def test_other_real_dtypes_compare_by_value() -> None:
 
 
 @pytest.mark.parametrize(("value", "says"), [
-    (TensorOut(torch.zeros(2, dtype=torch.float64), "cpu", "numpy.ndarray"), "numpy array of shape (2,), dtype float64"),
+    (TensorOut(torch.zeros(2, dtype=torch.float64), "cpu", "numpy.ndarray"),
+     "numpy array of shape (2,), dtype float64"),
     (TensorOut(torch.tensor(3.0, dtype=torch.float64), "cpu", "numpy.float64"), "numpy.float64 3.0 (a numpy scalar)"),
     (TensorOut(torch.zeros(2), "cpu", "torch.Tensor"), "tensor of shape (2,), dtype torch.float32, on cpu"),
     (TensorOut(torch.zeros(2), "cpu", "optimizers.Liar"), "optimizers.Liar (a tensor subclass) of shape (2,)"),

@@ -393,4 +393,5 @@ def test_notes_quote_at_most_200_characters_of_a_zip_entry_name(tmp_path: Path) 
     assert zed.staged["optimizers"].read_bytes() == GOOD
     assert len(zed.problems) == 40
     assert all(len(p) < 400 for p in zed.problems), max(map(len, zed.problems))
-    assert "/<script>xxx" in zed.problems[0] and "…'" in zed.problems[0]
+    assert "/<script>xxx" in zed.problems[0]
+    assert "…'" in zed.problems[0]
