@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -82,6 +83,10 @@ class Job:
     # a function not named here is ``module_path``'s.  Each function's requests form a segment of their
     # own, with the wall-clock, CPU and reply limits renewed (``Limits`` holds per segment).
     modules: Mapping[str, str] = field(default_factory=dict)
+    # A time.monotonic() instant the job may not run past, however many functions it holds (each gets the
+    # wall-clock limit anew): a submission's time budget (runners.BudgetedRunner).  The job then ends as a
+    # timeout whose detail says the budget stopped it.
+    until: float = math.inf
 
 
 @dataclass

@@ -197,8 +197,10 @@ def _describe_exit(status: int) -> tuple[int | None, str]:
     return None, f"exited with status {os.WEXITSTATUS(status)}"
 
 
-def classify(state: _State, *, timed_out: bool, exit_info: dict[str, Any] | None, limits: Limits) -> tuple[str, str]:
-    """(status, detail) for a finished job; pure, so the decision table is testable on its own."""
+def classify(state: _State, *, timed_out: bool, exit_info: dict[str, Any] | None, limits: Limits,
+             over_budget: bool = False) -> tuple[str, str]:
+    """(status, detail) for a finished job; pure, so the decision table is testable on its own.
+    ``over_budget``: the job was stopped at its ``Job.until``, not at a function's wall-clock limit."""
     where = (
         "during import"
         if not state.imported
@@ -220,6 +222,8 @@ def classify(state: _State, *, timed_out: bool, exit_info: dict[str, Any] | None
         how = "timed out" if timed_out else _describe_exit(exit_info["status"])[1] if exit_info else "vanished"
         return "infra_error", f"the sandboxed worker {how} before it was ready (sandbox setup problem)"
     if timed_out:
+        if over_budget:
+            return "timeout", f"stopped when the submission's time budget ran out, {where}"
         return "timeout", f"killed after {limits.wall_s:g} s (wall clock) {where}"
     if exit_info is None:
         return "infra_error", f"the worker's exit status was lost {where} (zygote died?)"
@@ -752,6 +756,7 @@ class Session:
         first = list(_encode_requests(job.requests[:1], self.refs))
         self.batches += 1
         pump = self.pump
+        pump.job_end = job.until
         before = len(pump.state.replies)
         starts = [before + i for i in segment_starts(job)]
         pump.state.restartable.update([before] if self.batches > 1 else [], starts)  # a later batch: a segment
@@ -778,7 +783,8 @@ class Session:
         pump = self.pump
         pump.end()
         exit_info = self.zygote.wait_exit(self.job_id, 10.0)
-        status, detail = classify(pump.state, timed_out=pump.timed_out, exit_info=exit_info, limits=self.box.limits)
+        status, detail = classify(pump.state, timed_out=pump.timed_out, exit_info=exit_info, limits=self.box.limits,
+                                  over_budget=pump.over_budget)
         return self.box._result(status, detail, self.started, pump.state.replies[before:], pump.out, pump.err)
 
     def close(self) -> None:
@@ -848,6 +854,8 @@ class _Pump:
         self.killed = self.timed_out = self.exited = False
         self.drain_deadline: float | None = None
         self.deadline = self.give_up = math.inf
+        self.job_end = math.inf  # the job's own end (Job.until): no function's wall limit reaches past it
+        self.over_budget = False  # timed out at ``job_end``, not at a function's wall limit
         self.starts: list[int] = []
 
     @property
@@ -864,7 +872,7 @@ class _Pump:
         self.outgoing, self.exhausted, self.starts = frames, False, list(starts)
         if self.fds[0] >= 0 and self.fds[0] not in self.sel.get_map():
             self.sel.register(self.fds[0], selectors.EVENT_WRITE)
-        self.deadline = time.monotonic() + self.limits.wall_s
+        self.deadline = min(time.monotonic() + self.limits.wall_s, self.job_end)
         self.give_up = self.deadline + 10.0  # SIGKILL cannot be ignored; this only guards against a lost event
 
     def kill(self) -> None:
@@ -899,7 +907,7 @@ class _Pump:
                 return
             now = time.monotonic()
             if not self.killed and not self.exited and now >= self.deadline:
-                self.timed_out = True
+                self.timed_out, self.over_budget = True, self.deadline >= self.job_end
                 self.kill()
             if (self.drain_deadline is not None and now >= self.drain_deadline) or now >= self.give_up:
                 break
@@ -967,7 +975,7 @@ class _Pump:
         if self.starts and self.starts[0] <= len(state.replies) and not self.killed:
             while self.starts and self.starts[0] <= len(state.replies):
                 self.starts.pop(0)
-            self.deadline = time.monotonic() + self.limits.wall_s  # each function's requests get it anew
+            self.deadline = min(time.monotonic() + self.limits.wall_s, self.job_end)  # each function's anew
             self.give_up = self.deadline + 10.0
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import importlib.util
 import io
+import math
 import sys
 import threading
 import time
@@ -189,7 +190,8 @@ class SandboxRunner:
             first = calls[pending[0]].function
             job = box.Job(files[main], first, [self.request(calls[i]) for i in pending], (),
                           {name: path for name, path in files.items() if name != main}, device=device,
-                          functions=functions, modules={f: m for f, m in modules.items() if m != main})
+                          functions=functions, modules={f: m for f, m in modules.items() if m != main},
+                          until=self.budget[0] if self.budget is not None else math.inf)
             result, served_before = self._execute(job)
             for i, reply in zip(pending, result.replies, strict=False):
                 function = calls[i].function

@@ -1,9 +1,10 @@
 """--budget bounds the wall time one submission holds a grading slot, however its stalls are spread.
 
-The budget is checked before each batch (a level of the grading order, a round of shrinking); a batch
-holds every function of its level, each with its own --wall and retries.  A submission that answers the
-first level at once and stalls in every function of the next (six of them) must still be stopped near
-its budget, not after functions × (1 + retries) × wall.
+The budget is checked before each batch (a level of the grading order, a round of shrinking) and before
+each further worker within one (a retry, the calls after a timeout); a worker's job itself ends at the
+budget however many functions it holds, each with its own --wall.  A submission that stalls in every
+function of a level, or is slow (but within --wall) in every function, is stopped near its budget, not
+after functions × (1 + retries) × wall.
 """
 
 from __future__ import annotations
@@ -43,3 +44,36 @@ def test_stalling_in_one_level_is_stopped_by_the_budget(tmp_path: Path) -> None:
         f"{len(stalling)} stalling functions × 4 timeouts each")
     results = json.loads((tmp_path / "out" / "staller" / "results.json").read_text())
     assert results["score"] > 0  # its first level was graded
+
+
+def test_slow_functions_in_one_worker_are_stopped_by_the_budget(tmp_path: Path) -> None:
+    """Every function of the second level spends 1.5 s on its first call (within --wall 2 s, renewed per
+    function), so the one worker serving that level would run ~9 s past a 3 s budget: the job itself ends
+    at the budget."""
+    wall = 2.0
+    slow = grading_order(set(MODULE_OF))[1]
+    subs = tmp_path / "subs"
+    shutil.copytree(CORRECT, subs / "slow", ignore=shutil.ignore_patterns("__pycache__"))
+    for f in sorted(slow):
+        path = subs / "slow" / f"{MODULE_OF[f]}.py"
+        path.write_text(path.read_text() + f"""
+
+import time as _time
+_{f}, _{f}_slept = {f}, []
+
+
+def {f}(*args, **kwargs):
+    if not _{f}_slept:
+        _{f}_slept.append(True)
+        _time.sleep(1.5)
+    return _{f}(*args, **kwargs)
+""")
+    started = time.monotonic()
+    grade_class(subs, tmp_path / "out", examples=4, wall_s=wall, budget_s=BUDGET)
+    graded = time.monotonic() - started
+    started = time.monotonic()
+    grade_class(subs, tmp_path / "out", examples=4, wall_s=wall, budget_s=BUDGET)
+    held = graded - (time.monotonic() - started)
+    assert held < BUDGET + wall, f"the slow submission held its slot {held:.1f} s with --budget {BUDGET:g}"
+    feedback = (tmp_path / "out" / "slow" / "feedback.md").read_text()
+    assert "time budget" in feedback

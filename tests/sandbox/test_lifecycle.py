@@ -212,6 +212,14 @@ def test_classify(state: _State, timed_out: bool, exit_info: dict[str, object] |
     assert detail in got_detail
 
 
+def test_a_job_stopped_at_its_end_says_the_budget_stopped_it() -> None:
+    state = _State(3, ready=True, imported=True, replies=[None])  # type: ignore[list-item]
+    assert classify(state, timed_out=True, exit_info={"status": 9}, limits=Limits(wall_s=10), over_budget=True) == (
+        "timeout", "stopped when the submission's time budget ran out, during request 1")
+    assert classify(state, timed_out=True, exit_info={"status": 9}, limits=Limits(wall_s=10))[1].startswith(
+        "killed after 10 s")
+
+
 def test_stale_private_dirs_of_dead_graders_are_removed() -> None:
     stale = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
     (stale / "owner").write_text("999999999:1")  # no such process
