@@ -102,10 +102,20 @@ def _label(roster: Roster, i: int) -> str:
     return next((columns[h] for h in headers if h and columns.get(h)), "?")
 
 
+# Columns Canvas shows but does not match on: a display name a student chose ("=HYPERLINK(…)") must not
+# become a formula when the instructor opens the file in a spreadsheet, so it is written as text there.
+INERT_COLUMNS = ("Student", "Section")
+
+
+def _inert(cell: str) -> str:
+    return "'" + cell if cell.startswith(("=", "+", "-", "@", "\t", "\r")) else cell
+
+
 def _canvas(roster: Roster, grade_of: dict[int, str], assignment: str, points: str) -> list[list[str]]:
     table = [[*CANVAS_COLUMNS, assignment], ["    Points Possible", "", "", "", "", points]]
     for i, student in enumerate(roster.students):
-        table.append([*(student.columns[c] for c in CANVAS_COLUMNS), grade_of.get(i, "")])
+        table.append([*(_inert(student.columns[c]) if c in INERT_COLUMNS else student.columns[c]
+                        for c in CANVAS_COLUMNS), grade_of.get(i, "")])
     return table
 
 

@@ -163,3 +163,12 @@ def test_cli_lists_unmatched_submissions_and_errors(graded: Path, tmp_path: Path
                                   "-o", str(tmp_path / "x.csv")])
     assert missing.exit_code == 2
     assert "has no grades.csv" in " ".join(missing.output.split())
+
+
+def test_a_display_name_that_looks_like_a_formula_is_written_as_text(graded: Path, tmp_path: Path) -> None:
+    """Canvas matches on the ids; the name a student chose is shown, so it must not run in a spreadsheet."""
+    roster = _write(tmp_path, "canvas.csv", CANVAS.replace('"Lin, Ann"', '"=HYPERLINK(""http://x"",""Ann"")"'))
+    export_grades(graded, to="canvas", roster_path=roster, out=tmp_path / "c.csv")
+    row = _read(tmp_path / "c.csv")[2]
+    assert row[0] == "'=HYPERLINK(\"http://x\",\"Ann\")"
+    assert row[1:] == ["555", "B11002001", "ann@uni.edu", "A", "94.81"]
