@@ -120,6 +120,7 @@ def build_autograder(out: Path, *, rubric: Path | None = None, hidden_visibility
                      wheel: Path | None = None) -> Built:
     """Write the autograder zip to ``out``; the rubric is checked against the suite first."""
     from grader.grade.rubric import DEFAULT_RUBRIC, load_rubric
+    from grader.gradescope.results import max_score
     from grader.suite.registry import suite_properties
 
     if hidden_visibility not in HIDDEN_VISIBILITIES:
@@ -133,7 +134,11 @@ def build_autograder(out: Path, *, rubric: Path | None = None, hidden_visibility
         raise UsageError(f"-o {out}: the folder {out.parent} does not exist; create it or choose another path")
     props = suite_properties()
     points = load_rubric(rubric, props).property_points(props)  # a bad rubric fails here, not in Gradescope
-    max_points = round(sum(points[p.name] for p in props if not p.needs_cuda), 4)
+    by_function: dict[str, list[float]] = {}
+    for prop in props:
+        if not prop.needs_cuda:
+            by_function.setdefault(prop.function, []).append(points[prop.name])
+    max_points = max_score(by_function)  # what results.json will say, to the last unit (not the rounded sum)
     rubric_text = (rubric or DEFAULT_RUBRIC).read_bytes()
     if wheel is not None:
         _check_wheel(wheel)

@@ -42,6 +42,12 @@ def apportion(points: Sequence[float]) -> list[int]:
     return units
 
 
+def max_score(points_by_function: Mapping[str, Sequence[float]]) -> float:
+    """The maximum ``to_gradescope`` reports for these points (each function's tests' exact points, the
+    tests that count only): each function rounded to whole units on its own, as its tests are shared out."""
+    return sum(sum(apportion(points)) for points in points_by_function.values()) / UNIT
+
+
 def to_gradescope(graded: Mapping[str, Any], points: Mapping[str, float], *, hidden_visibility: str,
                   execution_time: float, isolation: Mapping[str, Any]) -> dict[str, Any]:
     """Gradescope's results.json from ``optigrade grade``'s one (``graded``).

@@ -52,3 +52,23 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path: Path, kwargs:
     with pytest.raises(UsageError, match=complaint):
         build_autograder(out, **args)  # type: ignore[arg-type]
     assert not out.exists()
+
+
+def test_the_maximum_printed_is_the_one_results_json_reports(tmp_path: Path) -> None:
+    """The instructor sets the assignment's points to ``max_points``: a full-marks run must reach exactly
+    it (the default rubric's 8/11-point shares round to 95.2906 in all but to 95.2905 function by function)."""
+    from grader.grade.rubric import load_rubric
+    from grader.gradescope.results import to_gradescope
+    from grader.suite.registry import suite_properties
+
+    built = build_autograder(tmp_path / "autograder.zip", wheel=_fake_wheel(tmp_path))
+    props = suite_properties()
+    points = load_rubric(None, props).property_points(props)
+    tests = [{"name": p.name, "tags": [p.function], "visibility": "visible" if p.public else "after_published",
+              "output": "", "score": 0.0, "max_score": 0.0, **({} if p.needs_cuda else {"status": "passed"})}
+             for p in props]
+    data = to_gradescope({"tests": tests, "output": ""}, points, hidden_visibility="after_published",
+                         execution_time=1.0, isolation={})
+    assert data["score"] == data["extra_data"]["max_score"] == built.max_points, (
+        f"a full-marks run scores {data['score']} of {data['extra_data']['max_score']}, "
+        f"but optigrade gradescope tells the instructor to set {built.max_points} points")
