@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -12,7 +13,7 @@ from typing import Any
 
 import torch
 
-from grader.suite.contract import FUNCTIONS
+from grader.suite.contract import FUNCTIONS, HELPERS
 from grader.suite.engine import PropertyResult
 
 
@@ -153,13 +154,23 @@ def caption_holders(results: Sequence[PropertyResult], captions: Mapping[str, st
     return holders
 
 
+def hidden_failure_notes(results: Sequence[PropertyResult]) -> set[str]:
+    """Functions whose stand-in note ("yours failed its own tests") may stand for a helper that failed only
+    hidden properties: on a public test, shown at once on Gradescope, it would give away a hidden result
+    before grades are published.  Their public tests are shown without it; their hidden tests keep it."""
+    failed = {r.prop.function for r in results if r.status == "failed"}
+    failed_in_public = {r.prop.function for r in results if r.status == "failed" and r.prop.public}
+    return {f for f, helpers in HELPERS.items() if any(h in failed - failed_in_public for h in helpers)}
+
+
 def results_json(report: StudentReport, captions: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Gradescope's results.json: one test per property; public tests visible, hidden after publishing.
     ``captions`` (function -> trajectory plot caption) are added to the outputs (``caption_holders``)."""
     tests = []
     holders = caption_holders(report.results, captions or {})
+    quiet = hidden_failure_notes(report.results)
     for i, r in enumerate(report.results):
-        output = failure_text(r)
+        output = failure_text(dataclasses.replace(r, note="") if r.prop.function in quiet and r.prop.public else r)
         if i in holders:
             output += f"\nTrajectory plot (in your feedback): {plain_text(holders[i])}"
         test: dict[str, Any] = {

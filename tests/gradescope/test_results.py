@@ -86,3 +86,31 @@ def test_validate_names_each_break_of_the_schema(change: Any, complaint: str) ->
     problems = validate(bad)
     assert any(complaint in p for p in problems), problems
     assert validate([]) == ["results.json holds a list, expected an object"]
+
+
+NOTE = ("Graded with a correct bias_correction standing in for yours wherever your code calls it (yours failed "
+        "its own tests, where that bug is charged).")
+
+
+@pytest.mark.parametrize("public_failure", [False, True])
+def test_a_public_test_does_not_give_away_that_a_helper_failed_only_hidden_tests(public_failure: bool) -> None:
+    """Gradescope shows public tests at once and hidden ones after publishing: an adam_step public test
+    that says "yours [bias_correction] failed its own tests" while every public bias_correction test
+    passed tells the student a hidden result before grades are published."""
+    from grader.grade.report import StudentReport, results_json
+    from grader.suite.engine import PropertyResult
+    from grader.suite.model import Failure
+    from grader.suite.registry import suite_properties
+
+    props = [p for p in suite_properties() if p.function in ("bias_correction", "adam_step") and not p.needs_cuda]
+    failing = next(p for p in props if p.function == "bias_correction" and p.public == public_failure)
+    results = [PropertyResult(p, "failed", Failure("bias_correction(0.59, 1) = 0.5, expected 0.41"), cases=20)
+               if p is failing else
+               PropertyResult(p, "passed", cases=20, note=NOTE if p.function == "adam_step" else "") for p in props]
+    data = results_json(StudentReport("s", "ok", results, {p.name: 1.0 for p in props}))
+    adam = [t for t in data["tests"] if t["tags"] == ["adam_step"]]
+    shown = [t["name"] for t in adam if t["visibility"] == "visible" and NOTE in t["output"]]
+    assert bool(shown) == public_failure, (f"public adam_step tests {shown[:2]} say bias_correction failed, but "
+                                           f"it failed only the hidden {failing.name!r}" if shown else
+                                           "the note was dropped though bias_correction failed a public test")
+    assert all(NOTE in t["output"] for t in adam if t["visibility"] != "visible")  # shown once published
