@@ -27,7 +27,9 @@ Gradescope ``submission_12345/``                       ``12345``
 Ids are sanitised to ``[a-z0-9._-]`` (accents folded to ASCII, other runs become ``-``), at most 64
 characters (longer ones keep a prefix plus a hash), never empty (``student-<hash>``), never ``.`` or
 ``..``, and unique: a collision gets ``-2``, ``-3``, … in sorted order of the original names.
-Inside a folder or zip the files may sit at the top or inside one top folder.  A file named as a browser
+Inside a folder or zip the files may sit at the top or inside one top folder; in a folder, also inside
+the one folder among several that holds any of them (a repository uploaded from GitHub: the student
+bundle's ``exercises/`` beside its README, ``check.py`` and ``grader/``).  A file named as a browser
 names a second download (``optimizers (1).py``, ``optimizers-2.py``, ``optimizers - Copy.py``) stands in
 for a missing ``optimizers.py``, with a note; the real name always wins.  So does ``optimizers.py.txt``
 (any case; Windows hides the ``.txt`` an editor added), in folders, zips and every LMS layout, but only
@@ -363,8 +365,23 @@ class _Collector:
                 self.from_dir(path / subdirs[0], cap, depth + 1)
             elif not found and depth == 0 and len(zips) == 1:
                 self.from_zip(path / zips[0], cap)
+            elif not found and depth == 0 and len(holding := [d for d in subdirs if self._holds(path / d)]) == 1:
+                self.from_dir(path / holding[0], cap, depth + 1)  # a repository: exercises/ beside README, …
         finally:
             os.close(dir_fd)
+
+    def _holds(self, folder: Path) -> bool:
+        """Whether ``folder`` itself holds a file named as an expected one (any case) or a notebook."""
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            wanted = {name.lower() for name in self.expected}
+            return any(name.lower() in wanted or (_is_notebook(name) and not name.startswith("."))
+                       for name in os.listdir(fd))
+        finally:
+            os.close(fd)
 
     def from_zip(self, path: Path, cap: int, order: int = 0) -> None:
         raw = _open_regular(path, path.name, self.problems, MAX_ZIP_BYTES)

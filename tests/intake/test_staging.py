@@ -395,3 +395,27 @@ def test_notes_quote_at_most_200_characters_of_a_zip_entry_name(tmp_path: Path) 
     assert all(len(p) < 400 for p in zed.problems), max(map(len, zed.problems))
     assert "/<script>xxx" in zed.problems[0]
     assert "…'" in zed.problems[0]
+
+
+def test_a_repository_upload_is_read_from_the_one_folder_that_holds_the_files(tmp_path: Path) -> None:
+    """Gradescope's GitHub upload puts the repository at the top of the submission: a student who pushed
+    the released bundle has the graded files in exercises/, beside README.md, check.py and grader/."""
+    folder = tmp_path / "download"
+    repo = folder / "ria"
+    for name, data in {"README.md": b"# hw\n", "check.py": b"", "grader/suite/public/adam.py": b"",
+                       ".github/workflows/ci.yml": b"", "exercises/__init__.py": b"",
+                       "exercises/optimizers.py": GOOD, "exercises/epochs.py": b"# epochs\n",
+                       "exercises/regression.py": b"# regression\n"}.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_bytes(data)
+    for student in ("sam", "tia"):  # two folders with the files: which one is meant cannot be told
+        for sub in ("hw", "backup"):
+            (folder / student / sub).mkdir(parents=True)
+            (folder / student / sub / "optimizers.py").write_bytes(GOOD)
+    (folder / "tia" / "backup" / "optimizers.py").unlink()
+    (folder / "tia" / "backup" / "old.txt").write_bytes(b"")
+    staged = _stage(folder, tmp_path)
+    assert sorted(staged["ria"].staged) == ["epochs", "optimizers", "regression"], staged["ria"].problems
+    assert staged["ria"].staged["optimizers"].read_bytes() == GOOD
+    assert staged["sam"].staged == {}
+    assert staged["tia"].staged["optimizers"].read_bytes() == GOOD
