@@ -46,10 +46,22 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install -q --upgrade pip
 fi
-# PyPI's Linux torch is the CUDA build (gigabytes; Gradescope has no GPU): take the CPU build.
-"$venv/bin/python" -c 'import torch' 2>/dev/null \\
-  || "$venv/bin/python" -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
-"$venv/bin/python" -m pip install -q "$here"/optigrade-*.whl
+# The versions of torch, Hypothesis and numpy the zip was built with (constraints.txt): the drawn examples
+# and the numerics depend on them, so an image rebuilt later (a re-upload, then "Regrade all") grades as
+# the first did.  Where the index no longer has one, the newest is taken and a WARNING says so.
+cpu=https://download.pytorch.org/whl/cpu  # PyPI's Linux torch is the CUDA build (gigabytes; no GPU here)
+torch_pin="$(grep -E '^torch==' "$here/constraints.txt" || echo torch)"
+if ! "$venv/bin/python" -c 'import torch' 2>/dev/null; then
+  "$venv/bin/python" -m pip install -q "$torch_pin" --index-url "$cpu" || {{
+    echo "WARNING: $torch_pin (the build machine's) is not on $cpu; installing the newest CPU torch instead:" \\
+         "grades may differ from those on the machine that built this zip" >&2
+    "$venv/bin/python" -m pip install -q torch --index-url "$cpu"; }}
+fi
+grep -v '^torch==' "$here/constraints.txt" > "$venv/optigrade-constraints.txt" || true  # (torch: above)
+"$venv/bin/python" -m pip install -q -c "$venv/optigrade-constraints.txt" "$here"/optigrade-*.whl || {{
+  echo "WARNING: the versions in constraints.txt ($(tr '\\n' ' ' < "$venv/optigrade-constraints.txt")) could" \\
+       "not be installed; installing the newest instead: grades may differ from the build machine's" >&2
+  "$venv/bin/python" -m pip install -q "$here"/optigrade-*.whl; }}
 # Fail the image build now, not at the first submission, when the install cannot grade.
 "$venv/bin/python" -I -m grader.gradescope.autograde --check-install --root "$(dirname "$here")"
 """
@@ -59,6 +71,23 @@ RUN_AUTOGRADER = f"""#!/usr/bin/env bash
 # and writes /autograder/results/results.json (nothing when it cannot grade safely: see the output).
 exec "${{OPTIGRADE_VENV:-{VENV}}}/bin/python" -I -m grader.gradescope.autograde "$@"
 """
+
+
+PINNED = ("torch", "hypothesis", "numpy")  # what decides the drawn examples and the numbers they give
+
+
+def constraints() -> str:
+    """``name==version`` of PINNED as installed here (torch's local label, e.g. +cpu, left off: the
+    container takes the CPU build of that version)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    lines = []
+    for name in PINNED:
+        try:
+            lines.append(f"{name}=={version(name).split('+')[0]}")
+        except PackageNotFoundError:  # (not installed as a distribution: the container takes the newest)
+            continue
+    return "".join(line + "\n" for line in lines)
 
 
 @dataclass(frozen=True)
@@ -150,6 +179,7 @@ def build_autograder(out: Path, *, rubric: Path | None = None, hidden_visibility
             ("run_autograder", RUN_AUTOGRADER.encode(), 0o755),
             (whl.name, whl.read_bytes(), 0o644),
             ("rubric.toml", rubric_text, 0o644),
+            ("constraints.txt", constraints().encode(), 0o644),
             (CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode(), 0o644),
         ]
         fd, partial = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
