@@ -29,7 +29,9 @@ characters (longer ones keep a prefix plus a hash), never empty (``student-<hash
 ``..``, and unique: a collision gets ``-2``, ``-3``, … in sorted order of the original names.
 Inside a folder or zip the files may sit at the top or inside one top folder; in a folder, also inside
 the one folder among several that holds any of them (a repository uploaded from GitHub: the student
-bundle's ``exercises/`` beside its README, ``check.py`` and ``grader/``).  A file named as a browser
+bundle's ``exercises/`` beside its README, ``check.py`` and ``grader/``); in a zip whose files all lie a
+level too deep under one top folder, as if that folder were its top (the same repository downloaded as a
+zip: ``hw3-main/exercises/optimizers.py``), with a note.  A file named as a browser
 names a second download (``optimizers (1).py``, ``optimizers-2.py``, ``optimizers - Copy.py``) stands in
 for a missing ``optimizers.py``, with a note; the real name always wins.  So does ``optimizers.py.txt``
 (any case; Windows hides the ``.txt`` an editor added), in folders, zips and every LMS layout, but only
@@ -388,9 +390,12 @@ class _Collector:
         if raw is not None:
             self._from_zip_bytes(raw, path.name, cap, order, nested=False)
 
-    def _from_zip_bytes(self, raw: bytes, label: str, cap: int, order: int, *, nested: bool) -> None:
+    def _from_zip_bytes(self, raw: bytes, label: str, cap: int, order: int, *, nested: bool,
+                        inside: str = "") -> None:
         """The files of a zip's bytes; ``label`` names it in notes.  A zip holding nothing but one zip (a
-        submission zipped twice) is opened one level down, as a folder holding one zip is."""
+        submission zipped twice) is opened one level down, as a folder holding one zip is; one whose files
+        all lie a level too deep under one top folder (a repository downloaded as a zip:
+        ``repo-main/exercises/optimizers.py``) is read as if that folder were its top (``inside``)."""
         import io
 
         try:
@@ -406,18 +411,28 @@ class _Collector:
         # file name (any case) -> its entries: (depth, entry, its file name, the expected name it gives (with
         # whether it is plain "X.py.txt", for a .py.txt file), size cap)
         found: dict[str, list[tuple[int, zipfile.ZipInfo, str, str | tuple[str, bool] | None, int]]] = {}
+        deep: list[str] = []  # notes on files nested too deep, and the top folders they lie in
+        deep_tops: set[str] = set()
         for info in infos:
             name = info.filename.replace("\\", "/")
             parts = [p for p in name.split("/") if p not in ("", ".")]
             if info.is_dir() or not parts or any(p in _JUNK for p in parts) or parts[-1].startswith("._"):
                 continue
             if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts:
-                self.problems.append(f"{label}: entry {_shown(info.filename)} points outside the archive; refused")
+                if not inside:  # (said once, on the first reading)
+                    self.problems.append(f"{label}: entry {_shown(info.filename)} points outside the archive; "
+                                         f"refused")
                 continue
             if stat.S_ISLNK(info.external_attr >> 16):
-                self.problems.append(f"{label}: entry {_shown(info.filename)} is a symlink; refused")
+                if not inside:
+                    self.problems.append(f"{label}: entry {_shown(info.filename)} is a symlink; refused")
                 continue
-            self.seen.append(f"{label}:{_cut(info.filename)}")
+            if inside:
+                if parts[0] != inside or len(parts) < 2:
+                    continue
+                parts = parts[1:]
+            else:
+                self.seen.append(f"{label}:{_cut(info.filename)}")
             if parts[-1].lower().endswith(".zip") and len(parts) <= 2:
                 inner.append(info)
             notebook = _is_notebook(parts[-1]) and not parts[-1].startswith(".")
@@ -428,9 +443,9 @@ class _Collector:
             limit = MAX_NOTEBOOK_BYTES if notebook else cap
             if len(parts) > 2:
                 if txt is None:  # a .py.txt is only looked for where the files belong
-                    self.problems.append(
-                        f"{label}: {_shown(info.filename)} is nested too deep; put files at the top or in one folder"
-                    )
+                    deep.append(f"{label}: {_shown(info.filename)} is nested too deep; put files at the top or in "
+                                f"one folder")
+                    deep_tops.add(parts[0])
                 continue
             refused = ""
             if info.flag_bits & 0x1:
@@ -445,6 +460,13 @@ class _Collector:
                 self.problems.append(refused)
                 continue
             found.setdefault(parts[-1].casefold(), []).append((len(parts), info, parts[-1], wanted or txt, limit))
+        if not found and not inner and not nested and not inside and len(deep_tops) == 1:
+            (folder,) = deep_tops
+            self.problems.append(f"{label}: every file lies inside {_shown(folder)} (a repository downloaded as a "
+                                 f"zip?); it was read as the top of the zip")
+            self._from_zip_bytes(raw, label, cap, order, nested=False, inside=folder)
+            return
+        self.problems.extend(deep)
         # a .py.txt does not stop a look into the zip inside (it is used only where nothing else is found)
         if all(isinstance(c[3], tuple) for entries in found.values() for c in entries) and len(inner) == 1 \
                 and not nested:

@@ -419,3 +419,21 @@ def test_a_repository_upload_is_read_from_the_one_folder_that_holds_the_files(tm
     assert staged["ria"].staged["optimizers"].read_bytes() == GOOD
     assert staged["sam"].staged == {}
     assert staged["tia"].staged["optimizers"].read_bytes() == GOOD
+
+
+def test_a_repository_downloaded_as_a_zip_is_read_from_its_one_top_folder(tmp_path: Path) -> None:
+    """GitHub's "Download ZIP" of the student bundle puts everything under repo-main/; a zip whose files
+    are under two different top folders is still refused as nested too deep (which would be a guess)."""
+    folder = tmp_path / "download"
+    folder.mkdir()
+    _zip(folder / "ann.zip", {"hw3-main/README.md": b"# hw3", "hw3-main/exercises/optimizers.py": GOOD,
+                              "hw3-main/exercises/epochs.py": GOOD, "hw3-main/.github/x.yml": b""})
+    _zip(folder / "bo.zip", {"a/exercises/optimizers.py": GOOD, "b/exercises/epochs.py": GOOD})
+    by_id = _stage(folder, tmp_path)
+    ann, bo = by_id["ann"], by_id["bo"]
+    assert sorted(ann.staged) == ["epochs", "optimizers"]
+    assert ann.staged["optimizers"].read_bytes() == GOOD
+    assert any("every file lies inside 'hw3-main'" in p for p in ann.problems)
+    assert not any("nested too deep" in p for p in ann.problems)
+    assert bo.staged == {}
+    assert sum("nested too deep" in p for p in bo.problems) == 2
