@@ -25,7 +25,8 @@ STUDENT_README = """# 最佳化方法 — optimizer exercises
 Fill in every function in `exercises/` that raises `NotImplementedError`. The docstrings give the
 lecture's formula, the arguments and a worked example.
 
-Check yourself (needs Python ≥ 3.10 with torch, hypothesis, rich):
+Check yourself (needs Python ≥ 3.10 with torch, numpy, hypothesis, rich; torch does not install numpy:
+`pip install torch numpy hypothesis rich`):
 
 ```sh
 python check.py            # runs the public checks on ./exercises
@@ -52,9 +53,21 @@ import argparse
 import sys
 from pathlib import Path
 
+if sys.version_info < (3, 10):
+    print(f"error: the checks need Python 3.10 or newer; this is {sys.version.split()[0]} ({sys.executable})",
+          file=sys.stderr)
+    sys.exit(2)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grader.check import all_passed, check  # noqa: E402
-from grader.errors import OptigradeError  # noqa: E402
+try:
+    from grader.check import all_passed, check
+    from grader.errors import OptigradeError
+except ModuleNotFoundError as exc:  # a package the checks need (torch, numpy, hypothesis, rich) is not installed
+    package = (exc.name or "").split(".")[0]
+    if package not in ("torch", "numpy", "hypothesis", "rich"):
+        raise
+    print(f"error: the checks need the Python package {package}, which {sys.executable} does not have; "
+          f"fix: {sys.executable} -m pip install {package}", file=sys.stderr)
+    sys.exit(2)
 
 parser = argparse.ArgumentParser(description="Run the public checks on your exercise files.")
 parser.add_argument("folder", nargs="?", default="exercises", help="the folder with your files (default: exercises)")

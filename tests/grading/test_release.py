@@ -76,3 +76,23 @@ def test_release_refuses_a_file_or_a_full_folder(tmp_path: Path) -> None:
     (tmp_path / "full" / "x").write_text("")
     with pytest.raises(UsageError, match="is not empty"):
         release(tmp_path / "full")
+
+
+@pytest.mark.parametrize("package", ["numpy", "hypothesis"])
+def test_bundle_check_names_a_missing_package_and_how_to_install_it(tmp_path: Path, package: str) -> None:
+    """torch does not install numpy: a student who installs what the README lists must have all the checks need,
+    and one who lacks a package gets its name and the pip line, not a traceback from the checks' own code."""
+    bundle = tmp_path / "bundle"
+    release(bundle)
+    readme = (bundle / "README.md").read_text()
+    needed = readme[readme.index("needs Python"):].split(")", 1)[0]
+    assert all(name in needed for name in ("torch", "numpy", "hypothesis", "rich")), needed
+    absent = tmp_path / "absent" / package
+    absent.mkdir(parents=True)  # shadows the installed package, as on a machine without it
+    (absent / "__init__.py").write_text(f"raise ModuleNotFoundError({package!r} + ' missing', name={package!r})\n")
+    packages = [str(absent.parent), *(p for p in sys.path if p.endswith("site-packages"))]
+    done = subprocess.run([sys.executable, "-S", "check.py"], cwd=bundle, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": os.pathsep.join(packages)})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert f"pip install {package}" in done.stderr, done.stderr
