@@ -17,6 +17,8 @@ from grader.errors import UsageError
 from grader.grade.report import failure_text
 from grader.suite.contract import FUNCTIONS
 from grader.suite.engine import PropertyResult, Suite
+from grader.suite.examples import DEFAULT_EXAMPLES, DEFAULT_SEED
+from grader.suite.model import Example, Property
 from grader.suite.registry import suite_properties
 from grader.suite.runners import InProcessRunner
 
@@ -25,7 +27,7 @@ HIDDEN_TOO = ("These are the public checks only: hidden tests (compared with the
               "float32, trajectories, CUDA) also count towards your grade.")
 
 
-def check(folder: Path, *, examples: int = 8, verbose: bool = False,
+def check(folder: Path, *, examples: int = DEFAULT_EXAMPLES, verbose: bool = False,
           console: Console | None = None) -> list[PropertyResult]:
     """Run the public properties on the files in ``folder`` (in this process: it is the student's own code)."""
     console = console or Console()
@@ -36,7 +38,8 @@ def check(folder: Path, *, examples: int = 8, verbose: bool = False,
     if not files:
         raise UsageError(f"{folder} holds none of optimizers.py, epochs.py, regression.py; pass the folder "
                          f"with your exercise files (e.g. ./exercises)")
-    suite = Suite(suite_properties(hidden=False), examples_per_property=examples, stand_ins=False)
+    props = suite_properties(hidden=False)
+    suite = Suite(props, examples_per_property=examples, stand_ins=False, drawn=_cached_examples(props, examples))
     results = suite.grade(InProcessRunner(), files)
     console.print(summary_table(results, f"Public checks of {folder}"))
     if verbose:
@@ -47,6 +50,16 @@ def check(folder: Path, *, examples: int = 8, verbose: bool = False,
     console.print(verdict_line(results, verbose), highlight=False)
     console.print(HIDDEN_TOO)
     return results
+
+
+def _cached_examples(props: Sequence[Property], examples: int) -> dict[str, list[Example]] | None:
+    """The drawn examples from grading's on-disk cache (the same draws, seconds saved), where this installation
+    has it; the student bundle has not (it needs the sandbox's codec), and draws them."""
+    try:
+        from grader.suite import example_cache
+    except ImportError:
+        return None
+    return example_cache.load_or_draw(props, examples, DEFAULT_SEED)
 
 
 def all_passed(results: Sequence[PropertyResult]) -> bool:

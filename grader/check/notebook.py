@@ -18,11 +18,12 @@ from typing import Any
 from grader.grade.report import failure_text
 from grader.suite.contract import FUNCTIONS
 from grader.suite.engine import PropertyResult, Suite
+from grader.suite.examples import DEFAULT_EXAMPLES
 from grader.suite.model import Call, Outcome
 from grader.suite.registry import suite_properties
 from grader.suite.runners import InProcessRunner
 
-EXAMPLES = 8
+EXAMPLES = DEFAULT_EXAMPLES  # those grading judges the public properties on
 HIDDEN_TOO = "Hidden tests (many more inputs, float32, long runs, CUDA) also count towards the grade."
 _STUB = re.compile(r"NotImplementedError: TODO: implement (\w+)")
 

@@ -44,7 +44,7 @@ from grader.grade.submission import (
 )
 from grader.intake.staging import Submission, stage_submissions
 from grader.suite.engine import Suite
-from grader.suite.examples import DEFAULT_SEED
+from grader.suite.examples import DEFAULT_EXAMPLES, DEFAULT_SEED
 
 RESERVED = (*CLASS_FILES, MANIFEST)  # OUT/<name> files that are not student folders
 # Also the names this module had before one submission's grading and the gradebook moved out.
@@ -70,8 +70,8 @@ class ClassResult:
 
 def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "auto",
                 only: Sequence[str] = (), rubric: Path | None = None, unsafe_no_sandbox: bool = False,
-                wall_s: float = 10.0, budget_s: float = 120.0, examples: int = 20, seed: int = DEFAULT_SEED,
-                shard: Shard | None = None, console: Console | None = None,
+                wall_s: float = 10.0, budget_s: float = 120.0, examples: int = DEFAULT_EXAMPLES,
+                seed: int = DEFAULT_SEED, shard: Shard | None = None, console: Console | None = None,
                 allow_missing: Collection[str] = ()) -> ClassResult:
     """``allow_missing``: isolation layers to grade without where absent (see ``Sandbox``; the Gradescope
     runner passes "landlock" after making the reference root-only and checking it)."""
@@ -279,4 +279,5 @@ def _check_numbers(*, jobs: int, wall_s: float, examples: int, budget_s: float) 
         raise UsageError(f"--budget {budget_s}: expected seconds ≥ --wall ({wall_s}) one submission may take in all; "
                          f"fix: keep the default 120 (a correct submission takes about a second)")
     if examples < 1:
-        raise UsageError(f"examples={examples}: expected at least 1 drawn example per property (default 20)")
+        raise UsageError(f"examples={examples}: expected at least 1 drawn example per property "
+                         f"(default {DEFAULT_EXAMPLES})")

@@ -32,7 +32,7 @@ from grader.grade.rubric import load_rubric
 from grader.intake.staging import Submission, stage_submissions
 from grader.suite import example_cache
 from grader.suite.engine import Suite
-from grader.suite.examples import DEFAULT_SEED
+from grader.suite.examples import DEFAULT_EXAMPLES, DEFAULT_SEED
 from grader.suite.model import Case, Example, Failure, Outcome, Property
 from grader.suite.registry import suite_properties
 from grader.suite.runners import BudgetedRunner, Runner, SandboxRunner
@@ -55,7 +55,7 @@ class Settings:
     rubric: Path | None = None
     wall_s: float = 10.0
     budget_s: float = 120.0
-    examples: int = 20
+    examples: int = DEFAULT_EXAMPLES
     seed: int = DEFAULT_SEED
     unsafe_no_sandbox: bool = False
     allow_missing: tuple[str, ...] = ()  # isolation layers to grade without where absent (Sandbox)

@@ -16,6 +16,9 @@ from hypothesis import strategies as st
 from grader.suite.model import Example, Property
 
 DEFAULT_SEED = 20250924  # the lecture's date; change per assignment with --seed
+# Drawn examples per property, in grading and in the student's check alike: with fewer, check met only some of
+# the examples grading judges a public property on, and passed bugs that only the others reveal.
+DEFAULT_EXAMPLES = 20
 
 
 @contextmanager

@@ -81,3 +81,27 @@ def test_exit_status_is_zero_only_when_every_public_check_passes(one_bug: Path) 
     missing = runner.invoke(app, ["check", str(one_bug / "nowhere")])
     assert missing.exit_code == 2
     assert "is not a folder" in " ".join(missing.output.split())  # wrapped to the terminal's width
+
+
+@pytest.mark.parametrize(("function", "mutant", "title"), [
+    ("sgd_step", "sgd_step__view_flatten", "does not modify its inputs"),
+    ("steps_per_epoch", "steps_per_epoch__drop_last_as_ceil_minus_one", "large datasets (up to 10¹² examples)"),
+])
+def test_check_judges_the_public_properties_on_the_examples_grading_uses(tmp_path: Path, function: str, mutant: str,
+                                                                           title: str) -> None:
+    """A bug that only some drawn examples reveal: check must not pass a public property that grading (its
+    default number of examples, its default seed) then fails."""
+    from grader.grade.submission import Settings
+    from grader.suite.engine import Suite
+    from grader.suite.hidden.mutants import MUTANTS
+    from grader.suite.registry import suite_properties
+    from grader.suite.runners import InProcessRunner
+    from tests.grading.conftest import submission_with
+
+    source = next(m for m in MUTANTS[function] if m.fn.__name__ == mutant).source()
+    files = submission_with(tmp_path, function, source)
+    local = {r.prop.name: r.status for r in check(tmp_path, console=_console(120))}
+    graded = Suite(suite_properties(hidden=False), examples_per_property=Settings(out=tmp_path).examples,
+                   stand_ins=False).grade(InProcessRunner(), files)
+    assert {r.prop.name: r.status for r in graded} == local
+    assert local[f"{function}: {title}"] == "failed"
