@@ -6,7 +6,8 @@ its shrunk counter-example, in the words of the graded feedback (``grader.grade.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ast
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -15,7 +16,7 @@ from rich.table import Table
 
 from grader.errors import UsageError
 from grader.grade.report import failure_text
-from grader.suite.contract import FUNCTIONS
+from grader.suite.contract import FUNCTIONS, HELPERS
 from grader.suite.engine import PropertyResult, Suite
 from grader.suite.examples import DEFAULT_EXAMPLES, DEFAULT_SEED
 from grader.suite.model import Example, Property
@@ -41,10 +42,15 @@ def check(folder: Path, *, examples: int = DEFAULT_EXAMPLES, verbose: bool = Fal
     props = suite_properties(hidden=False)
     suite = Suite(props, examples_per_property=examples, stand_ins=False, drawn=_cached_examples(props, examples))
     results = suite.grade(InProcessRunner(), files)
-    console.print(summary_table(results, f"Public checks of {folder}"))
+    notes = helper_notes(results, lambda function: names_in_files(files, function))
+    console.print(summary_table(results, f"Public checks of {folder}", notes))
     if verbose:
+        noted: set[str] = set()
         for r in results:
             if r.status == "failed":
+                if r.prop.function in notes and r.prop.function not in noted:
+                    noted.add(r.prop.function)
+                    console.print(f"\nNote: {notes[r.prop.function]}", markup=False, highlight=False)
                 console.print(f"\n[bold red]✗ {r.prop.name}[/]", highlight=False)
                 console.print(failure_text(r), markup=False, highlight=False)
     console.print(verdict_line(results, verbose), highlight=False)
@@ -75,7 +81,49 @@ def first_problem(results: Sequence[PropertyResult]) -> str:
     return f"{first.prop.title}: {first.failure.message if first.failure else 'failed'}"
 
 
-def summary_table(results: Sequence[PropertyResult], title: str) -> Table:
+def helper_notes(results: Sequence[PropertyResult], names_used: Callable[[str], set[str]]) -> dict[str, str]:
+    """function -> why its failures may be a helper's: it calls (``names_used``) a function of the exercises
+    (``HELPERS``) that fails its own public checks.  Graded, a correct helper stands in for a failing one in its
+    callers' tests (the stand-ins answer the exercises, so the checks cannot carry them): say so, or a student
+    hunts a bug in a caller that keeps its marks."""
+    failing = {r.prop.function for r in results if r.status == "failed"}
+    notes = {}
+    for function in FUNCTIONS:
+        if function not in failing:
+            continue
+        wrong = [h for h in HELPERS.get(function, ()) if h in failing and h in names_used(function)]
+        if wrong:
+            yours = ", ".join(wrong)
+            notes[function] = (f"{function} calls your {yours}, which fail{'s' if len(wrong) == 1 else ''} "
+                               f"{'its' if len(wrong) == 1 else 'their'} own checks: fix {yours} first; when graded, "
+                               f"a correct {yours} stands in for yours in {function}'s tests")
+    return notes
+
+
+def names_in_files(files: Mapping[str, Path], function: str) -> set[str]:
+    """The names and attributes ``function``'s last definition in ``files`` mentions (those it may call)."""
+    found: set[str] = set()
+    for path in files.values():
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            continue  # its import error is what the checks report
+        defs = [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                and node.name == function]
+        if defs:
+            found = set(_names(ast.walk(defs[-1])))
+    return found
+
+
+def _names(nodes: Iterable[ast.AST]) -> Iterable[str]:
+    for node in nodes:
+        if isinstance(node, ast.Name):
+            yield node.id
+        elif isinstance(node, ast.Attribute):
+            yield node.attr
+
+
+def summary_table(results: Sequence[PropertyResult], title: str, notes: Mapping[str, str] | None = None) -> Table:
     table = Table(title=title)
     table.add_column("function", no_wrap=True)
     table.add_column("passed", no_wrap=True)
@@ -87,7 +135,8 @@ def summary_table(results: Sequence[PropertyResult], title: str) -> Table:
         passed = sum(r.status == "passed" for r in mine)
         style = "green" if passed == len(mine) else "red"
         # The message quotes student text (an exception, a repr): shown as is, never as rich markup.
-        table.add_row(function, f"[{style}]{passed}/{len(mine)}[/]", escape(first_problem(mine)))
+        note = f" (note: {notes[function]})" if notes and function in notes else ""
+        table.add_row(function, f"[{style}]{passed}/{len(mine)}[/]", escape(first_problem(mine) + note))
     return table
 
 

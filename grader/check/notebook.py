@@ -11,12 +11,14 @@ same in Jupyter, Colab and a headless run.
 from __future__ import annotations
 
 import re
+import types
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from grader.check import helper_notes
 from grader.grade.report import failure_text
-from grader.suite.contract import FUNCTIONS
+from grader.suite.contract import FUNCTIONS, HELPERS
 from grader.suite.engine import PropertyResult, Suite
 from grader.suite.examples import DEFAULT_EXAMPLES
 from grader.suite.model import Call, Outcome
@@ -66,8 +68,30 @@ def _state(function: str, failed: Sequence[PropertyResult]) -> tuple[str, str]:
     return "failing", ""
 
 
-def verdict(function: str, graded: Sequence[PropertyResult]) -> str:
-    """A readable verdict for one function's public properties."""
+def names_used(namespace: Mapping[str, Any], function: str) -> set[str]:
+    """The global names and attributes the notebook's ``function`` (its code and nested code) mentions."""
+    code = getattr(namespace.get(function), "__code__", None)
+    stack, names = ([code] if isinstance(code, types.CodeType) else []), set()
+    while stack:
+        code = stack.pop()
+        names |= set(code.co_names)
+        stack += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return names
+
+
+def helper_note(function: str, graded: Sequence[PropertyResult], namespace: Mapping[str, Any],
+                examples: int = EXAMPLES) -> str:
+    """Why ``function``'s failures may be a helper's (grader.check.helper_notes), or ""."""
+    used = names_used(namespace, function)
+    helpers = [h for h in HELPERS.get(function, ()) if h in used]
+    if not helpers or all(r.status != "failed" for r in graded):
+        return ""
+    theirs = [r for h in helpers for r in results(h, namespace, examples)]
+    return helper_notes([*graded, *theirs], lambda f: used if f == function else set()).get(function, "")
+
+
+def verdict(function: str, graded: Sequence[PropertyResult], note: str = "") -> str:
+    """A readable verdict for one function's public properties (``note``: its helper_note)."""
     ran = [r for r in graded if r.status != "skipped"]
     failed = [r for r in ran if r.status == "failed"]
     if not failed:
@@ -84,6 +108,8 @@ def verdict(function: str, graded: Sequence[PropertyResult]) -> str:
                 f"check again.")
     lines = [f"✗ {function}: {len(ran) - len(failed)} of {len(ran)} public checks pass; "
              f"{len(failed)} fail{'s' if len(failed) == 1 else ''}:"]
+    if note:
+        lines.append(f"Note: {note}")
     for r in failed:
         lines.append(f"\n✗ {r.prop.title}")
         lines += [f"    {line}" for line in failure_text(r).splitlines()]
@@ -93,7 +119,8 @@ def verdict(function: str, graded: Sequence[PropertyResult]) -> str:
 def check(function: str | Callable[..., Any], namespace: Mapping[str, Any], examples: int = EXAMPLES) -> None:
     """Print the verdict of ``function``'s public checks (nothing returned: a cell shows no stray value)."""
     name = function if isinstance(function, str) else getattr(function, "__name__", "")
-    print(verdict(name, results(name, namespace, examples)))
+    graded = results(name, namespace, examples)
+    print(verdict(name, graded, helper_note(name, graded, namespace, examples)))
 
 
 def check_all(namespace: Mapping[str, Any], examples: int = EXAMPLES) -> None:

@@ -105,3 +105,34 @@ def test_check_judges_the_public_properties_on_the_examples_grading_uses(tmp_pat
                    stand_ins=False).grade(InProcessRunner(), files)
     assert {r.prop.name: r.status for r in graded} == local
     assert local[f"{function}: {title}"] == "failed"
+
+
+FLOOR_STEPS = '''
+
+def steps_per_epoch(num_examples, batch_size, drop_last=False):
+    return num_examples // batch_size  # the last, short batch is lost
+
+
+def total_steps(num_examples, batch_size, epochs, drop_last=False):
+    return epochs * steps_per_epoch(num_examples, batch_size, drop_last)
+'''
+
+
+def test_a_caller_failing_through_a_wrong_helper_says_to_fix_the_helper(tmp_path: Path) -> None:
+    """total_steps is right but calls a wrong steps_per_epoch: graded, a correct one stands in and total_steps keeps
+    its marks; check (which has no stand-ins to ship) fails it too, and must say where the bug is."""
+    for f in CORRECT.glob("*.py"):
+        shutil.copy(f, tmp_path / f.name)
+    with (tmp_path / "epochs.py").open("a") as f:
+        f.write(FLOOR_STEPS)
+    console = _console(1000)
+    results = check(tmp_path, verbose=True, console=console)
+    said = console.export_text()
+    assert {r.status for r in results if r.prop.function == "total_steps"} == {"passed", "failed"}
+    note = ("total_steps calls your steps_per_epoch, which fails its own checks: fix steps_per_epoch first; "
+            "when graded, a correct steps_per_epoch stands in for yours in total_steps's tests")
+    row = next(line for line in said.splitlines() if line.startswith("│ total_steps"))
+    assert note in row
+    assert said.count(note) == 2  # the table's row, and once above total_steps's failures with -v
+    assert "calls your steps_per_epoch" not in next(line for line in said.splitlines()
+                                                    if line.startswith("│ batch_bounds"))  # never calls it

@@ -144,3 +144,20 @@ def test_without_nbformat_the_option_says_how_to_get_it(monkeypatch: pytest.Monk
     assert result.exit_code == 2
     assert "pip install 'optigrade[notebook]'" in " ".join(result.output.split())  # wrapped at 80 columns
     assert not (tmp_path / "b").exists()  # refused before anything was written
+
+
+def test_a_caller_failing_through_a_wrong_helper_says_to_fix_the_helper(capsys: pytest.CaptureFixture[str]) -> None:
+    from grader.check.notebook import check
+    from tests.notebooks import correct_functions
+
+    namespace: dict[str, Any] = {}
+    floor = "def steps_per_epoch(num_examples, batch_size, drop_last=False):\n    return num_examples // batch_size"
+    exec("import math\nimport torch\n" + "\n\n".join({**correct_functions(), "steps_per_epoch": floor}.values()),
+         namespace)
+    check("total_steps", namespace)
+    said = capsys.readouterr().out
+    assert said.startswith("✗ total_steps: "), said
+    assert ("Note: total_steps calls your steps_per_epoch, which fails its own checks: fix steps_per_epoch first; "
+            "when graded, a correct steps_per_epoch stands in for yours in total_steps's tests") in said
+    check("batch_bounds", namespace)
+    assert "calls your" not in capsys.readouterr().out  # right, and it never calls steps_per_epoch
