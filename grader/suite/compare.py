@@ -102,8 +102,15 @@ def _floats(t: torch.Tensor) -> list[Any]:
     return [t.item()] if dims == 0 else t.tolist() if dims == 1 else t.reshape(-1).tolist()
 
 
+NO_RETURN = "None (no `return` was reached: a function without one returns None; end it with return …)"
+
+
 def describe_value(value: Any) -> str:
-    """A short, safe description of anything a student returned."""
+    """A short, safe description of anything a student returned (None: the usual reason, a missing return)."""
+    return NO_RETURN if value is None else _describe(value)
+
+
+def _describe(value: Any) -> str:
     if isinstance(value, TensorOut):
         t, name = value.tensor, value.type_name
         if name == "numpy.ndarray":  # the wire carries numpy arrays and scalars as tensors
@@ -115,7 +122,7 @@ def describe_value(value: Any) -> str:
     if isinstance(value, OpaqueOut):
         return f"{value.type_name} object {value.repr}"
     if isinstance(value, tuple | list):
-        inner = ", ".join(describe_value(v) for v in value[:4])
+        inner = ", ".join(_describe(v) for v in value[:4])
         return f"{type(value).__name__} of {len(value)} ({inner}{', …' if len(value) > 4 else ''})"
     text = repr(value)
     return f"{type(value).__name__} {text[:60]}"

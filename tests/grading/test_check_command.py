@@ -136,3 +136,20 @@ def test_a_caller_failing_through_a_wrong_helper_says_to_fix_the_helper(tmp_path
     assert said.count(note) == 2  # the table's row, and once above total_steps's failures with -v
     assert "calls your steps_per_epoch" not in next(line for line in said.splitlines()
                                                     if line.startswith("│ batch_bounds"))  # never calls it
+
+
+@pytest.mark.parametrize(("function", "source"), [
+    ("sgd_step", "def sgd_step(param, grad, lr):\n    new = param - lr * grad\n"),
+    ("adagrad_step", "def adagrad_step(param, grad, r, lr, delta=1e-7):\n    r = r + grad * grad\n"
+                     "    new = param - lr * grad / (r.sqrt() + delta)\n"),
+    ("steps_per_epoch", "def steps_per_epoch(num_examples, batch_size, drop_last=False):\n"
+                        "    n = -(-num_examples // batch_size)\n"),
+])
+def test_a_function_that_forgot_to_return_is_told_so(tmp_path: Path, function: str, source: str) -> None:
+    from tests.grading.conftest import submission_with
+
+    submission_with(tmp_path, function, source)
+    results = check(tmp_path, console=_console(120))
+    problem = first_problem([r for r in results if r.prop.function == function])
+    assert "None" in problem
+    assert "no `return`" in problem, problem
