@@ -163,3 +163,27 @@ def test_settings_a_module_s_import_changes_apply_to_its_calls_alone(tmp_path, s
         assert str(here[0].returned.tensor.dtype) == "torch.float64"
         assert here[0].effects == there[0].effects == ()
         assert torch.get_default_dtype() == torch.float32
+
+
+@pytest.mark.xfail(strict=True, reason="InProcessRunner words import errors and missing functions its own way "
+                                        "(grader/suite/runners.py, not this branch's to edit): see the docstring")
+@pytest.mark.parametrize(("source", "function"), [
+    ("def sgd_step(param, grad, lr)\n    return param - lr * grad\n", "sgd_step"),  # a syntax error
+    ("def sgd_stpe(param, grad, lr):\n    return param - lr * grad\n", "sgd_step"),  # a typo in the name
+])
+def test_a_module_that_cannot_run_is_described_alike_by_both_runners(tmp_path, sandbox_runner, source,
+                                                                    function) -> None:
+    """A student's check must show the message grading will show.  Today, for a syntax error, check says
+    `importing optimizers.py failed (SyntaxError("expected ':'", ('/abs/path/optimizers.py', 1, 31, ...)))` and
+    grading `... failed (File "optimizers.py", line 1 / <the line> / ^ / SyntaxError: expected ':')`; for a
+    typo, `optimizers.py defines no function sgd_step` and `module has no function 'sgd_step'
+    (AttributeError(...))`.  Fix: one function (e.g. in grader/sandbox/siblings.py, shipped in the bundle)
+    that both the worker and InProcessRunner.run use to word an import error (traceback.format_exception_only
+    with the file's name, not its path) and a missing function (adding difflib's closest defined name:
+    "did you mean sgd_stpe?")."""
+    module = tmp_path / "optimizers.py"
+    module.write_text(source)
+    calls = [Call(function, (torch.zeros(()), torch.ones(()), 1.0))]
+    here = InProcessRunner().run({"optimizers": module}, "optimizers", function, calls)
+    there = sandbox_runner.run({"optimizers": module}, "optimizers", function, calls)
+    assert here[0].failure == there[0].failure
