@@ -6,9 +6,12 @@ time steps always include t = 1, 2, 3 because an off-by-one in t only shows ther
 Tensors arrive as real training code passes them: sometimes non-contiguous (a
 transposed view, a strided slice), and the parameter sometimes requires grad.
 
-Settings profiles: ``student`` (fast, for ``optigrade check``), ``instructor``
-(thorough, for grading and CI).  Both are derandomized and keep no example
-database, so the same submission always meets the same examples.
+Settings profiles for the property tests run with pytest: ``student`` (fast, a quick local run:
+``HYPOTHESIS_PROFILE=student``), ``instructor`` (thorough, the default and CI's).  Both are derandomized
+and keep no example database, so the same code always meets the same examples.  Grading and
+``optigrade check`` draw their examples apart from these, with the suite's own count and seed
+(``grader/suite/examples.py``: the same for both, so a public property passed locally is passed when
+graded).
 """
 
 from __future__ import annotations
