@@ -16,7 +16,7 @@ PUBLIC_MODULES = (
     "grader/suite/__init__.py", "grader/suite/model.py", "grader/suite/compare.py", "grader/suite/contract.py",
     "grader/suite/strategies.py", "grader/suite/examples.py", "grader/suite/engine.py", "grader/suite/shrink.py",
     "grader/suite/runners.py", "grader/suite/registry.py",
-    "grader/sandbox/siblings.py", "grader/sandbox/effects.py",
+    "grader/sandbox/siblings.py", "grader/sandbox/effects.py", "grader/sandbox/wording.py",
     *(f"grader/suite/public/{p.name}" for p in sorted((ROOT / "grader/suite/public").glob("*.py"))),
 )
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -28,9 +27,9 @@ from grader.sandbox import objectives
 from grader.sandbox.effects import effects_of, global_state, items_of, restore_global_state, rng_state, versions_of
 from grader.sandbox.values import GradFn, TensorValue, Value
 from grader.sandbox.wire import safe_repr, type_name
+from grader.sandbox.wording import MAX_RAISED, exception_text
 
 MAX_POINTS = 1024
-MAX_RAISED = 4000
 HIDDEN_PREFIXES: list[str] = []  # the box dir: tracebacks show "optimizers.py", not a temp path
 _SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _TB: Any = torch._C.TensorBase
@@ -74,17 +73,12 @@ def _snapshot(x: object) -> object:
 
 def describe_exception(exc: BaseException) -> str:
     """``"ZeroDivisionError: msg"`` plus the student's part of the traceback (worker and importlib frames
-    dropped); guarded, because ``str(exc)`` is student code."""
+    dropped), worded as ``optigrade check`` words it (grader/sandbox/wording.py); guarded, because
+    ``str(exc)`` is student code."""
     try:
-        frames = [
-            f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith((_SANDBOX_DIR, "<frozen "))
-        ][-6:]
-        head = "".join(traceback.format_exception_only(type(exc), exc))
-        text = head + "Traceback (most recent call last, shortened):\n" + "".join(traceback.format_list(frames))
+        return exception_text(exc, skip=(_SANDBOX_DIR, "<frozen "), hide=HIDDEN_PREFIXES)
     except BaseException:  # noqa: BLE001
         text = f"{type_name(exc)}: {safe_repr(exc)}"
-    for prefix in HIDDEN_PREFIXES:
-        text = text.replace(prefix, "")
     return text if len(text) <= MAX_RAISED else text[:MAX_RAISED] + "…"
 
 

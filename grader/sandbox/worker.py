@@ -19,7 +19,6 @@ import math
 import os
 import resource
 import sys
-import traceback
 from collections import deque
 from collections.abc import Callable, Mapping
 from types import ModuleType
@@ -29,7 +28,8 @@ from grader.sandbox import effects, residue, siblings
 from grader.sandbox.drivers import DRIVERS, HIDDEN_PREFIXES, call, describe_exception
 from grader.sandbox.stand_ins import install as install_stand_in
 from grader.sandbox.values import Value
-from grader.sandbox.wire import Frame, FrameReader, Templates, encode_frame, safe_repr
+from grader.sandbox.wire import Frame, FrameReader, Templates, encode_frame
+from grader.sandbox.wording import no_function
 
 MAX_REQUEST_BYTES = 1 << 30
 # The grader's request frames, decoded once in the zygote (wire.Templates, Sandbox.preload): a ``refs``
@@ -107,13 +107,7 @@ def compile_stand_ins(sources: object) -> dict[str, Callable[..., object]]:
 
 
 def import_error_detail(exc: BaseException) -> str:
-    if isinstance(exc, SyntaxError):
-        try:
-            text = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:4000]
-            return text.replace(HIDDEN_PREFIXES[-1], "") if HIDDEN_PREFIXES else text
-        except BaseException:  # noqa: BLE001
-            pass
-    return describe_exception(exc)
+    return describe_exception(exc)  # (a SyntaxError as Python shows it: file, line and caret)
 
 
 def seed_generators() -> None:
@@ -167,7 +161,7 @@ def serve(channel: Channel) -> None:
     except BaseException as exc:  # noqa: BLE001 - SystemExit at import is an import error too
         channel.send("import_error", detail=import_error_detail(exc))
         return
-    fn, problem = _resolve(module, function)
+    fn, problem = _resolve(module, function, path)
     if fn is None:
         channel.send("not_found", detail=problem)
         return
@@ -303,7 +297,7 @@ class Segments:
             module = import_student(path)
         except BaseException as exc:  # noqa: BLE001 - SystemExit at import is an import error too
             return None, ("import_error", import_error_detail(exc))
-        fn, problem = _resolve(module, function)
+        fn, problem = _resolve(module, function, path)
         if fn is None:
             return None, ("not_found", problem)
         wanted = self.functions.get(function, ())
@@ -314,11 +308,12 @@ class Segments:
         return fn, ("", "")
 
 
-def _resolve(module: ModuleType, function: str) -> tuple[Callable[..., object] | None, str]:
+def _resolve(module: ModuleType, function: str, path: str) -> tuple[Callable[..., object] | None, str]:
+    stem, defined = os.path.splitext(os.path.basename(path))[0], list(module.__dict__)  # (as import_student)
     try:
         fn = getattr(module, function)
-    except BaseException as exc:  # noqa: BLE001 - module __getattr__ is student code
-        return None, f"module has no function {function!r} ({safe_repr(exc)[:200]})"
+    except BaseException:  # noqa: BLE001 - module __getattr__ is student code
+        return None, no_function(stem, function, defined)
     if not callable(fn):
-        return None, f"{function} is a {type(fn).__name__}, not a function"
+        return None, no_function(stem, function, defined, type(fn).__name__)
     return fn, ""

@@ -21,7 +21,6 @@ import math
 import sys
 import threading
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -46,6 +45,16 @@ def _sandbox_siblings() -> Any:
     from grader.sandbox import siblings  # a plain module; the student bundle ships it alone
 
     return siblings
+
+
+def _sandbox_wording() -> Any:
+    from grader.sandbox import wording  # stdlib only; the student bundle ships it alone
+
+    return wording
+
+
+_GRADER_DIR = str(Path(__file__).resolve().parents[1]) + "/"  # the grader's own frames, left out of tracebacks
+_MISSING = object()
 
 
 def _sandbox_effects() -> Any:
@@ -466,20 +475,39 @@ class InProcessRunner:
             substitutes: Sequence[str] = ()) -> list[Outcome]:
         if module not in files:
             return [missing_file(module)] * len(calls)
+        wording = _sandbox_wording()  # worded as a sandbox worker words it, so check says what grading will
         with self._importable(files):
             try:
                 loaded = self._load(files[module])
-                fn = getattr(loaded, function, None)
             except BaseException as exc:  # noqa: BLE001 - a student's import error is a result, not a crash
-                return [Outcome(failure=f"could not run: importing {module}.py failed ({exc!r})")] * len(calls)
-            if not callable(fn):
-                return [Outcome(failure=f"could not run: {module}.py defines no function {function}")] * len(calls)
+                detail = self._exception_text(exc, files[module])
+                return [Outcome(failure=describe_status("import_error", detail, module))] * len(calls)
+            defined = list(vars(loaded))
+            try:
+                fn = getattr(loaded, function)
+            except BaseException:  # noqa: BLE001 - module __getattr__ is student code
+                fn = _MISSING
+            if fn is _MISSING or not callable(fn):
+                what = None if fn is _MISSING else type(fn).__name__
+                detail = wording.no_function(module, function, defined, what)
+                return [Outcome(failure=describe_status("not_found", detail, module))] * len(calls)
             with self._as_imported(files[module]):
-                return self._run_calls(loaded, fn, calls, substitutes)
+                return self._run_calls(loaded, fn, calls, substitutes, files[module])
 
-    def _run_calls(self, loaded: Any, fn: Any, calls: Sequence[Call], substitutes: Sequence[str]) -> list[Outcome]:
+    @staticmethod
+    def _exception_text(exc: BaseException, path: Path | None) -> str:
+        """A student's exception as a worker words it: the grader's frames dropped, the folder cut."""
+        wording = _sandbox_wording()
+        try:
+            hide = [wording.folder_of(str(path))] if path is not None else []
+            return str(wording.exception_text(exc, skip=(_GRADER_DIR, "<frozen "), hide=hide))
+        except BaseException:  # noqa: BLE001 - str(exc) is student code
+            return f"{type(exc).__name__}: <its message could not be read>"
+
+    def _run_calls(self, loaded: Any, fn: Any, calls: Sequence[Call], substitutes: Sequence[str],
+                   path: Path) -> list[Outcome]:
         if not substitutes:
-            return [self._call(fn, call) for call in calls]
+            return [self._call(fn, call, path) for call in calls]
         from grader.sandbox.stand_ins import install  # stdlib only, like substitutes
 
         namespace, formulas = vars(loaded), _sandbox_substitutes().SUBSTITUTES
@@ -492,15 +520,15 @@ class InProcessRunner:
             outcomes = []
             for call in calls:
                 used.clear()
-                outcome = self._call(fn, call)
+                outcome = self._call(fn, call, path)
                 outcomes.append(dataclasses.replace(outcome, stand_ins=tuple(n for n in substitutes if n in used)))
             return outcomes
         finally:  # the helper itself is graded as written
             for step in reversed(undo):
                 step()
 
-    @staticmethod
-    def _call(fn: Any, call: Call) -> Outcome:
+    @classmethod
+    def _call(cls, fn: Any, call: Call, path: Path | None = None) -> Outcome:
         if call.driver != "call":
             return _drive(fn, call)
         points: list[torch.Tensor] = []
@@ -521,8 +549,7 @@ class InProcessRunner:
                 value = fn(*args, **call.kwargs)
         except Exception as exc:  # noqa: BLE001 - the student's exception is the answer
             changed = tuple(effects.restore_global_state(state, rng))
-            tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            return Outcome(raised=tb, stdout=out.getvalue(), effects=changed[:16])
+            return Outcome(raised=cls._exception_text(exc, path), stdout=out.getvalue(), effects=changed[:16])
         changed = effects.restore_global_state(state, rng)
         found = tuple(effects.effects_of(tuple(args), versions, value) + changed)
         seen: dict[int, Any] = {}  # one object returned and reported twice stays one object, as on the wire

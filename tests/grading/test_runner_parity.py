@@ -165,25 +165,34 @@ def test_settings_a_module_s_import_changes_apply_to_its_calls_alone(tmp_path, s
         assert torch.get_default_dtype() == torch.float32
 
 
-@pytest.mark.xfail(strict=True, reason="InProcessRunner words import errors and missing functions its own way "
-                                        "(grader/suite/runners.py, not this branch's to edit): see the docstring")
 @pytest.mark.parametrize(("source", "function"), [
     ("def sgd_step(param, grad, lr)\n    return param - lr * grad\n", "sgd_step"),  # a syntax error
     ("def sgd_stpe(param, grad, lr):\n    return param - lr * grad\n", "sgd_step"),  # a typo in the name
 ])
 def test_a_module_that_cannot_run_is_described_alike_by_both_runners(tmp_path, sandbox_runner, source,
                                                                     function) -> None:
-    """A student's check must show the message grading will show.  Today, for a syntax error, check says
-    `importing optimizers.py failed (SyntaxError("expected ':'", ('/abs/path/optimizers.py', 1, 31, ...)))` and
-    grading `... failed (File "optimizers.py", line 1 / <the line> / ^ / SyntaxError: expected ':')`; for a
-    typo, `optimizers.py defines no function sgd_step` and `module has no function 'sgd_step'
-    (AttributeError(...))`.  Fix: one function (e.g. in grader/sandbox/siblings.py, shipped in the bundle)
-    that both the worker and InProcessRunner.run use to word an import error (traceback.format_exception_only
-    with the file's name, not its path) and a missing function (adding difflib's closest defined name:
-    "did you mean sgd_stpe?")."""
+    """A student's check must show the message grading will show: a syntax error as Python shows it (the
+    file's name, not its path), a typo with the closest name the module defines (grader/sandbox/wording.py,
+    used by both runners).  They differed: `SyntaxError("expected ':'", ('/abs/path/optimizers.py', ...))`
+    against the caret form, `defines no function sgd_step` against `module has no function 'sgd_step'`."""
     module = tmp_path / "optimizers.py"
     module.write_text(source)
     calls = [Call(function, (torch.zeros(()), torch.ones(()), 1.0))]
     here = InProcessRunner().run({"optimizers": module}, "optimizers", function, calls)
     there = sandbox_runner.run({"optimizers": module}, "optimizers", function, calls)
     assert here[0].failure == there[0].failure
+    assert str(tmp_path) not in (here[0].failure or "")
+    assert ("expected ':'" if "stpe" not in source else "did you mean sgd_stpe?") in (here[0].failure or "")
+
+
+def test_an_exception_is_worded_alike_by_both_runners(tmp_path, sandbox_runner) -> None:
+    """What a call raised, with the student's part of the traceback, reads the same in check and grading."""
+    module = tmp_path / "optimizers.py"
+    module.write_text("def helper(x):\n    return x / 0 if False else 1 // 0\n\n\ndef sgd_step(param, grad, lr):\n"
+                      "    return helper(param)\n")
+    calls = [Call("sgd_step", (torch.zeros(()), torch.ones(()), 1.0))]
+    here = InProcessRunner().run({"optimizers": module}, "optimizers", "sgd_step", calls)
+    there = sandbox_runner.run({"optimizers": module}, "optimizers", "sgd_step", calls)
+    assert here[0].raised == there[0].raised
+    assert (here[0].raised or "").startswith("ZeroDivisionError: integer division or modulo by zero\nTraceback")
+    assert 'File "optimizers.py", line 2, in helper' in (here[0].raised or "")

@@ -29,6 +29,7 @@ WORKER_MODULES = {"grader", "grader.sandbox", "grader.sandbox.values", "grader.s
                   "grader.sandbox.isolation", "grader.sandbox.policy",
                   "grader.sandbox.siblings",  # the submission's own files, importable by name
                   "grader.sandbox.effects",  # what else a call did (no answers in it)
+                  "grader.sandbox.wording",  # how an exception or a missing function is worded (no answers)
                   "grader.sandbox.residue",  # what a function left for the next (no answers in it)
                   "grader.sandbox.stand_ins"}  # puts a helper's stand-in in place (never the formulas)
 
