@@ -83,3 +83,19 @@ def test_a_large_t_counter_example_never_shrinks_to_t_0(suite: Suite, tmp_path: 
     shown = failed["large t (up to 10⁶ steps): 1 − β²ᵗ = (1 − βᵗ)(1 + βᵗ)"].example
     assert shown is not None
     assert shown["t"] >= 1_000, shown
+
+
+SWAPPED_OUTPUTS = '''
+def adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+    return param - lr * m_hat / (v_hat.sqrt() + eps), v, m
+'''
+
+
+def test_outputs_in_another_order_are_named(suite: Suite, tmp_path: Path) -> None:
+    """`return param, v, m` gets 'm = …, expected …' alone unless the hint says what is wrong."""
+    failed = _failed(suite, tmp_path, "adam_step", SWAPPED_OUTPUTS)
+    hints = [r.failure.hint for r in failed.values() if r.failure and r.failure.hint]  # type: ignore[attr-defined]
+    assert any("return (param, m, v) in that order" in h for h in hints), hints

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -37,7 +38,22 @@ def recognise(f: StepFunction, ex: Example, got: Sequence[torch.Tensor]) -> str 
             matches.append(mutant.hint)
     if len(matches) == 1:  # several bugs give this answer here (γ = 0.5 = 1 − γ): naming one would mislead
         return matches[0]
-    return float32_precision(f, ex, got) or update_ratio(f, ex, got)
+    return out_of_order(f, ex, got) or float32_precision(f, ex, got) or update_ratio(f, ex, got)
+
+
+def out_of_order(f: StepFunction, ex: Example, got: Sequence[torch.Tensor]) -> str | None:
+    """Every output right, but returned in another order than the contract's (``return v, param``)."""
+    expected = reference.step(f, ex)
+    if len(got) < 2 or len(got) != len(expected):
+        return None
+    for order in itertools.permutations(range(len(got))):
+        if list(order) == sorted(order):
+            continue
+        if all(got[i].shape == expected[j].shape and first_mismatch(got[i], expected[j], ex["dtype"]) is None
+               for i, j in zip(order, range(len(got)), strict=True)):
+            return (f"Each value is right but they come back in another order: return "
+                    f"({', '.join(f.outputs)}) in that order.")
+    return None
 
 
 def float32_precision(f: StepFunction, ex: Example, got: Sequence[torch.Tensor]) -> str | None:
