@@ -99,3 +99,22 @@ def test_outputs_in_another_order_are_named(suite: Suite, tmp_path: Path) -> Non
     failed = _failed(suite, tmp_path, "adam_step", SWAPPED_OUTPUTS)
     hints = [r.failure.hint for r in failed.values() if r.failure and r.failure.hint]  # type: ignore[attr-defined]
     assert any("return (param, m, v) in that order" in h for h in hints), hints
+
+
+LAST_BATCH_FULL = '''
+def batch_bounds(step, num_examples, batch_size):
+    start = step * batch_size
+    return start, start + batch_size  # the last batch overruns the data
+'''
+
+
+def test_a_batch_bounds_failure_shows_the_failing_call_with_its_step(suite: Suite, tmp_path: Path) -> None:
+    from grader.grade.report import failure_text
+
+    failed = _failed(suite, tmp_path, "batch_bounds", LAST_BATCH_FULL)
+    for title in ("slices exactly DataLoader's batches", "last batch of a large dataset (up to 10¹² examples)"):
+        text = failure_text(failed[title])  # type: ignore[arg-type]
+        call = text.split("batch_bounds(")[1].split(")")[0]  # step, n, b of the call in the message
+        step, n, b = (int(x) for x in call.split(", "))
+        inputs = text.split("Inputs: ")[1].splitlines()[0]
+        assert inputs == f"step = {step}; num_examples = {n}; batch_size = {b}", inputs

@@ -97,13 +97,14 @@ def batch_slices() -> Property:
     def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
         n, b = case.example["num_examples"], case.example["batch_size"]
         for step, (outcome, expected) in enumerate(zip(outcomes, case.data["expected"], strict=True)):
+            inputs = {"step": step, "num_examples": n, "batch_size": b}  # the failing call's own, step included
             if outcome.problem is not None:
-                return Failure(f"batch_bounds({step}, {n}, {b}) {outcome.problem}")
+                return Failure(f"batch_bounds({step}, {n}, {b}) {outcome.problem}", inputs=inputs)
             value = outcome.returned
             if whole_numbers(value) != list(expected):
                 return Failure(f"batch_bounds({step}, {n}, {b}) returned {describe_value(value)}, expected "
                                f"{expected} (DataLoader's batch {step} is examples {expected[0]}…{expected[1] - 1})",
-                               expected, value)
+                               expected, value, inputs=inputs)
         return None
 
     examples = st.fixed_dictionaries({"num_examples": st.integers(1, 200), "batch_size": st.integers(1, 64)})
@@ -136,13 +137,14 @@ def last_batch() -> Property:
 
     def judge(case: Case, outcomes: Sequence[Outcome]) -> Failure | None:
         got, expected = outcomes[0].returned, case.data["expected"]
+        n, b = case.example["num_examples"], case.example["batch_size"]
+        inputs = {"step": case.data["step"], "num_examples": n, "batch_size": b}
         if outcomes[0].problem is not None:
-            return Failure(f"the call {outcomes[0].problem}")
+            return Failure(f"the call {outcomes[0].problem}", inputs=inputs)
         if whole_numbers(got) == list(expected):
             return None
-        n, b = case.example["num_examples"], case.example["batch_size"]
         return Failure(f"batch_bounds({case.data['step']}, {n}, {b}), the last batch, returned {describe_value(got)}, "
-                       f"expected {expected} (range(n)[start:end] of that batch)", expected, got)
+                       f"expected {expected} (range(n)[start:end] of that batch)", expected, got, inputs=inputs)
 
     examples = LARGE.map(lambda ex: {k: v for k, v in ex.items() if k != "drop_last"})
     return Property("batch_bounds", "last batch of a large dataset (up to 10¹² examples)", public=True,
