@@ -56,9 +56,11 @@ def simpler_examples(ex: Example) -> list[Example]:
 def _scalar_moves(ex: Example, flushed: Example, keys: list[str]) -> list[Example]:
     """Simpler one-element examples: round numbers, a small t, zero state."""
     out: list[Example] = []
+    # Long numbers read as noise: two significant figures (a count of 1335894002 as 1300000000, which
+    # keeps its size, so a "large datasets" counter-example stays one).
     rounded = {**flushed, **{k: flushed[k].clone().apply_(round_sig) for k in keys},
                **{k: round_sig(v) for k, v in flushed.items()
-                  if isinstance(v, float) and not k.startswith("_")}}
+                  if (isinstance(v, float) or (type(v) is int and abs(v) >= 100)) and not k.startswith("_")}}
     if any(not _equal(rounded[k], ex[k]) for k in ex):
         out.append(rounded)
     if isinstance(ex.get("t"), int) and ex["t"] > 1:

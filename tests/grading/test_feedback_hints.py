@@ -118,3 +118,10 @@ def test_a_batch_bounds_failure_shows_the_failing_call_with_its_step(suite: Suit
         step, n, b = (int(x) for x in call.split(", "))
         inputs = text.split("Inputs: ")[1].splitlines()[0]
         assert inputs == f"step = {step}; num_examples = {n}; batch_size = {b}", inputs
+
+
+def test_long_whole_numbers_shrink_to_two_significant_figures_and_stay_large() -> None:
+    """A count of 1335894002 reads as noise; 1300000000 keeps the size a 'large datasets' property promises."""
+    ex = {"num_examples": 1_335_894_002, "batch_size": 3_816_840, "epochs": 37, "drop_last": True}
+    assert {"num_examples": 1_300_000_000, "batch_size": 3_800_000, "epochs": 37, "drop_last": True} in (
+        simpler_examples(ex))
