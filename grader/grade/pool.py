@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
 
 from grader.errors import GraderFault
-from grader.grade.submission import Grader, Settings, questions, runnable, write_grader_error
+from grader.grade.submission import Grader, SandboxOpening, Settings, questions, runnable, write_grader_error
 from grader.intake.staging import Submission
 from grader.suite import example_cache
 
@@ -242,6 +242,7 @@ def serve(fd: int) -> None:
     """The started process: build the parent's suite (checked by its version), then grade what it sends."""
     conn = Connection(fd)
     settings, key, blob, version = conn.recv()
+    opening = SandboxOpening(settings, 1)  # its zygote starts while the suite is built
     try:
         props, _ = questions(settings)
         drawn = example_cache.unpack(blob, key, runnable(settings, props), settings.examples)
@@ -250,8 +251,9 @@ def serve(fd: int) -> None:
         grader = Grader.create(settings, drawn)
         if grader.version != version:
             raise GraderFault(f"this process built another suite (version {grader.version}, expected {version})")
-        grader.open_sandbox(1)
+        grader.use_sandbox(opening.take())
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which grades without this process
+        opening.discard()
         conn.send(f"{type(exc).__name__}: {exc}")
         return
     try:

@@ -17,7 +17,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,6 +34,7 @@ from grader.grade.shards import MANIFEST, Manifest, Shard, read_manifest, write_
 from grader.grade.submission import (
     TRAJECTORIES,
     Grader,
+    SandboxOpening,
     Settings,
     draw_examples,
     guarded_judge,
@@ -110,7 +110,7 @@ def grade_class(submissions: Path, out: Path, *, jobs: int = 1, device: str = "a
         mine = shard.take(entries) if shard else list(entries)
         todo = [sub for sub in mine if not only or sub.student_id in only]
         # The sandbox's zygote starts (a second or so) while the examples are read or drawn.
-        opening = _Opening(settings, min(jobs, len(todo))) if todo else None
+        opening = SandboxOpening(settings, min(jobs, len(todo))) if todo else None
         grader: Grader | None = None
         try:
             with console.status("Preparing the examples (drawn on the first run, then read from a cache)…"):
@@ -196,35 +196,6 @@ def _readable(grader: Grader) -> dict[str, Any]:
     return {"suite": grader.suite.digest(), "seed": s.seed, "examples": s.examples, "cuda": s.cuda,
             "points": hashlib.sha256(repr(sorted(grader.points.items())).encode()).hexdigest()[:12],
             "wall_s": s.wall_s, "budget_s": s.budget_s, "plots": plots.VERSION}
-
-
-class _Opening:
-    """A sandbox being opened in a thread: ``take()`` waits for it, ``discard()`` closes it if not taken."""
-
-    def __init__(self, settings: Settings, slots: int) -> None:
-        self._sandbox: Any = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._open, args=(settings, slots), name="open-sandbox", daemon=True)
-        self._thread.start()
-
-    def _open(self, settings: Settings, slots: int) -> None:
-        try:
-            self._sandbox = open_sandbox(settings, slots)
-        except BaseException as exc:  # noqa: BLE001 - raised again by take()
-            self._error = exc
-
-    def take(self) -> Any:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        sandbox, self._sandbox = self._sandbox, None
-        return sandbox
-
-    def discard(self) -> None:
-        self._thread.join()
-        if self._sandbox is not None:
-            self._sandbox.close()
-            self._sandbox = None
 
 
 class _Boxes:

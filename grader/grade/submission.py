@@ -18,6 +18,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,6 +187,36 @@ def open_sandbox(settings: Settings, slots: int) -> Any:
     except SandboxUnavailable as exc:
         raise SandboxUnavailableError(f"{exc}\nTo grade without isolation anyway (only for code you trust), "
                                       f"pass --unsafe-no-sandbox; results are then marked unsandboxed.") from None
+
+
+class SandboxOpening:
+    """A sandbox being opened in a thread (its zygote starts in a second or so) while the caller builds the
+    suite: ``take()`` waits for it, ``discard()`` closes it if not taken."""
+
+    def __init__(self, settings: Settings, slots: int) -> None:
+        self._sandbox: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._open, args=(settings, slots), name="open-sandbox", daemon=True)
+        self._thread.start()
+
+    def _open(self, settings: Settings, slots: int) -> None:
+        try:
+            self._sandbox = open_sandbox(settings, slots)
+        except BaseException as exc:  # noqa: BLE001 - raised again by take()
+            self._error = exc
+
+    def take(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        sandbox, self._sandbox = self._sandbox, None
+        return sandbox
+
+    def discard(self) -> None:
+        self._thread.join()
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
 
 
 def guarded_judge(prop: Property) -> Property:
