@@ -31,7 +31,9 @@ Inside a folder or zip the files may sit at the top or inside one top folder; in
 the one folder among several that holds any of them (a repository uploaded from GitHub: the student
 bundle's ``exercises/`` beside its README, ``check.py`` and ``grader/``); in a zip whose files all lie a
 level too deep under one top folder, as if that folder were its top (the same repository downloaded as a
-zip: ``hw3-main/exercises/optimizers.py``), with a note.  A file named as a browser
+zip: ``hw3-main/exercises/optimizers.py``), with a note.  The notebook edition's repository holds
+``exercises.ipynb`` beside ``exercises/``: both are read, and a ``.py`` file left exactly as released (a
+stub) gives way to the notebook, with a note.  A file named as a browser
 names a second download (``optimizers (1).py``, ``optimizers-2.py``, ``optimizers - Copy.py``) stands in
 for a missing ``optimizers.py``, with a note; the real name always wins.  So does ``optimizers.py.txt``
 (any case; Windows hides the ``.txt`` an editor added), in folders, zips and every LMS layout, but only
@@ -337,7 +339,7 @@ class _Collector:
             return
         try:
             names = sorted(os.listdir(dir_fd))
-            found = False
+            found = named = False  # anything usable here; a file named as an expected one (not a notebook)
             subdirs, zips = [], []
             prefix = f"{path.name}/" if depth else ""
             self.seen += [prefix + n for n in names if n not in _JUNK and not n.startswith(".")]
@@ -347,7 +349,7 @@ class _Collector:
                     data = _open_regular(path / name, name, self.problems, cap, dir_fd)
                     if data is not None:
                         self.add(wanted, data, 0, name, copy=name.lower() != wanted.lower())
-                    found = True
+                    found = named = True
                 elif (txt := self.match_txt(name)) is not None:  # not "found": it must not stop a look below
                     notes: list[str] = []
                     data = _open_regular(path / name, name, notes, cap, dir_fd)
@@ -369,10 +371,16 @@ class _Collector:
                 self.from_zip(path / zips[0], cap)
             elif not found and depth == 0 and len(holding := [d for d in subdirs if self._holds(path / d)]) == 1:
                 self.from_dir(path / holding[0], cap, depth + 1)  # a repository: exercises/ beside README, …
+            elif not named and depth == 0 and "exercises" in subdirs and self._holds(path / "exercises",
+                                                                                      notebooks=False):
+                # the --notebook bundle's repository: exercises.ipynb at the top, exercises/*.py below (an
+                # unchanged stub among those gives way to the notebook: _from_notebooks).  Only the bundle's
+                # own folder: a notebook beside some other folder of .py files (an old copy?) is read alone.
+                self.from_dir(path / "exercises", cap, depth + 1)
         finally:
             os.close(dir_fd)
 
-    def _holds(self, folder: Path) -> bool:
+    def _holds(self, folder: Path, *, notebooks: bool = True) -> bool:
         """Whether ``folder`` itself holds a file named as an expected one (any case) or a notebook."""
         try:
             fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -380,7 +388,7 @@ class _Collector:
             return False
         try:
             wanted = {name.lower() for name in self.expected}
-            return any(name.lower() in wanted or (_is_notebook(name) and not name.startswith("."))
+            return any(name.lower() in wanted or (notebooks and _is_notebook(name) and not name.startswith("."))
                        for name in os.listdir(fd))
         finally:
             os.close(fd)
@@ -413,6 +421,7 @@ class _Collector:
         found: dict[str, list[tuple[int, zipfile.ZipInfo, str, str | tuple[str, bool] | None, int]]] = {}
         deep: list[str] = []  # notes on files nested too deep, and the top folders they lie in
         deep_tops: set[str] = set()
+        bundle_layout = False  # a too-deep file is <top>/exercises/<file> (the student bundle's repository)
         for info in infos:
             name = info.filename.replace("\\", "/")
             parts = [p for p in name.split("/") if p not in ("", ".")]
@@ -446,6 +455,7 @@ class _Collector:
                     deep.append(f"{label}: {_shown(info.filename)} is nested too deep; put files at the top or in "
                                 f"one folder")
                     deep_tops.add(parts[0])
+                    bundle_layout = bundle_layout or (len(parts) == 3 and parts[1] == "exercises")
                 continue
             refused = ""
             if info.flag_bits & 0x1:
@@ -460,13 +470,17 @@ class _Collector:
                 self.problems.append(refused)
                 continue
             found.setdefault(parts[-1].casefold(), []).append((len(parts), info, parts[-1], wanted or txt, limit))
-        if not found and not inner and not nested and not inside and len(deep_tops) == 1:
+        # Beside the notebook edition's exercises.ipynb, its exercises/*.py are read too (a stub gives way).
+        notebooks_only = all(c[3] is None for entries in found.values() for c in entries)
+        if (not found or (notebooks_only and bundle_layout)) and not inner and not nested and not inside \
+                and len(deep_tops) == 1:
             (folder,) = deep_tops
             self.problems.append(f"{label}: every file lies inside {_shown(folder)} (a repository downloaded as a "
                                  f"zip?); it was read as the top of the zip")
             self._from_zip_bytes(raw, label, cap, order, nested=False, inside=folder)
             return
-        self.problems.extend(deep)
+        if not inside:  # (read from inside its top folder, the note above says so; the bundle's grader/ is noise)
+            self.problems.extend(deep)
         # a .py.txt does not stop a look into the zip inside (it is used only where nothing else is found)
         if all(isinstance(c[3], tuple) for entries in found.values() for c in entries) and len(inner) == 1 \
                 and not nested:
@@ -519,6 +533,14 @@ class _Collector:
                 self.add(gives, unpacked, order, f"{label}:{_cut(info.filename)}", copy=name.lower() != gives.lower())
 
 
+def _is_stub(file: str, data: bytes) -> bool:
+    """Whether ``data`` is ``file`` exactly as the student bundle ships it (grader/stubs.py), unedited."""
+    from grader.stubs import EXERCISES, expected_stubs
+
+    stub = expected_stubs().get(EXERCISES / file)
+    return stub is not None and data.replace(b"\r\n", b"\n") == stub.encode("utf-8")
+
+
 def _from_notebooks(collector: _Collector, files: dict[str, tuple[int, bytes]],
                     functions: Mapping[str, Sequence[str]] | None, cap: int) -> None:
     """Add to ``files`` the expected files that were not submitted and that a notebook defines functions of."""
@@ -546,7 +568,10 @@ def _from_notebooks(collector: _Collector, files: dict[str, tuple[int, bytes]],
     used: dict[str, list[str]] = defaultdict(list)
     for file in [f for f in functions if f in candidates]:
         names = sorted({c[2] for c in candidates[file]})
-        if file in files:
+        if file in files and _is_stub(file, files[file][1]):
+            notes.append(f"{file} is the unchanged stub (every function still raises NotImplementedError), so "
+                         f"its functions were taken from {' and '.join(names)}")
+        elif file in files:
             notes.append(f"{file} was submitted, so its functions in {' and '.join(names)} were not used")
             continue
         _, _, best, source = max(candidates[file], key=lambda c: (c[0], c[1]))  # ties: the first name

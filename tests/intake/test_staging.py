@@ -439,8 +439,6 @@ def test_a_repository_downloaded_as_a_zip_is_read_from_its_one_top_folder(tmp_pa
     assert sum("nested too deep" in p for p in bo.problems) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="review finding: a --notebook bundle's top exercises.ipynb (the untouched "
-                                       "stub) stops the look into exercises/, so the student's .py files are ignored")
 def test_a_repository_upload_of_the_notebook_bundle_is_read_from_exercises(tmp_path: Path) -> None:
     """README: "a GitHub upload of the student bundle ... is read from its exercises/".  With ``optigrade
     release --notebook`` the bundle also holds exercises.ipynb at its top; a student who worked in the .py
@@ -453,3 +451,39 @@ def test_a_repository_upload_of_the_notebook_bundle_is_read_from_exercises(tmp_p
     (repo / "exercises" / "optimizers.py").write_bytes(GOOD)
     staged = _stage(tmp_path / "download", tmp_path)
     assert staged["ria"].staged["optimizers"].read_bytes() == GOOD, staged["ria"].problems
+
+
+def test_a_repository_of_the_notebook_bundle_worked_in_the_notebook_is_read_from_it(tmp_path: Path) -> None:
+    """The other way round: the student edited exercises.ipynb and left exercises/*.py as released. The
+    unchanged stubs give way to the notebook (they would score zero), with a note saying so."""
+    import json
+
+    from grader.release import release
+
+    repo = tmp_path / "download" / "noa"
+    release(repo, notebook=True)
+    notebook = json.loads((repo / "exercises.ipynb").read_text(encoding="utf-8"))
+    notebook["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                              "source": GOOD.decode()})
+    (repo / "exercises.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
+    noa = _stage(tmp_path / "download", tmp_path)["noa"]
+    assert b"return param - lr * grad" in noa.staged["optimizers"].read_bytes(), noa.problems
+    assert b"NotImplementedError" not in noa.staged["optimizers"].read_bytes().split(b"def sgd_step")[-1].split(
+        b"\ndef ")[0]
+    assert any("optimizers.py is the unchanged stub" in p for p in noa.problems), noa.problems
+
+
+def test_the_notebook_bundle_downloaded_as_a_zip_is_read_from_exercises(tmp_path: Path) -> None:
+    """hw3-main/exercises.ipynb (the stub notebook) beside hw3-main/exercises/optimizers.py (the work)."""
+    from grader.release import release
+
+    repo = tmp_path / "repo" / "hw3-main"
+    release(repo, notebook=True)
+    (repo / "exercises" / "optimizers.py").write_bytes(GOOD)
+    folder = tmp_path / "download"
+    folder.mkdir()
+    entries = {str(p.relative_to(repo.parent)): p.read_bytes() for p in sorted(repo.rglob("*")) if p.is_file()}
+    _zip(folder / "ria.zip", entries)
+    ria = _stage(folder, tmp_path)["ria"]
+    assert ria.staged["optimizers"].read_bytes() == GOOD, ria.problems
+    assert any("every file lies inside 'hw3-main'" in p for p in ria.problems), ria.problems
