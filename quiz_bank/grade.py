@@ -125,9 +125,10 @@ def read_responses(path: Path, warnings: list[str] | None = None) -> list[Row]:
         problem = ""
         if extra and last_is_response:  # 3,200 written without quotes: the CSV split it, join it back
             response = ",".join([response, *extra])
-        elif extra and any(x.strip() for x in extra):
-            # Some field held an unquoted comma, and with columns after `response` there is no telling which:
-            # 3,200 would be read as 3 with 200 in the next column.
+        elif extra and any(x.strip() for x in extra) and _CUT_HEAD.match(normalize(response)) \
+                and _CUT_TAIL.match((row.get(after) or "").strip()):
+            # Some field held an unquoted comma, and it may have been the response's: 3,200 read as 3 with 200
+            # in the next column.  (One in a later field, a comment "Chen, Wei", leaves the response as it was.)
             problem = (f"the row has {len(header) + len(extra)} fields but the header names {len(header)} "
                        f"({','.join(header)}); a value with an unquoted comma such as 3,200? Fix: quote it "
                        f"(\"3,200\") or make `response` the last column")

@@ -228,6 +228,19 @@ def test_unquoted_comma_before_further_columns_is_reported_not_misread(built: Bu
     assert "Fix:" in result.issues[0].problem
 
 
+def test_an_unquoted_comma_in_a_later_column_leaves_the_response_as_it_was(built: BuildResult,
+                                                                           tmp_path: Path) -> None:
+    """A comment `Chen, Wei` splits the row, but the response before it cannot have been cut: graded as read."""
+    key = json.loads(built.key_json.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    choice = next(e for e in key if e["type"] == "choice")
+    responses = tmp_path / "r.csv"
+    responses.write_text(f"student,question,response,comment\n{choice['student']},{choice['question']},"
+                         f"{choice['answer']},Chen, Wei\n", encoding="utf-8")
+    result = grade_responses(built.key_json, responses, tmp_path / "s.csv")  # type: ignore[arg-type]
+    assert result.issues == []
+    assert {s: score for s, score, _ in result.scores}[choice["student"]] == 1
+
+
 def test_responses_with_chinese_headers(built: BuildResult, tmp_path: Path) -> None:
     key = json.loads(built.key_json.read_text(encoding="utf-8"))  # type: ignore[union-attr]
     entry = next(e for e in key if e["type"] == "choice")
