@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import functools
 import hashlib
 import os
 import re
@@ -535,13 +536,19 @@ class _Collector:
 
 def _is_stub(file: str, data: bytes) -> bool:
     """Whether ``data`` is ``file`` exactly as the student bundle ships it (grader/stubs.py), unedited."""
-    from grader.stubs import EXERCISES, expected_stubs
+    stub = _released_stubs().get(file)
+    return stub is not None and data.replace(b"\r\n", b"\n") == stub
+
+
+@functools.cache
+def _released_stubs() -> dict[str, bytes]:
+    """Each exercise file as the student bundle ships it (made from solutions/ once per process)."""
+    from grader.stubs import expected_stubs
 
     try:
-        stub = expected_stubs().get(EXERCISES / file)
+        return {path.name: text.encode("utf-8") for path, text in expected_stubs().items()}
     except (OSError, SyntaxError, ValueError):  # no solutions/ to make them from: then nothing is a stub
-        return False
-    return stub is not None and data.replace(b"\r\n", b"\n") == stub.encode("utf-8")
+        return {}
 
 
 def _from_notebooks(collector: _Collector, files: dict[str, tuple[int, bytes]],

@@ -106,10 +106,6 @@ def compile_stand_ins(sources: object) -> dict[str, Callable[..., object]]:
     return compiled
 
 
-def import_error_detail(exc: BaseException) -> str:
-    return describe_exception(exc)  # (a SyntaxError as Python shows it: file, line and caret)
-
-
 def seed_generators() -> None:
     """The same generator state in every job, on every run.
 
@@ -159,7 +155,7 @@ def serve(channel: Channel) -> None:
     try:
         module = import_student(path)
     except BaseException as exc:  # noqa: BLE001 - SystemExit at import is an import error too
-        channel.send("import_error", detail=import_error_detail(exc))
+        channel.send("import_error", detail=describe_exception(exc))  # (a SyntaxError: file, line, caret)
         return
     fn, problem = _resolve(module, function, path)
     if fn is None:
@@ -296,7 +292,7 @@ class Segments:
         try:
             module = import_student(path)
         except BaseException as exc:  # noqa: BLE001 - SystemExit at import is an import error too
-            return None, ("import_error", import_error_detail(exc))
+            return None, ("import_error", describe_exception(exc))
         fn, problem = _resolve(module, function, path)
         if fn is None:
             return None, ("not_found", problem)
@@ -309,11 +305,11 @@ class Segments:
 
 
 def _resolve(module: ModuleType, function: str, path: str) -> tuple[Callable[..., object] | None, str]:
-    stem, defined = os.path.splitext(os.path.basename(path))[0], list(module.__dict__)  # (as import_student)
+    stem = os.path.splitext(os.path.basename(path))[0]  # (as import_student names it)
     try:
         fn = getattr(module, function)
     except BaseException:  # noqa: BLE001 - module __getattr__ is student code
-        return None, no_function(stem, function, defined)
+        return None, no_function(stem, function, list(module.__dict__))
     if not callable(fn):
-        return None, no_function(stem, function, defined, type(fn).__name__)
+        return None, no_function(stem, function, list(module.__dict__), type(fn).__name__)
     return fn, ""

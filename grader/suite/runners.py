@@ -18,6 +18,7 @@ import functools
 import importlib.util
 import io
 import math
+import os
 import sys
 import threading
 import time
@@ -53,7 +54,7 @@ def _sandbox_wording() -> Any:
     return wording
 
 
-_GRADER_DIR = str(Path(__file__).resolve().parents[1]) + "/"  # the grader's own frames, left out of tracebacks
+_GRADER_DIR = str(Path(__file__).resolve().parents[1]) + os.sep  # the grader's own frames, left out of tracebacks
 _MISSING = object()
 
 
@@ -482,14 +483,13 @@ class InProcessRunner:
             except BaseException as exc:  # noqa: BLE001 - a student's import error is a result, not a crash
                 detail = self._exception_text(exc, files[module])
                 return [Outcome(failure=describe_status("import_error", detail, module))] * len(calls)
-            defined = list(vars(loaded))
             try:
                 fn = getattr(loaded, function)
             except BaseException:  # noqa: BLE001 - module __getattr__ is student code
                 fn = _MISSING
             if fn is _MISSING or not callable(fn):
                 what = None if fn is _MISSING else type(fn).__name__
-                detail = wording.no_function(module, function, defined, what)
+                detail = wording.no_function(module, function, list(vars(loaded)), what)
                 return [Outcome(failure=describe_status("not_found", detail, module))] * len(calls)
             with self._as_imported(files[module]):
                 return self._run_calls(loaded, fn, calls, substitutes, files[module])
